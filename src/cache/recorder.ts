@@ -1,0 +1,123 @@
+/**
+ * Decides whether an upstream answer may be stored, and turns it into an
+ * entry. Only a complete 200 is ever kept: JSON that parses, or an SSE stream
+ * whose last event is `message_stop` and that carried no `event: error`.
+ *
+ * @module
+ */
+import type { NewEntry } from "../store/store.ts";
+
+/** An upstream answer as received, once its body has ended. */
+export interface Recording {
+  /** HTTP status. */
+  readonly status: number;
+  /** Response headers as received (after hop-by-hop filtering). */
+  readonly headers: Headers;
+  /** The body in the chunks it arrived in. */
+  readonly chunks: readonly Uint8Array[];
+}
+
+/** Facts about the request that produced a recording. */
+export interface RecordedRequest {
+  /** The cache key. */
+  readonly key: string;
+  /** Path and query. */
+  readonly path: string;
+  /** The `model` field of the request body, if any. */
+  readonly model: string | undefined;
+  /** When the answer ended (ms since the epoch). */
+  readonly now: number;
+  /** How long the entry stays fresh, in seconds. */
+  readonly ttlSec: number;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Builds the entry to store for a recording, or `undefined` when the answer
+ * is not a complete 200 and must not be replayed.
+ *
+ * @param request what was asked, and the TTL to apply
+ * @param recording what upstream answered
+ * @returns the entry, or undefined
+ */
+export function entryFor(request: RecordedRequest, recording: Recording): NewEntry | undefined {
+  if (recording.status !== 200) return undefined;
+  const contentType = recording.headers.get("content-type") ?? "";
+  const body = joinChunks(recording.chunks);
+  if (!isCompleteBody(contentType, body)) return undefined;
+  return {
+    key: request.key,
+    status: 200,
+    contentType,
+    model: request.model,
+    path: request.path,
+    createdAt: request.now,
+    expiresAt: request.now + request.ttlSec * 1000,
+    body,
+  };
+}
+
+/**
+ * Tells whether a 200 body is whole: parsable JSON, or a finished SSE stream.
+ *
+ * @param contentType the response `content-type`
+ * @param body the full body
+ * @returns true when the body may be replayed
+ */
+export function isCompleteBody(contentType: string, body: Uint8Array): boolean {
+  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  let text: string;
+  try {
+    text = strictUtf8.decode(body);
+  } catch {
+    return false;
+  }
+  if (type === "application/json") return parsesAsJson(text);
+  if (type === "text/event-stream") return isFinishedStream(text);
+  return false;
+}
+
+/**
+ * An SSE stream is finished when its last event is `message_stop` and none of
+ * its events is an `error` (the API sends `event: error` inside a 200 stream
+ * when it breaks off, e.g. `overloaded_error`).
+ *
+ * @param text the whole stream
+ * @returns true when the stream ended normally
+ */
+export function isFinishedStream(text: string): boolean {
+  let last: string | undefined;
+  for (const line of text.split(/\r\n|\r|\n/)) {
+    if (!line.startsWith("event:")) continue;
+    last = line.slice(6).trim();
+    if (last === "error") return false;
+  }
+  return last === "message_stop";
+}
+
+/**
+ * Concatenates chunks into one buffer.
+ *
+ * @param chunks the pieces, in order
+ * @returns one buffer holding them all
+ */
+export function joinChunks(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * `llm-cache-proxy serve`: runs the proxy in the foreground until SIGINT or
+ * SIGTERM. The only place that calls `Deno.serve`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type Config, ConfigError, loadConfig } from "../config.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { createHandler, type Handler } from "../proxy/server.ts";
+import { SqliteStore } from "../store/sqlite.ts";
+
+/** One line for the command list. */
+export const summary = "Run the proxy in the foreground (Ctrl-C stops it)";
+
+const HELP = `Usage: llm-cache-proxy serve
+
+Runs the caching proxy in the foreground until Ctrl-C or SIGTERM.
+Configuration comes from the environment, then $CACHE_HOME/.env
+(CACHE_PORT, CACHE_HOST, CACHE_UPSTREAM, ANTHROPIC_API_KEY_REAL, ...).
+
+Exit codes: 0 stopped cleanly, 1 could not start, 2 bad configuration or flags.`;
+
+/** How long in-flight responses may take to finish after a stop signal. */
+const DRAIN_MS = 5000;
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+
+/**
+ * Runs the proxy until a stop signal.
+ *
+ * @param args flags after `serve`
+ * @returns the exit code
+ */
+export async function run(args: string[]): Promise<number> {
+  try {
+    const { values } = parseArgs({ args, options: { help: { type: "boolean", short: "h" } } });
+    if (values.help) return console.log(HELP), 0;
+  } catch (e) {
+    console.error(
+      `llm-cache-proxy serve: ${(e as Error).message}. Run "llm-cache-proxy serve --help"`,
+    );
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = await loadConfig(Deno.env.toObject());
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(`llm-cache-proxy: ${e.message}`);
+    return 2;
+  }
+  return await serve(config, createLogger(config.logLevel));
+}
+
+async function serve(config: Config, log: Logger): Promise<number> {
+  let store: SqliteStore;
+  try {
+    store = SqliteStore.open(config.dbPath, { maxEntries: config.maxEntries });
+  } catch (e) {
+    console.error(
+      `llm-cache-proxy: cannot open the cache at ${config.dbPath} (${(e as Error).message}); ` +
+        `make CACHE_HOME (${config.home}) a writable folder`,
+    );
+    return 1;
+  }
+  const servers = listen(config, createHandler({ config, store, log }), log);
+  if (!servers) return await store.close(), 1;
+  const pruner = setInterval(() => store.prune(Date.now()).catch(() => {}), PRUNE_EVERY_MS);
+  await store.prune(Date.now());
+  log.info(
+    `llm-cache-proxy listening on ${servers.map(origin).join(" and ")}` +
+      ` · cache ${config.dbPath} (${await store.count()} entries)` +
+      ` · upstream ${config.upstream}${config.off ? " · cache OFF (bypass)" : ""}`,
+  );
+  await stopSignal();
+  log.info("Stopping: finishing responses in flight");
+  clearInterval(pruner);
+  await Promise.race([
+    Promise.all(servers.map((s) => s.shutdown())),
+    new Promise((resolve) => Deno.unrefTimer(setTimeout(resolve, DRAIN_MS))),
+  ]);
+  await store.close();
+  return 0;
+}
+
+/**
+ * Binds every address of `config.host`. The loopback default listens on both
+ * 127.0.0.1 and ::1, so `http://localhost:PORT` works whichever one a client
+ * resolves `localhost` to.
+ */
+function listen(
+  config: Config,
+  handler: Handler,
+  log: Logger,
+): Deno.HttpServer<Deno.NetAddr>[] | undefined {
+  const [first, ...others] = bindAddresses(config.host);
+  let primary: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    primary = Deno.serve({ hostname: first!, port: config.port, onListen() {} }, handler);
+  } catch (e) {
+    const hint = e instanceof Deno.errors.AddrInUse
+      ? "another program (or another proxy) uses it; stop it or set CACHE_PORT"
+      : "check CACHE_HOST and CACHE_PORT";
+    console.error(
+      `llm-cache-proxy: cannot listen on ${first}:${config.port} (${
+        (e as Error).message
+      }); ${hint}`,
+    );
+    return undefined;
+  }
+  const servers = [primary];
+  for (const hostname of others) {
+    try {
+      servers.push(Deno.serve({ hostname, port: primary.addr.port, onListen() {} }, handler));
+    } catch (e) {
+      log.debug(`Not listening on ${hostname} as well: ${(e as Error).message}`);
+    }
+  }
+  return servers;
+}
+
+function bindAddresses(host: string): string[] {
+  if (host === "127.0.0.1" || host === "localhost") return ["127.0.0.1", "::1"];
+  return [host.replace(/^\[|\]$/g, "")];
+}
+
+function origin(server: Deno.HttpServer<Deno.NetAddr>): string {
+  const { hostname, port } = server.addr;
+  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
+
+function stopSignal(): Promise<void> {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, () => resolve());
+  return promise;
+}

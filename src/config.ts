@@ -1,0 +1,208 @@
+/**
+ * The one place that reads configuration: the process environment, then
+ * `$CACHE_HOME/.env` for whatever the environment leaves unset, then defaults.
+ * Everything else in the proxy receives the typed {@link Config} it returns.
+ *
+ * Names follow llm-cache-proxy v2 so that its users can switch without edits.
+ *
+ * @module
+ */
+import { parse as parseDotenv } from "dotenv";
+
+/** How much the proxy writes to its log. */
+export type LogLevel = "silent" | "error" | "info" | "debug";
+
+/** The validated configuration of one proxy process. */
+export interface Config {
+  /** Key sent upstream as `x-api-key`; `undefined` passes client credentials through. */
+  readonly apiKey: string | undefined;
+  /** Port to listen on; 0 picks a free one. @default 4000 */
+  readonly port: number;
+  /** Address to bind. @default "127.0.0.1" */
+  readonly host: string;
+  /** Shared secret required in `x-cache-auth` on every route but `/health`. */
+  readonly authToken: string | undefined;
+  /** Seconds a stored response stays fresh. @default 604800 (7 days) */
+  readonly ttlSec: number;
+  /** Entries kept before the least recently hit are evicted. @default 5000 */
+  readonly maxEntries: number;
+  /** Bypass the cache for every request (`CACHE_OFF=1`). @default false */
+  readonly off: boolean;
+  /** @default "info" */
+  readonly logLevel: LogLevel;
+  /** Base URL of the Anthropic API, without a trailing slash. @default "https://api.anthropic.com" */
+  readonly upstream: string;
+  /** Folder holding `.env`, `cache.db` and logs. @default "~/.llm-cache-proxy" */
+  readonly home: string;
+  /** Path of the SQLite store: `$CACHE_HOME/cache.db`. */
+  readonly dbPath: string;
+  /** Largest request body accepted, in bytes. @default 33554432 (32 MiB) */
+  readonly maxBodyBytes: number;
+}
+
+/** A configuration value that cannot be used; the message says which and how to fix it. */
+export class ConfigError extends Error {
+  /** @param message one line naming the variable, the value and what is allowed */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["silent", "error", "info", "debug"];
+const TRUE_WORDS = ["1", "true", "yes", "on"];
+const FALSE_WORDS = ["", "0", "false", "no", "off"];
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** Variables read from the environment and the `.env` file. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Builds the configuration from `env` and `$CACHE_HOME/.env`.
+ *
+ * @param env the process environment, e.g. `Deno.env.toObject()`
+ * @returns the validated configuration
+ * @throws {ConfigError} when a value is unusable
+ * @example
+ * ```ts
+ * const config = await loadConfig(Deno.env.toObject());
+ * ```
+ */
+export async function loadConfig(env: Env): Promise<Config> {
+  const home = cacheHome(env);
+  const merged: Env = { ...(await readEnvFile(`${home}/.env`)), ...definedOnly(env) };
+  return buildConfig(merged, home);
+}
+
+/**
+ * Validates already-merged variables; the pure half of {@link loadConfig}.
+ *
+ * @param vars the merged variables
+ * @param home the cache home folder
+ * @returns the validated configuration
+ * @throws {ConfigError} when a value is unusable
+ */
+export function buildConfig(vars: Env, home: string): Config {
+  const host = nonEmpty(vars.CACHE_HOST) ?? "127.0.0.1";
+  const authToken = nonEmpty(vars.CACHE_AUTH_TOKEN);
+  if (!isLoopback(host) && authToken === undefined) {
+    throw new ConfigError(
+      `CACHE_HOST="${host}" is not a loopback address and CACHE_AUTH_TOKEN is unset: anyone who ` +
+        `reaches the proxy would spend your API key. Set CACHE_AUTH_TOKEN (e.g. ` +
+        `"$(openssl rand -hex 24)") or bind CACHE_HOST=127.0.0.1`,
+    );
+  }
+  return {
+    apiKey: nonEmpty(vars.ANTHROPIC_API_KEY_REAL),
+    port: integer(vars, "CACHE_PORT", 4000, 0, 65535, "a port number (0-65535)"),
+    host,
+    authToken,
+    ttlSec: integer(
+      vars,
+      "CACHE_TTL_SEC",
+      604800,
+      1,
+      10 * 365 * 86400,
+      "whole seconds, at least 1",
+    ),
+    maxEntries: integer(vars, "CACHE_MAX_ENTRIES", 5000, 1, 1e9, "a whole number, at least 1"),
+    off: flag(vars, "CACHE_OFF"),
+    logLevel: logLevel(vars),
+    upstream: upstreamUrl(vars.CACHE_UPSTREAM),
+    home,
+    dbPath: `${home}/cache.db`,
+    maxBodyBytes: MAX_BODY_BYTES,
+  };
+}
+
+/**
+ * Tells whether `host` names this machine only (127.0.0.0/8, ::1 or localhost).
+ *
+ * @param host a host name or IP address, IPv6 with or without brackets
+ * @returns true for a loopback address
+ */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+function cacheHome(env: Env): string {
+  const explicit = nonEmpty(env.CACHE_HOME);
+  if (explicit) return explicit.replace(/\/+$/, "");
+  const userHome = nonEmpty(env.HOME) ?? nonEmpty(env.USERPROFILE);
+  if (!userHome) {
+    throw new ConfigError("Cannot find a home folder: HOME is unset. Set CACHE_HOME to a folder");
+  }
+  return `${userHome}/.llm-cache-proxy`;
+}
+
+async function readEnvFile(path: string): Promise<Record<string, string>> {
+  try {
+    return parseDotenv(await Deno.readTextFile(path));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return {};
+    throw new ConfigError(`Cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+function definedOnly(env: Env): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined),
+  );
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const v = value?.trim();
+  return v ? v : undefined;
+}
+
+function integer(
+  vars: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  allowed: string,
+): number {
+  const raw = nonEmpty(vars[name]);
+  if (raw === undefined) return fallback;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) {
+    throw new ConfigError(`${name}="${raw}" is not ${allowed}`);
+  }
+  return n;
+}
+
+function flag(vars: Env, name: string): boolean {
+  const raw = (vars[name] ?? "").trim().toLowerCase();
+  if (TRUE_WORDS.includes(raw)) return true;
+  if (FALSE_WORDS.includes(raw)) return false;
+  throw new ConfigError(
+    `${name}="${vars[name]}" is not a switch (1/0, true/false, yes/no, on/off)`,
+  );
+}
+
+function logLevel(vars: Env): LogLevel {
+  if (flag(vars, "CACHE_QUIET")) return "silent";
+  const raw = nonEmpty(vars.CACHE_LOG_LEVEL)?.toLowerCase() ?? "info";
+  if ((LOG_LEVELS as readonly string[]).includes(raw)) return raw as LogLevel;
+  throw new ConfigError(
+    `CACHE_LOG_LEVEL="${vars.CACHE_LOG_LEVEL}" is not one of ${LOG_LEVELS.join("|")}`,
+  );
+}
+
+function upstreamUrl(value: string | undefined): string {
+  const raw = nonEmpty(value) ?? "https://api.anthropic.com";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`CACHE_UPSTREAM="${raw}" is not a URL (e.g. https://api.anthropic.com)`);
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash) {
+    throw new ConfigError(
+      `CACHE_UPSTREAM="${raw}" must be an http(s) URL without query or fragment (e.g. https://api.anthropic.com)`,
+    );
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}

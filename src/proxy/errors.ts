@@ -1,0 +1,41 @@
+/**
+ * Errors as the Anthropic API shapes them, so that SDKs and Claude Code show
+ * the proxy's own failures the way they show the API's.
+ *
+ * @module
+ */
+
+/** The `error.type` values the proxy itself sends. */
+export type ApiErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "not_found_error"
+  | "request_too_large"
+  | "api_error";
+
+/** A failure that becomes an HTTP response with an Anthropic-shaped body. */
+export class HttpError extends Error {
+  /**
+   * @param status the HTTP status
+   * @param type the Anthropic `error.type`
+   * @param message what went wrong and what to do next
+   */
+  constructor(readonly status: number, readonly type: ApiErrorType, message: string) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+/**
+ * Builds `{"type":"error","error":{"type":…,"message":…}}` with a status.
+ *
+ * @param error the failure
+ * @param headers extra response headers
+ * @returns the JSON response
+ */
+export function errorResponse(error: HttpError, headers: HeadersInit = {}): Response {
+  const body = { type: "error", error: { type: error.type, message: error.message } };
+  const out = new Headers(headers);
+  out.set("content-type", "application/json");
+  return new Response(JSON.stringify(body), { status: error.status, headers: out });
+}

@@ -1,0 +1,172 @@
+/**
+ * In-flight coalescing: one upstream call per cache key at a time. The first
+ * request (the leader) starts a {@link Flight}; identical requests that arrive
+ * while it runs join it and receive the bytes already received, then the rest
+ * live. The flight, not any one client, owns the upstream call: it is aborted
+ * only when nobody is listening any more.
+ *
+ * @module
+ */
+import type { Recording } from "../cache/recorder.ts";
+
+/** Status and headers of the upstream answer. */
+export interface FlightHead {
+  /** HTTP status. */
+  readonly status: number;
+  /** Headers to send to clients. */
+  readonly headers: Headers;
+}
+
+/** One client's view of a flight. */
+export interface Subscription {
+  /** The body: every chunk from the first, then live ones. */
+  readonly stream: ReadableStream<Uint8Array>;
+  /** Stops listening; idempotent. The last listener to leave aborts the upstream call. */
+  leave(): void;
+}
+
+/** Calls upstream; must resolve to a response (errors become e.g. a 502), never reject. */
+export type UpstreamCall = (signal: AbortSignal) => Promise<Response>;
+
+/** Runs once the body has ended, before clients see the end; `undefined` if it broke off. */
+export type FlightEnd = (recording: Recording | undefined) => Promise<void>;
+
+/** One upstream call and the clients listening to it. */
+export class Flight {
+  /** Resolves once upstream has answered with a status. */
+  readonly head: Promise<FlightHead>;
+  #chunks: Uint8Array[] = [];
+  #state: "running" | "done" | "failed" = "running";
+  #failure: unknown;
+  #listeners = 0;
+  #abort = new AbortController();
+  #progress = Promise.withResolvers<void>();
+
+  /**
+   * Starts the upstream call at once.
+   *
+   * @param call makes the upstream request
+   * @param onEnd receives the recording when the body ends
+   */
+  constructor(call: UpstreamCall, onEnd: FlightEnd) {
+    const head = Promise.withResolvers<FlightHead>();
+    this.head = head.promise;
+    this.#run(call, onEnd, head.resolve);
+  }
+
+  /** True until the body has ended or broken off. */
+  get running(): boolean {
+    return this.#state === "running";
+  }
+
+  /** True while a new client may still join: running and not being aborted. */
+  get joinable(): boolean {
+    return this.running && !this.#abort.signal.aborted;
+  }
+
+  /**
+   * Adds a listener. Chunks are handed over as they arrive, so a slow client
+   * never holds back the others or the recording.
+   *
+   * @returns the body stream and a way to stop listening
+   */
+  subscribe(): Subscription {
+    this.#listeners++;
+    let next = 0;
+    let listening = true;
+    const leave = () => {
+      if (!listening) return;
+      listening = false;
+      if (--this.#listeners === 0 && this.running) this.#abort.abort();
+    };
+    const stream = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        while (next === this.#chunks.length && this.running) await this.#progress.promise;
+        if (next < this.#chunks.length) {
+          while (next < this.#chunks.length) controller.enqueue(this.#chunks[next++]!);
+          return;
+        }
+        leave();
+        if (this.#state === "failed") controller.error(this.#failure);
+        else controller.close();
+      },
+      cancel: leave,
+    }, { highWaterMark: 0 });
+    return { stream, leave };
+  }
+
+  async #run(call: UpstreamCall, onEnd: FlightEnd, setHead: (head: FlightHead) => void) {
+    const response = await call(this.#abort.signal);
+    setHead({ status: response.status, headers: response.headers });
+    try {
+      if (response.body) {
+        for await (const chunk of response.body) this.#push(chunk);
+      }
+    } catch (e) {
+      this.#failure = e;
+      await onEnd(undefined);
+      this.#settle("failed");
+      return;
+    }
+    await onEnd({ status: response.status, headers: response.headers, chunks: this.#chunks });
+    this.#settle("done");
+  }
+
+  #push(chunk: Uint8Array): void {
+    this.#chunks.push(chunk);
+    this.#wake();
+  }
+
+  #settle(state: "done" | "failed"): void {
+    this.#state = state;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const progress = this.#progress;
+    this.#progress = Promise.withResolvers();
+    progress.resolve();
+  }
+}
+
+/** The flights under way, by cache key. */
+export class Flights {
+  #byKey = new Map<string, Flight>();
+
+  /** Number of flights under way. */
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  /**
+   * The flight for `key` that a new client may join, if any.
+   *
+   * @param key the cache key
+   * @returns the flight to join, or undefined
+   */
+  get(key: string): Flight | undefined {
+    const flight = this.#byKey.get(key);
+    return flight?.joinable ? flight : undefined;
+  }
+
+  /**
+   * Starts a flight for `key`; it is forgotten once its end handler has run,
+   * so a request arriving meanwhile joins it rather than calling upstream again.
+   *
+   * @param key the cache key
+   * @param call makes the upstream request
+   * @param onEnd receives the recording when the body ends
+   * @returns the new flight
+   */
+  start(key: string, call: UpstreamCall, onEnd: FlightEnd): Flight {
+    const flight = new Flight(call, async (recording) => {
+      try {
+        await onEnd(recording);
+      } finally {
+        if (this.#byKey.get(key) === flight) this.#byKey.delete(key);
+      }
+    });
+    this.#byKey.set(key, flight);
+    return flight;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The HTTP face of the proxy: `createHandler(deps)` returns a plain
+ * `(Request) => Promise<Response>` that routes, gates on the auth token and
+ * turns failures into Anthropic-shaped errors. It never listens itself, so
+ * tests call it without a socket; `cli/serve.ts` hands it to `Deno.serve`.
+ *
+ * @module
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { KeyMemo } from "../cache/key.ts";
+import type { Config } from "../config.ts";
+import { createLogger, type Logger } from "../log.ts";
+import type { CacheStore } from "../store/store.ts";
+import { errorResponse, HttpError } from "./errors.ts";
+import { Flights } from "./flight.ts";
+import { handleMessages, type MessagesContext } from "./messages.ts";
+import { forwardRequest } from "./upstream.ts";
+
+/** What the handler is built from; everything with a side effect is injected. */
+export interface HandlerDeps {
+  /** The validated configuration. */
+  readonly config: Config;
+  /** Where responses are kept. */
+  readonly store: CacheStore;
+  /** The upstream fetch. @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** Clock in ms since the epoch. @default Date.now */
+  readonly now?: () => number;
+  /** @default a logger at `config.logLevel` writing to stderr */
+  readonly log?: Logger;
+}
+
+/** A request handler for `Deno.serve` or for direct calls in tests. */
+export type Handler = (req: Request) => Promise<Response>;
+
+const CACHED_PATHS = new Set(["/v1/messages", "/v1/messages/count_tokens"]);
+
+/**
+ * Builds the proxy's request handler.
+ *
+ * @param deps configuration, store and injected effects
+ * @returns the handler
+ * @example
+ * ```ts
+ * const handler = createHandler({ config, store: SqliteStore.open(":memory:", { maxEntries: 10 }) });
+ * Deno.serve({ port: 4000 }, handler);
+ * ```
+ */
+export function createHandler(deps: HandlerDeps): Handler {
+  const { config } = deps;
+  const log = deps.log ?? createLogger(config.logLevel);
+  const ctx: MessagesContext = {
+    config,
+    store: deps.store,
+    flights: new Flights(),
+    keys: new KeyMemo(config.upstream),
+    target: { base: config.upstream, apiKey: config.apiKey, fetch: deps.fetch ?? fetch },
+    now: deps.now ?? Date.now,
+    log,
+  };
+  const gate = config.authToken === undefined ? undefined : authGate(config.authToken);
+  return async (req) => {
+    try {
+      const { path, pathAndQuery } = splitUrl(req.url);
+      if (path === "/health" && req.method === "GET") return Response.json({ status: "ok" });
+      gate?.(req);
+      if (req.method === "POST" && CACHED_PATHS.has(path)) {
+        return await handleMessages(req, pathAndQuery, ctx);
+      }
+      if (path.startsWith("/v1/")) return await forwardRequest(req, ctx.target);
+      throw new HttpError(404, "not_found_error", `No route for ${req.method} ${path}`);
+    } catch (e) {
+      if (e instanceof HttpError) return errorResponse(e);
+      log.error(`Unexpected failure on ${req.method} ${req.url}: ${(e as Error).stack ?? e}`);
+      return errorResponse(
+        new HttpError(500, "api_error", "The proxy failed unexpectedly; see its log"),
+      );
+    }
+  };
+}
+
+/** Path and query without building a URL object: this runs on every hit. */
+function splitUrl(url: string): { path: string; pathAndQuery: string } {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const pathAndQuery = start < 0 ? "/" : url.slice(start);
+  const q = pathAndQuery.indexOf("?");
+  return { path: q < 0 ? pathAndQuery : pathAndQuery.slice(0, q), pathAndQuery };
+}
+
+/** Checks `x-cache-auth` in constant time (both sides hashed, so lengths do not leak). */
+function authGate(token: string): (req: Request) => void {
+  const expected = sha256(token);
+  return (req) => {
+    const given = req.headers.get("x-cache-auth");
+    if (given !== null && timingSafeEqual(sha256(given), expected)) return;
+    throw new HttpError(
+      401,
+      "authentication_error",
+      "This proxy needs the header x-cache-auth: <CACHE_AUTH_TOKEN> (ask whoever runs it for the token)",
+    );
+  };
+}
+
+function sha256(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest();
+}
