@@ -150,22 +150,24 @@ export class SqliteStore implements CacheStore {
   /** Writes batched hit times and counts: one transaction a second, never on the hit path. */
   #flushHits(): void {
     if (this.#pendingHits.size === 0) return;
-    const hits = [...this.#pendingHits];
-    this.#pendingHits.clear();
     try {
-      this.#transaction(() => {
-        for (const [key, { at, n }] of hits) this.#sql.touch.run(at, n, key);
-      });
+      this.#transaction(() => this.#writeHits());
     } catch {
       // Hit times only steer eviction order; losing one batch is harmless.
     }
+  }
+
+  /** Writes pending hit times inside the caller's transaction. */
+  #writeHits(): void {
+    for (const [key, { at, n }] of this.#pendingHits) this.#sql.touch.run(at, n, key);
+    this.#pendingHits.clear();
   }
 
   /** Evicts the least recently hit entries beyond the cap: O(excess · log n), no scan. */
   #evictOverCap(keep: string): void {
     const excess = this.#count - this.#maxEntries;
     if (excess <= 0) return;
-    this.#flushHits();
+    this.#writeHits();
     for (const row of this.#sql.oldest.all(keep, excess)) this.#deleteEntry(String(row.key));
   }
 
