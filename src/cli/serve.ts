@@ -67,12 +67,13 @@ async function serve(config: Config, log: Logger): Promise<number> {
   if (!servers) return await store.close(), 1;
   const pruner = setInterval(() => store.prune(Date.now()).catch(() => {}), PRUNE_EVERY_MS);
   await store.prune(Date.now());
+  const stopped = stopSignal(); // before the listening line: a supervisor may signal right after it
   log.info(
     `llm-cache-proxy listening on ${servers.map(origin).join(" and ")}` +
       ` · cache ${config.dbPath} (${await store.count()} entries)` +
       ` · upstream ${config.upstream}${config.off ? " · cache OFF (bypass)" : ""}`,
   );
-  await stopSignal();
+  await stopped;
   log.info("Stopping: finishing responses in flight");
   clearInterval(pruner);
   await Promise.race([
