@@ -1,9 +1,11 @@
 /**
- * Runs the proxy as a real subprocess (`deno run <flags of the start task> src/main.ts serve`),
- * the way `deno task start` does, with its own environment.
+ * Runs the proxy as a real subprocess (`deno run <RUN_FLAGS> src/main.ts serve`) with exactly
+ * the permission flags the compiled binary gets, so a missing permission fails a test, not a user.
  *
  * @module
  */
+
+import { RUN_FLAGS } from "../../scripts/compile.ts";
 
 /** The project root (where deno.json lives). */
 export const ROOT: string = new URL("../../", import.meta.url).pathname;
@@ -55,7 +57,7 @@ export async function runServe(
   env: Record<string, string>,
   timeoutMs = 10_000,
 ): Promise<ServeOutput> {
-  const child = command(await startTaskFlags(), env).spawn();
+  const child = command(RUN_FLAGS, env).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   try {
     const out = await child.output();
@@ -104,7 +106,7 @@ export async function spawnServe(
   env: Record<string, string>,
   timeoutMs = 15_000,
 ): Promise<ServeProcess> {
-  const child = command(await startTaskFlags(), env).spawn();
+  const child = command(RUN_FLAGS, env).spawn();
   let done = false;
   let stdout = "";
   let stderr = "";
