@@ -11,7 +11,7 @@
  * @module
  */
 import { canonicalJson } from "./canonical_json.ts";
-import { Lru } from "./lru.ts";
+import { Lru } from "../lru.ts";
 
 /** The parts of a request that decide its key. */
 export interface KeyRequest {

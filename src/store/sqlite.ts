@@ -3,9 +3,16 @@
  * `node:sqlite`, in WAL mode so that a put is one atomic transaction and a
  * `kill -9` can never leave half an entry behind.
  *
+ * Recently read entries are also kept in memory (the hot tier), so a repeat
+ * hit costs a map lookup instead of a query. The tier is dropped whenever
+ * `PRAGMA data_version` shows that another connection wrote to the file
+ * (the CLI invalidating an entry, a second proxy), and this connection's own
+ * writes update it directly, so it never serves what the file no longer holds.
+ *
  * @module
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { Lru } from "../lru.ts";
 import type { CacheEntry, CacheStore, EntrySummary, ListOptions, NewEntry } from "./store.ts";
 
 /** Options of {@link SqliteStore.open}. */
@@ -16,6 +23,8 @@ export interface SqliteStoreOptions {
   readonly now?: () => number;
   /** How often batched hit times are written, in ms. @default 1000 */
   readonly flushEveryMs?: number;
+  /** Memory for recently read entries, in bytes; 0 turns it off. @default 64 MiB */
+  readonly hotBytes?: number;
 }
 
 const SCHEMA = `
@@ -51,6 +60,7 @@ export class SqliteStore implements CacheStore {
   #count: number;
   #dataVersion: number;
   #pendingHits = new Map<string, { at: number; n: number }>();
+  #hot: Lru<string, CacheEntry>;
   #flushTimer: ReturnType<typeof setInterval>;
   #sql: Statements;
 
@@ -58,6 +68,7 @@ export class SqliteStore implements CacheStore {
     this.#db = db;
     this.#now = options.now ?? Date.now;
     this.#maxEntries = options.maxEntries;
+    this.#hot = new Lru(options.hotBytes ?? 64 * 1024 * 1024);
     this.#sql = prepareStatements(db);
     this.#count = this.#countRows();
     this.#dataVersion = this.#readDataVersion();
@@ -83,9 +94,17 @@ export class SqliteStore implements CacheStore {
 
   get(key: string): Promise<CacheEntry | undefined> {
     const now = this.#now();
-    const row = this.#sql.get.get(key, now) ?? this.#sql.getByAlias.get(key, now);
-    if (!row) return Promise.resolve(undefined);
-    const entry = toEntry(row);
+    this.#syncWithOtherWriters();
+    let entry = this.#hot.get(key);
+    if (entry === undefined) {
+      const row = this.#sql.get.get(key, now) ?? this.#sql.getByAlias.get(key, now);
+      if (!row) return Promise.resolve(undefined);
+      entry = toEntry(row);
+      this.#hot.set(key, entry, entry.body.byteLength + 256);
+    } else if (entry.expiresAt <= now) {
+      this.#hot.delete(key);
+      return Promise.resolve(undefined);
+    }
     const pending = this.#pendingHits.get(entry.key);
     this.#pendingHits.set(entry.key, { at: now, n: (pending?.n ?? 0) + 1 });
     return Promise.resolve(entry);
@@ -93,6 +112,7 @@ export class SqliteStore implements CacheStore {
 
   put(entry: NewEntry, aliases: readonly string[] = []): Promise<void> {
     this.#syncWithOtherWriters();
+    for (const key of [entry.key, ...aliases]) this.#hot.delete(key);
     this.#transaction(() => {
       if (!this.#sql.exists.get(entry.key)) this.#count++;
       this.#sql.insert.run(
@@ -172,6 +192,8 @@ export class SqliteStore implements CacheStore {
   }
 
   #deleteEntry(key: string): boolean {
+    this.#hot.delete(key);
+    for (const row of this.#sql.aliasesOf.all(key)) this.#hot.delete(String(row.alias));
     this.#sql.deleteAliases.run(key);
     const removed = Number(this.#sql.delete.run(key).changes) > 0;
     if (removed) this.#count--;
@@ -184,6 +206,7 @@ export class SqliteStore implements CacheStore {
     const version = this.#readDataVersion();
     if (version === this.#dataVersion) return;
     this.#dataVersion = version;
+    this.#hot.clear();
     this.#count = this.#countRows();
   }
 
@@ -220,6 +243,7 @@ const SQL = {
   expired: "SELECT key FROM entries WHERE expires_at <= ?",
   delete: "DELETE FROM entries WHERE key = ?",
   deleteAliases: "DELETE FROM aliases WHERE key = ?",
+  aliasesOf: "SELECT alias FROM aliases WHERE key = ?",
   list: `SELECT ${META} FROM entries WHERE key >= ? AND key < ? ` +
     "ORDER BY created_at DESC LIMIT ? OFFSET ?",
   count: "SELECT count(*) AS n FROM entries",

@@ -23,6 +23,10 @@ Deno.test("a repeated JSON request is replayed byte for byte with x-cache: HIT a
   assert.equal(second.headers.get("content-type"), "application/json");
   assert.deepEqual(secondBytes, firstBytes);
   assert.equal(withoutIds(firstBytes), withoutIds(await fixture("message_text.json")));
+  for (let i = 0; i < 3; i++) {
+    const again = await postMessage(proxy, messageBody("hello"));
+    assert.deepEqual(await bytes(again), firstBytes, "every hit replays the whole body");
+  }
   assert.equal(proxy.mock.count("/v1/messages"), 1);
 });
 

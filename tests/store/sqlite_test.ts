@@ -141,3 +141,55 @@ Deno.test("SqliteStore creates a private file in WAL mode and sees other writers
   await b.close();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("SqliteStore's hot tier never serves what was evicted, deleted elsewhere or expired", async (t) => {
+  await t.step("evicted while hot", async () => {
+    const c = clock();
+    const store = SqliteStore.open(":memory:", { maxEntries: 2, now: c.now });
+    await store.put(entry("a", c.t));
+    c.t += 1;
+    assert.ok(await store.get("a"));
+    await store.put(entry("b", c.t));
+    c.t += 1;
+    assert.ok(await store.get("b"));
+    await store.put(entry("c", c.t));
+    assert.equal(await store.get("a"), undefined, "a was the least recently hit");
+    await store.close();
+  });
+  await t.step("deleted by another connection while hot", async () => {
+    const dir = await Deno.makeTempDir();
+    const a = SqliteStore.open(`${dir}/cache.db`, { maxEntries: 10 });
+    const b = SqliteStore.open(`${dir}/cache.db`, { maxEntries: 10 });
+    await a.put(entry("k", Date.now()), ["alias"]);
+    assert.ok(await a.get("k"));
+    assert.ok(await a.get("alias"));
+    await b.delete("k");
+    assert.equal(await a.get("k"), undefined);
+    assert.equal(await a.get("alias"), undefined);
+    await a.close();
+    await b.close();
+    await Deno.remove(dir, { recursive: true });
+  });
+  await t.step("replaced or deleted through this connection while hot", async () => {
+    const c = clock();
+    const store = SqliteStore.open(":memory:", { maxEntries: 10, now: c.now });
+    await store.put(entry("k", c.t), ["alias"]);
+    assert.ok(await store.get("k"));
+    assert.ok(await store.get("alias"));
+    await store.put(entry("k", c.t, { body: new TextEncoder().encode("v2") }));
+    assert.equal(new TextDecoder().decode((await store.get("k"))?.body), "v2");
+    await store.delete("k");
+    assert.equal(await store.get("k"), undefined);
+    assert.equal(await store.get("alias"), undefined);
+    await store.close();
+  });
+  await t.step("expired while hot", async () => {
+    const c = clock();
+    const store = SqliteStore.open(":memory:", { maxEntries: 10, now: c.now });
+    await store.put(entry("k", c.t, { expiresAt: c.t + 10 }));
+    assert.ok(await store.get("k"));
+    c.t += 10;
+    assert.equal(await store.get("k"), undefined);
+    await store.close();
+  });
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Lru } from "../../src/cache/lru.ts";
+import { Lru } from "../src/lru.ts";
 
 Deno.test("Lru forgets the least recently used entries beyond its byte budget", () => {
   const lru = new Lru<string, number>(10);

@@ -59,6 +59,12 @@ export class Lru<K, V> {
     }
   }
 
+  /** Forgets every entry. */
+  clear(): void {
+    this.#map.clear();
+    this.#bytes = 0;
+  }
+
   /**
    * Forgets one entry.
    *
