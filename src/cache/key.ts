@@ -88,17 +88,35 @@ export class KeyMemo {
    * @returns the cache key
    */
   async key(request: KeyRequest): Promise<string> {
-    const text = decodeUtf8(request.body);
-    if (text === undefined) return cacheKey(request, this.#upstream);
-    // Header values cannot hold NUL, so "\0" stands for an absent header unambiguously.
-    const identity = `${request.method} ${request.path}\n${request.anthropicVersion ?? "\0"}\n` +
-      `${request.anthropicBeta ?? "\0"}\n${text}`;
+    const identity = requestIdentity(request);
+    if (identity === undefined) return cacheKey(request, this.#upstream);
     const known = this.#seen.get(identity);
     if (known !== undefined) return known;
     const key = await cacheKey(request, this.#upstream);
     this.#seen.set(identity, key, identity.length * 2 + 64);
     return key;
   }
+
+  /**
+   * The remembered key of `request`, without computing anything: the hit
+   * path asks this first and stays synchronous when the answer is known.
+   *
+   * @param request the request parts
+   * @returns the cache key, or undefined if this request was not seen
+   */
+  known(request: KeyRequest): string | undefined {
+    const identity = requestIdentity(request);
+    return identity === undefined ? undefined : this.#seen.get(identity);
+  }
+}
+
+/** Everything the key depends on, as one string; undefined when the body is not UTF-8. */
+function requestIdentity(request: KeyRequest): string | undefined {
+  const text = decodeUtf8(request.body);
+  if (text === undefined) return undefined;
+  // Header values cannot hold NUL, so "\0" stands for an absent header unambiguously.
+  return `${request.method} ${request.path}\n${request.anthropicVersion ?? "\0"}\n` +
+    `${request.anthropicBeta ?? "\0"}\n${text}`;
 }
 
 /** `anthropic-beta` as a sorted set: `b, a` and `a,b` are the same betas. */

@@ -20,12 +20,17 @@ import { HttpError } from "./errors.ts";
  */
 export async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) {
-    await req.body?.cancel();
-    throw tooLarge(maxBytes);
+  if (declared !== null) {
+    if (Number(declared) > maxBytes) {
+      await req.body?.cancel();
+      throw tooLarge(maxBytes);
+    }
+    // Not a read of `req.body` first: in Deno.serve that getter builds a
+    // ReadableStream, and `bytes()` then drains it instead of taking the
+    // whole body in one call (measured: 25k instead of 44k hits/s).
+    return await req.bytes();
   }
   if (!req.body) return new Uint8Array();
-  if (declared !== null) return await req.bytes();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of req.body) {

@@ -8,7 +8,7 @@ import type { Config } from "../config.ts";
 import type { KeyMemo } from "../cache/key.ts";
 import { entryFor, type Recording } from "../cache/recorder.ts";
 import type { Logger } from "../log.ts";
-import type { CacheStore } from "../store/store.ts";
+import type { CacheEntry, CacheStore } from "../store/store.ts";
 import { readBody } from "./body.ts";
 import type { Flight, Flights } from "./flight.ts";
 import { replay } from "./replay.ts";
@@ -47,14 +47,20 @@ export async function handleMessages(
   if (ctx.config.off || YES.has(req.headers.get("x-cache-bypass") ?? "")) {
     return labelled(await forwardRequest(req, ctx.target, { body }), "BYPASS");
   }
-  const key = await ctx.keys.key({
+  const keyRequest = {
     method: req.method,
     path,
     anthropicVersion: req.headers.get("anthropic-version"),
     anthropicBeta: req.headers.get("anthropic-beta"),
     body,
-  });
-  const hit = await readEntry(ctx, key);
+  };
+  const key = ctx.keys.known(keyRequest) ?? await ctx.keys.key(keyRequest);
+  let hit: CacheEntry | undefined;
+  try {
+    hit = await ctx.store.get(key);
+  } catch (e) {
+    ctx.log.error(`Cache read failed, serving from upstream: ${(e as Error).message}`);
+  }
   if (hit) return replay(hit);
   const running = ctx.flights.get(key);
   if (running) return follow(running, req, "HIT-COALESCED");
@@ -64,16 +70,6 @@ export async function handleMessages(
     (recording) => store(ctx, { key, path, body }, recording),
   );
   return follow(flight, req, "MISS");
-}
-
-/** Reads the store, failing open: a broken store is a miss, never a failed request. */
-async function readEntry(ctx: MessagesContext, key: string) {
-  try {
-    return await ctx.store.get(key);
-  } catch (e) {
-    ctx.log.error(`Cache read failed, serving from upstream: ${(e as Error).message}`);
-    return undefined;
-  }
 }
 
 /** Streams a flight to one client; until the head arrives, a disconnect is seen on `req.signal`. */
