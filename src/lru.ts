@@ -3,12 +3,22 @@
  * a byte budget: every in-memory cache in the proxy is one of these, so none
  * grows without bound.
  *
+ * It is a second-chance ("clock") LRU: a read only marks the entry used, so
+ * the hit path never reorders the map; eviction walks from the oldest entry,
+ * giving each used one a second chance at the back.
+ *
  * @module
  */
 
+interface Slot<V> {
+  value: V;
+  size: number;
+  used: boolean;
+}
+
 /** A least-recently-used map bounded by the summed size of its values. */
 export class Lru<K, V> {
-  #map = new Map<K, { value: V; size: number }>();
+  #map = new Map<K, Slot<V>>();
   #bytes = 0;
   #maxBytes: number;
 
@@ -28,7 +38,7 @@ export class Lru<K, V> {
   }
 
   /**
-   * Reads a value and marks it most recently used.
+   * Reads a value and marks it used.
    *
    * @param key the key
    * @returns the value, or undefined
@@ -36,8 +46,7 @@ export class Lru<K, V> {
   get(key: K): V | undefined {
     const slot = this.#map.get(key);
     if (!slot) return undefined;
-    this.#map.delete(key);
-    this.#map.set(key, slot);
+    slot.used = true;
     return slot.value;
   }
 
@@ -51,18 +60,9 @@ export class Lru<K, V> {
   set(key: K, value: V, size: number): void {
     this.delete(key);
     if (size > this.#maxBytes) return;
-    this.#map.set(key, { value, size });
+    this.#map.set(key, { value, size, used: false });
     this.#bytes += size;
-    for (const [oldKey] of this.#map) {
-      if (this.#bytes <= this.#maxBytes) break;
-      this.delete(oldKey);
-    }
-  }
-
-  /** Forgets every entry. */
-  clear(): void {
-    this.#map.clear();
-    this.#bytes = 0;
+    while (this.#bytes > this.#maxBytes) this.#evictOne();
   }
 
   /**
@@ -75,5 +75,24 @@ export class Lru<K, V> {
     if (!slot) return;
     this.#map.delete(key);
     this.#bytes -= slot.size;
+  }
+
+  /** Forgets every entry. */
+  clear(): void {
+    this.#map.clear();
+    this.#bytes = 0;
+  }
+
+  /** Evicts the oldest unused entry; used ones met on the way move to the back, unmarked. */
+  #evictOne(): void {
+    for (const [key, slot] of this.#map) {
+      this.#map.delete(key);
+      if (!slot.used) {
+        this.#bytes -= slot.size;
+        return;
+      }
+      slot.used = false;
+      this.#map.set(key, slot);
+    }
   }
 }

@@ -21,3 +21,20 @@ Deno.test("Lru never keeps an entry larger than its budget and counts replacemen
   lru.delete("a");
   assert.deepEqual([lru.bytes, lru.size], [0, 0]);
 });
+
+Deno.test("Lru gives a used entry a second chance and evicts the unused one behind it", () => {
+  const lru = new Lru<string, number>(3);
+  for (const key of ["a", "b", "c"]) lru.set(key, 0, 1);
+  lru.get("a");
+  lru.get("b");
+  lru.set("d", 0, 1);
+  assert.deepEqual(["a", "b", "c", "d"].map((k) => lru.get(k) !== undefined), [
+    true,
+    true,
+    false,
+    true,
+  ]);
+  lru.set("e", 0, 1); // a, b and d were used since: their marks are cleared in turn
+  assert.equal(lru.size, 3);
+  assert.equal(lru.bytes, 3);
+});
