@@ -40,7 +40,7 @@ export class Flight {
   #failure: unknown;
   #listeners = 0;
   #abort = new AbortController();
-  #progress = Promise.withResolvers<void>();
+  #subscribers = new Set<ReadableStreamDefaultController<Uint8Array>>();
 
   /**
    * Starts the upstream call at once.
@@ -65,33 +65,31 @@ export class Flight {
   }
 
   /**
-   * Adds a listener. Chunks are handed over as they arrive, so a slow client
-   * never holds back the others or the recording.
+   * Adds a listener: it gets every chunk received so far at once, then each
+   * new one as it arrives. Chunks are pushed, never waited for, so a slow
+   * client never holds back the others or the recording.
    *
    * @returns the body stream and a way to stop listening
    */
   subscribe(): Subscription {
     this.#listeners++;
-    let next = 0;
     let listening = true;
+    let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
     const leave = () => {
       if (!listening) return;
       listening = false;
+      if (controller) this.#subscribers.delete(controller);
       if (--this.#listeners === 0 && this.running) this.#abort.abort();
     };
     const stream = new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        while (next === this.#chunks.length && this.running) await this.#progress.promise;
-        if (next < this.#chunks.length) {
-          while (next < this.#chunks.length) controller.enqueue(this.#chunks[next++]!);
-          return;
-        }
-        leave();
-        if (this.#state === "failed") controller.error(this.#failure);
-        else controller.close();
+      start: (c) => {
+        controller = c;
+        for (const chunk of this.#chunks) c.enqueue(chunk);
+        if (this.running) this.#subscribers.add(c);
+        else this.#end(c);
       },
       cancel: leave,
-    }, { highWaterMark: 0 });
+    });
     return { stream, leave };
   }
 
@@ -114,18 +112,18 @@ export class Flight {
 
   #push(chunk: Uint8Array): void {
     this.#chunks.push(chunk);
-    this.#wake();
+    for (const controller of this.#subscribers) controller.enqueue(chunk);
   }
 
   #settle(state: "done" | "failed"): void {
     this.#state = state;
-    this.#wake();
+    for (const controller of this.#subscribers) this.#end(controller);
+    this.#subscribers.clear();
   }
 
-  #wake(): void {
-    const progress = this.#progress;
-    this.#progress = Promise.withResolvers();
-    progress.resolve();
+  #end(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    if (this.#state === "failed") controller.error(this.#failure);
+    else controller.close();
   }
 }
 

@@ -78,8 +78,10 @@ async function follow(flight: Flight, req: Request, label: CacheLabel): Promise<
   const leave = () => subscription.leave();
   req.signal.addEventListener("abort", leave, { once: true });
   try {
-    const head = await flight.head;
-    return labelled(new Response(subscription.stream, head), label);
+    const { status, headers } = await flight.head;
+    const response = new Response(subscription.stream, { status, headers });
+    response.headers.set("x-cache", label);
+    return response;
   } finally {
     req.signal.removeEventListener("abort", leave);
   }
