@@ -1,5 +1,6 @@
 /**
- * Requests that `scripts/bench.ts` sends itself: message bodies, a POST, a
+ * Requests that `scripts/bench.ts` sends itself (bodies come from the tests'
+ * `messageBody`, so bench and tests send the same shape): a POST, a
  * sequential latency loop and a time-to-first-byte probe.
  *
  * @module
@@ -10,22 +11,6 @@ export const HEADERS: Readonly<Record<string, string>> = {
   "content-type": "application/json",
   "anthropic-version": "2023-06-01",
 };
-
-/**
- * A `/v1/messages` request body.
- *
- * @param text the user message (may carry a `[mock:…]` directive)
- * @param extra more top-level fields, e.g. `{ stream: true }`
- * @returns the JSON text
- */
-export function messageBody(text: string, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    model: "claude-sonnet-4-5-20250929",
-    max_tokens: 1024,
-    messages: [{ role: "user", content: text }],
-    ...extra,
-  });
-}
 
 /**
  * POSTs `body` to `${base}/v1/messages` and reads the whole answer.

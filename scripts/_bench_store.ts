@@ -8,7 +8,8 @@ import { cacheKey } from "../src/cache/key.ts";
 import { buildConfig } from "../src/config.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { DatabaseSync } from "node:sqlite";
-import { HEADERS, messageBody } from "./_bench_http.ts";
+import { messageBody } from "../tests/support/proxy.ts";
+import { HEADERS } from "./_bench_http.ts";
 
 const MODEL = "claude-sonnet-4-5-20250929";
 const DAY_MS = 86_400_000;

@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { firstByte, HEADERS, messageBody, post, sequentialHits } from "./_bench_http.ts";
+import { messageBody } from "../tests/support/proxy.ts";
+import { firstByte, HEADERS, post, sequentialHits } from "./_bench_http.ts";
 import {
   cpuSince,
   cpuSnapshot,

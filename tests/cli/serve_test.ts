@@ -3,6 +3,7 @@
  * permission flags of the `start` task in deno.json.
  */
 import assert from "node:assert/strict";
+import { joinChunks } from "../../src/cache/recorder.ts";
 import { DatabaseSync } from "node:sqlite";
 import { type MockAnthropic, startMockAnthropic } from "../support/mock_anthropic.ts";
 import { messageBody } from "../support/proxy.ts";
@@ -101,16 +102,6 @@ function assertAnswers(
     }
   }
   assert.ok(prompt.startsWith(last), `${where}: answer text ends with a prefix of the prompt`);
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 function integrityCheck(dbPath: string): { integrity: string; entries: number } {
@@ -212,7 +203,7 @@ Deno.test("kill -9 while answers are being stored never leaves a torn or mixed e
             received += chunk.byteLength;
             if (received >= fraction * PER_ROUND * BIG) trigger.resolve();
           }
-          return { kind: "complete", status: res.status, bytes: concat(chunks) };
+          return { kind: "complete", status: res.status, bytes: joinChunks(chunks) };
         } catch (e) {
           return { kind: "cut", reason: String(e) };
         }
