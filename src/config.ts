@@ -8,9 +8,13 @@
  * @module
  */
 import { parse as parseDotenv } from "dotenv";
+import { parsePrices, type PriceRule } from "./stats/prices.ts";
 
 /** How much the proxy writes to its log. */
 export type LogLevel = "silent" | "error" | "info" | "debug";
+
+/** How log lines are written: readable text, or one JSON object per line. */
+export type LogFormat = "text" | "json";
 
 /** The validated configuration of one proxy process. */
 export interface Config {
@@ -38,6 +42,12 @@ export interface Config {
   readonly dbPath: string;
   /** Largest request body accepted, in bytes. @default 33554432 (32 MiB) */
   readonly maxBodyBytes: number;
+  /** Log file (`CACHE_LOG_FILE`; `none` turns it off). @default "$CACHE_HOME/proxy.log" */
+  readonly logFile: string | undefined;
+  /** @default "text" */
+  readonly logFormat: LogFormat;
+  /** Price rules from `$CACHE_HOME/prices.json`, tried before the built-in table. */
+  readonly prices: readonly PriceRule[];
 }
 
 /** A configuration value that cannot be used; the message says which and how to fix it. */
@@ -71,7 +81,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export async function loadConfig(env: Env): Promise<Config> {
   const home = cacheHome(env);
   const merged: Env = { ...(await readEnvFile(`${home}/.env`)), ...definedOnly(env) };
-  return buildConfig(merged, home);
+  return buildConfig(merged, home, { prices: await readPrices(`${home}/prices.json`) });
 }
 
 /**
@@ -79,10 +89,15 @@ export async function loadConfig(env: Env): Promise<Config> {
  *
  * @param vars the merged variables
  * @param home the cache home folder
+ * @param files what the configuration files held: `prices`
  * @returns the validated configuration
  * @throws {ConfigError} when a value is unusable
  */
-export function buildConfig(vars: Env, home: string): Config {
+export function buildConfig(
+  vars: Env,
+  home: string,
+  files: { prices?: readonly PriceRule[] } = {},
+): Config {
   const host = nonEmpty(vars.CACHE_HOST) ?? "127.0.0.1";
   const authToken = nonEmpty(vars.CACHE_AUTH_TOKEN);
   if (!isLoopback(host) && authToken === undefined) {
@@ -112,6 +127,9 @@ export function buildConfig(vars: Env, home: string): Config {
     home,
     dbPath: `${home}/cache.db`,
     maxBodyBytes: MAX_BODY_BYTES,
+    logFile: logFile(vars.CACHE_LOG_FILE, home),
+    logFormat: oneOf(vars, "CACHE_LOG_FORMAT", ["text", "json"], "text"),
+    prices: files.prices ?? [],
   };
 }
 
@@ -184,11 +202,34 @@ function flag(vars: Env, name: string): boolean {
 
 function logLevel(vars: Env): LogLevel {
   if (flag(vars, "CACHE_QUIET")) return "silent";
-  const raw = nonEmpty(vars.CACHE_LOG_LEVEL)?.toLowerCase() ?? "info";
-  if ((LOG_LEVELS as readonly string[]).includes(raw)) return raw as LogLevel;
-  throw new ConfigError(
-    `CACHE_LOG_LEVEL="${vars.CACHE_LOG_LEVEL}" is not one of ${LOG_LEVELS.join("|")}`,
-  );
+  return oneOf(vars, "CACHE_LOG_LEVEL", LOG_LEVELS, "info");
+}
+
+function oneOf<T extends string>(vars: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = nonEmpty(vars[name])?.toLowerCase() ?? fallback;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(`${name}="${vars[name]}" is not one of ${allowed.join("|")}`);
+}
+
+function logFile(value: string | undefined, home: string): string | undefined {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return `${home}/proxy.log`;
+  return raw.toLowerCase() === "none" ? undefined : raw;
+}
+
+async function readPrices(path: string): Promise<PriceRule[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw new ConfigError(`Cannot read ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return parsePrices(JSON.parse(text));
+  } catch (e) {
+    throw new ConfigError(`${path} is not valid: ${(e as Error).message}`);
+  }
 }
 
 function upstreamUrl(value: string | undefined): string {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Usage } from "../stats/usage.ts";
 import type { NewEntry } from "../store/store.ts";
 
 /** An upstream answer as received, once its body has ended. */
@@ -17,7 +18,7 @@ export interface Recording {
   readonly chunks: readonly Uint8Array[];
 }
 
-/** Facts about the request that produced a recording. */
+/** Facts about the request that produced a recording, and about its answer. */
 export interface RecordedRequest {
   /** The cache key. */
   readonly key: string;
@@ -29,32 +30,42 @@ export interface RecordedRequest {
   readonly now: number;
   /** How long the entry stays fresh, in seconds. */
   readonly ttlSec: number;
+  /** Token usage of the answer. */
+  readonly usage: Usage;
+  /** The first 80 characters of the answer text. */
+  readonly snippet: string;
+}
+
+/** A whole upstream answer. */
+export interface Answer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: Uint8Array;
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Builds the entry to store for a recording, or `undefined` when the answer
- * is not a complete 200 and must not be replayed.
+ * Builds the entry to store for an answer, or `undefined` when it is not a
+ * complete 200 and must not be replayed.
  *
- * @param request what was asked, and the TTL to apply
- * @param recording what upstream answered
+ * @param request what was asked, the TTL to apply, what the answer used
+ * @param answer what upstream answered, whole
  * @returns the entry, or undefined
  */
-export function entryFor(request: RecordedRequest, recording: Recording): NewEntry | undefined {
-  if (recording.status !== 200) return undefined;
-  const contentType = recording.headers.get("content-type") ?? "";
-  const body = joinChunks(recording.chunks);
-  if (!isCompleteBody(contentType, body)) return undefined;
+export function entryFor(request: RecordedRequest, answer: Answer): NewEntry | undefined {
+  if (answer.status !== 200 || !isCompleteBody(answer.contentType, answer.body)) return undefined;
   return {
     key: request.key,
     status: 200,
-    contentType,
+    contentType: answer.contentType,
     model: request.model,
     path: request.path,
     createdAt: request.now,
     expiresAt: request.now + request.ttlSec * 1000,
-    body,
+    usage: request.usage,
+    snippet: request.snippet,
+    body: answer.body,
   };
 }
 

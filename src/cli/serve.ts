@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { createHandler, type Handler } from "../proxy/server.ts";
+import { openStats } from "../stats/stats.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 
 /** One line for the command list. */
@@ -63,8 +64,13 @@ async function serve(config: Config, log: Logger): Promise<number> {
     );
     return 1;
   }
-  const servers = listen(config, createHandler({ config, store, log }), log);
-  if (!servers) return await store.close(), 1;
+  const stats = await openStats(store, config, log);
+  const servers = listen(config, createHandler({ config, store, stats, log }), log);
+  if (!servers) {
+    await stats.close();
+    await store.close();
+    return 1;
+  }
   const pruner = setInterval(() => store.prune(Date.now()).catch(() => {}), PRUNE_EVERY_MS);
   await store.prune(Date.now());
   const stopped = stopSignal(); // before the listening line: a supervisor may signal right after it
@@ -80,6 +86,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
     Promise.all(servers.map((s) => s.shutdown())),
     new Promise((resolve) => Deno.unrefTimer(setTimeout(resolve, DRAIN_MS))),
   ]);
+  await stats.close();
   await store.close();
   return 0;
 }

@@ -28,13 +28,18 @@ export interface Subscription {
 /** Calls upstream; must resolve to a response (errors become e.g. a 502), never reject. */
 export type UpstreamCall = (signal: AbortSignal) => Promise<Response>;
 
-/** Runs once the body has ended, before clients see the end; `undefined` if it broke off. */
-export type FlightEnd = (recording: Recording | undefined) => Promise<void>;
+/**
+ * Runs once the body has ended or broken off (`complete` false), before
+ * clients see the end; what it returns becomes {@link Flight.ended}.
+ */
+export type FlightEnd<T> = (recording: Recording, complete: boolean) => Promise<T>;
 
 /** One upstream call and the clients listening to it. */
-export class Flight {
+export class Flight<T = void> {
   /** Resolves once upstream has answered with a status. */
   readonly head: Promise<FlightHead>;
+  /** Resolves with the end handler's result once the body has ended or broken off. */
+  readonly ended: Promise<T>;
   #chunks: Uint8Array[] = [];
   #state: "running" | "done" | "failed" = "running";
   #failure: unknown;
@@ -48,10 +53,10 @@ export class Flight {
    * @param call makes the upstream request
    * @param onEnd receives the recording when the body ends
    */
-  constructor(call: UpstreamCall, onEnd: FlightEnd) {
+  constructor(call: UpstreamCall, onEnd: FlightEnd<T>) {
     const head = Promise.withResolvers<FlightHead>();
     this.head = head.promise;
-    this.#run(call, onEnd, head.resolve);
+    this.ended = this.#run(call, onEnd, head.resolve);
   }
 
   /** True until the body has ended or broken off. */
@@ -93,21 +98,28 @@ export class Flight {
     return { stream, leave };
   }
 
-  async #run(call: UpstreamCall, onEnd: FlightEnd, setHead: (head: FlightHead) => void) {
+  async #run(
+    call: UpstreamCall,
+    onEnd: FlightEnd<T>,
+    setHead: (head: FlightHead) => void,
+  ): Promise<T> {
     const response = await call(this.#abort.signal);
     setHead({ status: response.status, headers: response.headers });
+    let complete = true;
     try {
       if (response.body) {
         for await (const chunk of response.body) this.#push(chunk);
       }
     } catch (e) {
       this.#failure = e;
-      await onEnd(undefined);
-      this.#settle("failed");
-      return;
+      complete = false;
     }
-    await onEnd({ status: response.status, headers: response.headers, chunks: this.#chunks });
-    this.#settle("done");
+    const recording = { status: response.status, headers: response.headers, chunks: this.#chunks };
+    try {
+      return await onEnd(recording, complete);
+    } finally {
+      this.#settle(complete ? "done" : "failed");
+    }
   }
 
   #push(chunk: Uint8Array): void {
@@ -128,8 +140,8 @@ export class Flight {
 }
 
 /** The flights under way, by cache key. */
-export class Flights {
-  #byKey = new Map<string, Flight>();
+export class Flights<T = void> {
+  #byKey = new Map<string, Flight<T>>();
 
   /** Number of flights under way. */
   get size(): number {
@@ -142,7 +154,7 @@ export class Flights {
    * @param key the cache key
    * @returns the flight to join, or undefined
    */
-  get(key: string): Flight | undefined {
+  get(key: string): Flight<T> | undefined {
     const flight = this.#byKey.get(key);
     return flight?.joinable ? flight : undefined;
   }
@@ -156,10 +168,10 @@ export class Flights {
    * @param onEnd receives the recording when the body ends
    * @returns the new flight
    */
-  start(key: string, call: UpstreamCall, onEnd: FlightEnd): Flight {
-    const flight = new Flight(call, async (recording) => {
+  start(key: string, call: UpstreamCall, onEnd: FlightEnd<T>): Flight<T> {
+    const flight: Flight<T> = new Flight(call, async (recording, complete) => {
       try {
-        await onEnd(recording);
+        return await onEnd(recording, complete);
       } finally {
         if (this.#byKey.get(key) === flight) this.#byKey.delete(key);
       }

@@ -1,32 +1,52 @@
 /**
  * The cached route (`POST /v1/messages`, `POST /v1/messages/count_tokens`):
- * the only place that decides between a hit, joining a flight and a miss.
+ * the only place that decides between a hit, joining a flight and a miss,
+ * and the place that reports each call it serves as one event.
  *
  * @module
  */
-import type { Config } from "../config.ts";
 import type { KeyMemo } from "../cache/key.ts";
-import { entryFor, type Recording } from "../cache/recorder.ts";
+import { entryFor, joinChunks, type Recording } from "../cache/recorder.ts";
+import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import type { CallKind, CallReport } from "../stats/events.ts";
+import type { Stats } from "../stats/stats.ts";
+import { readAnswer, type Usage } from "../stats/usage.ts";
 import type { CacheEntry, CacheStore } from "../store/store.ts";
 import { readBody } from "./body.ts";
-import type { Flight, Flights } from "./flight.ts";
+import { Flight, type Flights } from "./flight.ts";
 import { replay } from "./replay.ts";
 import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
+
+/** What a finished upstream answer was, for every call that received it. */
+export interface Outcome {
+  readonly status: number;
+  readonly bytes: number;
+  readonly usage: Usage;
+  readonly snippet: string;
+  /** False when the body broke off. */
+  readonly complete: boolean;
+  readonly model: string | undefined;
+}
 
 /** What the cached route works with. */
 export interface MessagesContext {
   readonly config: Config;
   readonly store: CacheStore;
-  readonly flights: Flights;
+  readonly flights: Flights<Outcome>;
   readonly keys: KeyMemo;
   readonly target: UpstreamTarget;
   readonly now: () => number;
   readonly log: Logger;
+  readonly stats: Stats;
 }
 
-/** The cache label a response carries in `x-cache`. */
-export type CacheLabel = "HIT" | "HIT-COALESCED" | "MISS" | "BYPASS";
+/** One call being served: when it arrived, where to, and its key. */
+interface Call {
+  readonly started: number;
+  readonly path: string;
+  readonly key: string | null;
+}
 
 const YES = new Set(["1", "true", "yes"]);
 
@@ -35,7 +55,7 @@ const YES = new Set(["1", "true", "yes"]);
  *
  * @param req the client request
  * @param path its path and query, e.g. `/v1/messages?beta=true`
- * @param ctx the store, flights, keys and upstream
+ * @param ctx the store, flights, keys, upstream and stats
  * @returns the response: replayed, joined or forwarded
  */
 export async function handleMessages(
@@ -43,9 +63,15 @@ export async function handleMessages(
   path: string,
   ctx: MessagesContext,
 ): Promise<Response> {
+  const started = performance.now();
   const body = await readBody(req, ctx.config.maxBodyBytes);
+  const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal });
   if (ctx.config.off || YES.has(req.headers.get("x-cache-bypass") ?? "")) {
-    return labelled(await forwardRequest(req, ctx.target, { body }), "BYPASS");
+    const flight = new Flight(
+      forward,
+      (recording, complete) => Promise.resolve(outcomeOf(recording, complete, body)),
+    );
+    return follow(flight, req, "BYPASS", { started, path, key: null }, ctx);
   }
   const keyRequest = {
     method: req.method,
@@ -55,25 +81,38 @@ export async function handleMessages(
     body,
   };
   const key = ctx.keys.known(keyRequest) ?? await ctx.keys.key(keyRequest);
+  const call = { started, path, key };
   let hit: CacheEntry | undefined;
   try {
     hit = await ctx.store.get(key);
   } catch (e) {
     ctx.log.error(`Cache read failed, serving from upstream: ${(e as Error).message}`);
   }
-  if (hit) return replay(hit);
+  if (hit) {
+    ctx.stats.events.emit(hitReport(hit, call, ctx));
+    return replay(hit);
+  }
   const running = ctx.flights.get(key);
-  if (running) return follow(running, req, "HIT-COALESCED");
+  if (running) return follow(running, req, "HIT-COALESCED", call, ctx);
   const flight = ctx.flights.start(
     key,
-    (signal) => forwardRequest(req, ctx.target, { body, signal }),
-    (recording) => store(ctx, { key, path, body }, recording),
+    forward,
+    (recording, complete) => finish(ctx, call, body, recording, complete),
   );
-  return follow(flight, req, "MISS");
+  return follow(flight, req, "MISS", call, ctx);
 }
 
-/** Streams a flight to one client; until the head arrives, a disconnect is seen on `req.signal`. */
-async function follow(flight: Flight, req: Request, label: CacheLabel): Promise<Response> {
+/**
+ * Streams a flight to one client and reports the call when the answer ends.
+ * Until the head arrives, a disconnect is seen on `req.signal`.
+ */
+async function follow(
+  flight: Flight<Outcome>,
+  req: Request,
+  label: CallKind,
+  call: Call,
+  ctx: MessagesContext,
+): Promise<Response> {
   const subscription = flight.subscribe();
   const leave = () => subscription.leave();
   req.signal.addEventListener("abort", leave, { once: true });
@@ -81,26 +120,34 @@ async function follow(flight: Flight, req: Request, label: CacheLabel): Promise<
     const { status, headers } = await flight.head;
     const response = new Response(subscription.stream, { status, headers });
     response.headers.set("x-cache", label);
+    flight.ended.then((outcome) => ctx.stats.events.emit(flightReport(outcome, label, call, ctx)));
     return response;
   } finally {
     req.signal.removeEventListener("abort", leave);
   }
 }
 
-async function store(
+/** Reads what the answer used, stores it if it is a complete 200, and never throws. */
+async function finish(
   ctx: MessagesContext,
-  request: { key: string; path: string; body: Uint8Array },
-  recording: Recording | undefined,
-): Promise<void> {
-  if (!recording) return;
+  call: Call,
+  requestBody: Uint8Array,
+  recording: Recording,
+  complete: boolean,
+): Promise<Outcome> {
+  const outcome = outcomeOf(recording, complete, requestBody);
+  if (!complete) return outcome;
+  const contentType = recording.headers.get("content-type") ?? "";
   const entry = entryFor({
-    key: request.key,
-    path: request.path,
-    model: modelOf(request.body),
+    key: call.key!,
+    path: call.path,
+    model: outcome.model,
     now: ctx.now(),
     ttlSec: ctx.config.ttlSec,
-  }, recording);
-  if (!entry) return;
+    usage: outcome.usage,
+    snippet: outcome.snippet,
+  }, { status: recording.status, contentType, body: joinChunks(recording.chunks) });
+  if (!entry) return outcome;
   try {
     await ctx.store.put(entry);
   } catch (e) {
@@ -108,6 +155,61 @@ async function store(
       `Cache write failed, the answer was served but not kept: ${(e as Error).message}`,
     );
   }
+  return outcome;
+}
+
+function outcomeOf(recording: Recording, complete: boolean, requestBody: Uint8Array): Outcome {
+  const body = joinChunks(recording.chunks);
+  const { usage, snippet } = readAnswer(recording.headers.get("content-type") ?? "", body);
+  return {
+    status: recording.status,
+    bytes: body.byteLength,
+    usage,
+    snippet,
+    complete,
+    model: modelOf(requestBody),
+  };
+}
+
+function hitReport(entry: CacheEntry, call: Call, ctx: MessagesContext): CallReport {
+  return {
+    ...common(call, ctx),
+    kind: "HIT",
+    model: entry.model ?? null,
+    status: entry.status,
+    bytes: entry.body.byteLength,
+    usage: entry.usage,
+    dollars: ctx.stats.prices.costOf(entry.model, entry.usage),
+    snippet: entry.snippet,
+  };
+}
+
+function flightReport(
+  outcome: Outcome,
+  label: CallKind,
+  call: Call,
+  ctx: MessagesContext,
+): CallReport {
+  const failed = !outcome.complete || outcome.status >= 400;
+  return {
+    ...common(call, ctx),
+    kind: failed ? "ERROR" : label,
+    model: outcome.model ?? null,
+    status: outcome.status,
+    bytes: outcome.bytes,
+    usage: outcome.usage,
+    dollars: ctx.stats.prices.costOf(outcome.model, outcome.usage),
+    snippet: outcome.snippet,
+  };
+}
+
+function common(call: Call, ctx: MessagesContext) {
+  return {
+    time: new Date(ctx.now()).toISOString(),
+    path: call.path.split("?")[0]!,
+    durationMs: performance.now() - call.started,
+    key: call.key?.slice(0, 12) ?? null,
+  };
 }
 
 function modelOf(body: Uint8Array): string | undefined {
@@ -117,10 +219,4 @@ function modelOf(body: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function labelled(response: Response, label: CacheLabel): Response {
-  const headers = new Headers(response.headers);
-  headers.set("x-cache", label);
-  return new Response(response.body, { status: response.status, headers });
 }

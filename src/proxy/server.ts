@@ -10,11 +10,15 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { KeyMemo } from "../cache/key.ts";
 import type { Config } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
+import type { Stats } from "../stats/stats.ts";
+import { NO_USAGE } from "../stats/usage.ts";
 import type { CacheStore } from "../store/store.ts";
+import { handleEntries } from "./entries.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { Flights } from "./flight.ts";
-import { handleMessages, type MessagesContext } from "./messages.ts";
+import { handleMessages, type MessagesContext, type Outcome } from "./messages.ts";
 import { forwardRequest } from "./upstream.ts";
+import { dashboardView, metricsView, monitorView, statsView } from "./views.ts";
 
 /** What the handler is built from; everything with a side effect is injected. */
 export interface HandlerDeps {
@@ -22,6 +26,8 @@ export interface HandlerDeps {
   readonly config: Config;
   /** Where responses are kept. */
   readonly store: CacheStore;
+  /** The event bus and its readers (ledger, metrics, monitor, log). */
+  readonly stats: Stats;
   /** The upstream fetch. @default globalThis.fetch */
   readonly fetch?: typeof fetch;
   /** Clock in ms since the epoch. @default Date.now */
@@ -52,11 +58,18 @@ export function createHandler(deps: HandlerDeps): Handler {
   const ctx: MessagesContext = {
     config,
     store: deps.store,
-    flights: new Flights(),
+    flights: new Flights<Outcome>(),
     keys: new KeyMemo(config.upstream),
     target: { base: config.upstream, apiKey: config.apiKey, fetch: deps.fetch ?? fetch },
     now: deps.now ?? Date.now,
     log,
+    stats: deps.stats,
+  };
+  const views: Record<string, () => Response | Promise<Response>> = {
+    "/": dashboardView,
+    "/stats": () => statsView(ctx),
+    "/metrics": () => metricsView(ctx),
+    "/monitor": () => monitorView(ctx),
   };
   const gate = config.authToken === undefined ? undefined : authGate(config.authToken);
   return async (req) => {
@@ -67,7 +80,11 @@ export function createHandler(deps: HandlerDeps): Handler {
       if (req.method === "POST" && CACHED_PATHS.has(path)) {
         return await handleMessages(req, pathAndQuery, ctx);
       }
-      if (path.startsWith("/v1/")) return await forwardRequest(req, ctx.target);
+      if (path.startsWith("/v1/")) return await passThrough(req, path, ctx);
+      if (req.method === "GET" && Object.hasOwn(views, path)) return await views[path]!();
+      if (path === "/cache/entries" || path.startsWith("/cache/entries/")) {
+        return await handleEntries(req, path, ctx.store);
+      }
       throw new HttpError(404, "not_found_error", `No route for ${req.method} ${path}`);
     } catch (e) {
       if (e instanceof HttpError) return errorResponse(e);
@@ -77,6 +94,26 @@ export function createHandler(deps: HandlerDeps): Handler {
       );
     }
   };
+}
+
+/** Forwards an uncached `/v1/*` request and reports it as a PASS. */
+async function passThrough(req: Request, path: string, ctx: MessagesContext): Promise<Response> {
+  const started = performance.now();
+  const response = await forwardRequest(req, ctx.target);
+  ctx.stats.events.emit({
+    time: new Date(ctx.now()).toISOString(),
+    kind: "PASS",
+    model: null,
+    path,
+    status: response.status,
+    bytes: Number(response.headers.get("content-length") ?? 0),
+    durationMs: performance.now() - started,
+    usage: NO_USAGE,
+    dollars: 0,
+    snippet: "",
+    key: null,
+  });
+  return response;
 }
 
 /** Path and query without building a URL object: this runs on every hit. */

@@ -15,6 +15,7 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { Lru } from "../lru.ts";
+import { NO_USAGE } from "../stats/usage.ts";
 import type { CacheEntry, CacheStore, EntrySummary, ListOptions, NewEntry } from "./store.ts";
 
 /** Options of {@link SqliteStore.open}. */
@@ -43,16 +44,25 @@ CREATE TABLE IF NOT EXISTS entries (
   last_hit_at INTEGER NOT NULL,
   hit_count INTEGER NOT NULL DEFAULT 0,
   size INTEGER NOT NULL,
+  usage TEXT NOT NULL DEFAULT '{}',
+  snippet TEXT NOT NULL DEFAULT '',
   body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_last_hit ON entries(last_hit_at);
 CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires_at);
 CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS aliases_key ON aliases(key);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;
 `;
 
+/** Columns added after the first schema, for files made before them. */
+const ADDED_COLUMNS = {
+  usage: "ALTER TABLE entries ADD COLUMN usage TEXT NOT NULL DEFAULT '{}'",
+  snippet: "ALTER TABLE entries ADD COLUMN snippet TEXT NOT NULL DEFAULT ''",
+};
+
 const META = "key, status, content_type, model, path, created_at, expires_at, last_hit_at, " +
-  "hit_count, size";
+  "hit_count, size, usage, snippet";
 
 type Row = Record<string, SQLInputValue>;
 
@@ -62,6 +72,7 @@ export class SqliteStore implements CacheStore {
   #now: () => number;
   #maxEntries: number;
   #count: number;
+  #bytes: number;
   #dataVersion: number;
   #pendingHits = new Map<string, { at: number; n: number }>();
   #hot: Lru<string, CacheEntry>;
@@ -77,7 +88,7 @@ export class SqliteStore implements CacheStore {
     this.#hot = new Lru(options.hotBytes ?? 64 * 1024 * 1024);
     this.#syncEveryMs = options.syncEveryMs ?? 1;
     this.#sql = prepareStatements(db);
-    this.#count = this.#countRows();
+    [this.#count, this.#bytes] = this.#countRows();
     this.#dataVersion = this.#readDataVersion();
     this.#flushTimer = setInterval(() => this.#flushHits(), options.flushEveryMs ?? 1000);
     Deno.unrefTimer(Number(this.#flushTimer));
@@ -96,6 +107,12 @@ export class SqliteStore implements CacheStore {
     const db = new DatabaseSync(path);
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
     db.exec(SCHEMA);
+    const columns = new Set(
+      db.prepare("PRAGMA table_info(entries)").all().map((c) => String(c.name)),
+    );
+    for (const [column, ddl] of Object.entries(ADDED_COLUMNS)) {
+      if (!columns.has(column)) db.exec(ddl);
+    }
     return new SqliteStore(db, options);
   }
 
@@ -124,11 +141,19 @@ export class SqliteStore implements CacheStore {
     return Promise.resolve(entry);
   }
 
+  inspect(key: string): Promise<CacheEntry | undefined> {
+    const row = this.#sql.inspect.get(key);
+    return Promise.resolve(row ? toEntry(row) : undefined);
+  }
+
   put(entry: NewEntry, aliases: readonly string[] = []): Promise<void> {
     this.#syncWithOtherWriters();
     for (const key of [entry.key, ...aliases]) this.#hot.delete(key);
     this.#transaction(() => {
-      if (!this.#sql.exists.get(entry.key)) this.#count++;
+      const old = this.#sql.exists.get(entry.key);
+      if (old) this.#bytes -= Number(old.size);
+      else this.#count++;
+      this.#bytes += entry.body.byteLength;
       this.#sql.insert.run(
         entry.key,
         entry.status,
@@ -139,6 +164,8 @@ export class SqliteStore implements CacheStore {
         entry.expiresAt,
         entry.createdAt,
         entry.body.byteLength,
+        JSON.stringify(entry.usage),
+        entry.snippet,
         entry.body,
       );
       for (const alias of aliases) this.#sql.insertAlias.run(alias, entry.key);
@@ -154,9 +181,12 @@ export class SqliteStore implements CacheStore {
 
   list(options: ListOptions = {}): Promise<EntrySummary[]> {
     const prefix = options.keyPrefix ?? "";
+    const query = options.query ?? "";
     const rows = this.#sql.list.all(
       prefix,
       `${prefix}\uffff`,
+      query,
+      query,
       options.limit ?? 100,
       options.offset ?? 0,
     );
@@ -166,6 +196,23 @@ export class SqliteStore implements CacheStore {
   count(): Promise<number> {
     this.#syncWithOtherWriters();
     return Promise.resolve(this.#count);
+  }
+
+  bytes(): Promise<number> {
+    this.#syncWithOtherWriters();
+    return Promise.resolve(this.#bytes);
+  }
+
+  addCounters(deltas: ReadonlyMap<string, number>): Promise<void> {
+    this.#transaction(() => {
+      for (const [name, value] of deltas) this.#sql.addCounter.run(name, value);
+    });
+    return Promise.resolve();
+  }
+
+  readCounters(): Promise<Map<string, number>> {
+    const rows = this.#sql.counters.all();
+    return Promise.resolve(new Map(rows.map((r) => [String(r.name), Number(r.value)])));
   }
 
   prune(olderThan: number): Promise<number> {
@@ -209,8 +256,12 @@ export class SqliteStore implements CacheStore {
     this.#hot.delete(key);
     for (const row of this.#sql.aliasesOf.all(key)) this.#hot.delete(String(row.alias));
     this.#sql.deleteAliases.run(key);
+    const old = this.#sql.exists.get(key);
     const removed = Number(this.#sql.delete.run(key).changes) > 0;
-    if (removed) this.#count--;
+    if (removed) {
+      this.#count--;
+      this.#bytes -= Number(old?.size ?? 0);
+    }
     this.#pendingHits.delete(key);
     return removed;
   }
@@ -221,15 +272,16 @@ export class SqliteStore implements CacheStore {
     if (version === this.#dataVersion) return;
     this.#dataVersion = version;
     this.#hot.clear();
-    this.#count = this.#countRows();
+    [this.#count, this.#bytes] = this.#countRows();
   }
 
   #readDataVersion(): number {
     return Number(this.#sql.dataVersion.get()?.data_version);
   }
 
-  #countRows(): number {
-    return Number(this.#sql.count.get()?.n ?? 0);
+  #countRows(): [number, number] {
+    const row = this.#sql.count.get();
+    return [Number(row?.n ?? 0), Number(row?.bytes ?? 0)];
   }
 
   #transaction<T>(work: () => T): T {
@@ -249,8 +301,10 @@ const SQL = {
   get: `SELECT ${META}, body FROM entries WHERE key = ? AND expires_at > ?`,
   getByAlias: `SELECT ${META.replace(/(^|, )/g, "$1e.")}, e.body FROM aliases a ` +
     `JOIN entries e ON e.key = a.key WHERE a.alias = ? AND e.expires_at > ?`,
-  exists: "SELECT 1 FROM entries WHERE key = ?",
-  insert: `INSERT OR REPLACE INTO entries (${META}, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+  exists: "SELECT size FROM entries WHERE key = ?",
+  inspect: `SELECT ${META}, body FROM entries WHERE key = ?`,
+  insert:
+    `INSERT OR REPLACE INTO entries (${META}, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
   insertAlias: "INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
   touch: "UPDATE entries SET last_hit_at = ?, hit_count = hit_count + ? WHERE key = ?",
   oldest: "SELECT key FROM entries WHERE key != ? ORDER BY last_hit_at LIMIT ?",
@@ -259,8 +313,12 @@ const SQL = {
   deleteAliases: "DELETE FROM aliases WHERE key = ?",
   aliasesOf: "SELECT alias FROM aliases WHERE key = ?",
   list: `SELECT ${META} FROM entries WHERE key >= ? AND key < ? ` +
+    "AND (? = '' OR instr(lower(coalesce(model, '') || ' ' || snippet), lower(?)) > 0) " +
     "ORDER BY created_at DESC LIMIT ? OFFSET ?",
-  count: "SELECT count(*) AS n FROM entries",
+  count: "SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM entries",
+  addCounter: "INSERT INTO counters (name, value) VALUES (?, ?) " +
+    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+  counters: "SELECT name, value FROM counters",
   dataVersion: "PRAGMA data_version",
 };
 
@@ -282,6 +340,8 @@ function toMeta(row: Row): Omit<CacheEntry, "body"> {
     expiresAt: Number(row.expires_at),
     lastHitAt: Number(row.last_hit_at),
     hitCount: Number(row.hit_count),
+    usage: { ...NO_USAGE, ...JSON.parse(String(row.usage)) },
+    snippet: String(row.snippet),
   };
 }
 

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import type { CounterStore } from "../stats/ledger.ts";
+import type { Usage } from "../stats/usage.ts";
 
 /** What is known about a stored response besides its bytes. */
 export interface EntryMeta {
@@ -20,6 +22,10 @@ export interface EntryMeta {
   readonly createdAt: number;
   /** The entry is served until this time (ms since the epoch). */
   readonly expiresAt: number;
+  /** Token usage of the original call: what each hit saves. */
+  readonly usage: Usage;
+  /** The first 80 characters of the answer text. */
+  readonly snippet: string;
 }
 
 /** A response to store: its exact bytes plus meta. */
@@ -49,13 +55,15 @@ export interface ListOptions {
   readonly offset?: number;
   /** Only keys starting with this hex prefix. */
   readonly keyPrefix?: string;
+  /** Only entries whose model or snippet contains this text (case-insensitive). */
+  readonly query?: string;
 }
 
 /**
  * Where cached responses live. Every method may throw when the backend is
  * broken; callers fail open (treat a failed read as a miss, log a failed write).
  */
-export interface CacheStore {
+export interface CacheStore extends CounterStore {
   /**
    * Reads a fresh entry by its key or by one of its aliases and counts it as a hit.
    * An expired entry is not returned.
@@ -66,12 +74,16 @@ export interface CacheStore {
    * all of it is there or none of it. Replaces an entry with the same key.
    */
   put(entry: NewEntry, aliases?: readonly string[]): Promise<void>;
+  /** Reads an entry by its exact key, expired or not, without counting a hit (for browsing). */
+  inspect(key: string): Promise<CacheEntry | undefined>;
   /** Deletes an entry and its aliases; true if it existed. */
   delete(key: string): Promise<boolean>;
   /** Lists entries without bodies, most recently created first. */
   list(options?: ListOptions): Promise<EntrySummary[]>;
   /** Number of stored entries, expired ones included until pruned. */
   count(): Promise<number>;
+  /** Total body bytes of the stored entries. */
+  bytes(): Promise<number>;
   /** Deletes entries that expired before `olderThan` (ms since the epoch); returns how many. */
   prune(olderThan: number): Promise<number>;
   /** Writes what is pending and releases the backend. */

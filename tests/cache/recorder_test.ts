@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { entryFor, isCompleteBody, isFinishedStream } from "../../src/cache/recorder.ts";
+import { NO_USAGE } from "../../src/stats/usage.ts";
 
 const fixture = (name: string) =>
   Deno.readFile(new URL(`../fixtures/anthropic/${name}`, import.meta.url));
@@ -27,15 +28,23 @@ Deno.test("isCompleteBody() wants parsable JSON or a finished stream", async () 
 });
 
 Deno.test("entryFor() stores only a complete 200, with its exact bytes", async () => {
-  const request = { key: "k", path: "/v1/messages", model: "m", now: 1000, ttlSec: 60 };
+  const usage = { ...NO_USAGE, "input_tokens": 25, "output_tokens": 15 };
+  const request = {
+    key: "k",
+    path: "/v1/messages",
+    model: "m",
+    now: 1000,
+    ttlSec: 60,
+    usage,
+    snippet: "Hello",
+  };
   const sse = await fixture("stream_text.sse");
-  const chunks = [sse.subarray(0, 100), sse.subarray(100)];
-  const headers = new Headers({ "content-type": SSE });
-  const entry = entryFor(request, { status: 200, headers, chunks });
+  const entry = entryFor(request, { status: 200, contentType: SSE, body: sse });
   assert.deepEqual(entry?.body, sse);
   assert.equal(entry?.contentType, SSE);
   assert.equal(entry?.expiresAt, 61_000);
-  assert.equal(entryFor(request, { status: 529, headers, chunks }), undefined);
+  assert.deepEqual([entry?.usage, entry?.snippet], [usage, "Hello"]);
+  assert.equal(entryFor(request, { status: 529, contentType: SSE, body: sse }), undefined);
   const midway = await fixture("stream_error_midway.sse");
-  assert.equal(entryFor(request, { status: 200, headers, chunks: [midway] }), undefined);
+  assert.equal(entryFor(request, { status: 200, contentType: SSE, body: midway }), undefined);
 });

@@ -159,9 +159,13 @@ Deno.test("a broken store fails open: requests still reach upstream", async () =
     put: () => Promise.reject(new Error("disk on fire")),
     delete: () => Promise.resolve(false),
     list: () => Promise.resolve([]),
+    inspect: () => Promise.resolve(undefined),
     count: () => Promise.resolve(0),
+    bytes: () => Promise.resolve(0),
     prune: () => Promise.resolve(0),
     close: () => Promise.resolve(),
+    addCounters: () => Promise.reject(new Error("disk on fire")),
+    readCounters: () => Promise.resolve(new Map()),
   };
   await using proxy = await startProxy({ store: broken });
   const { first, second, secondBytes } = await twice(proxy, messageBody("x"));

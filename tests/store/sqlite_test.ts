@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { NO_USAGE } from "../../src/stats/usage.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { NewEntry } from "../../src/store/store.ts";
 
@@ -13,6 +14,8 @@ function entry(key: string, now: number, overrides: Partial<NewEntry> = {}): New
     createdAt: now,
     expiresAt: now + 60_000,
     body: new TextEncoder().encode(`{"key":"${key}"}`),
+    usage: { ...NO_USAGE, input_tokens: 3, output_tokens: 4 },
+    snippet: `answer ${key}`,
     ...overrides,
   };
 }
@@ -193,4 +196,18 @@ Deno.test("SqliteStore's hot tier never serves what was evicted, deleted elsewhe
     assert.equal(await store.get("k"), undefined);
     await store.close();
   });
+});
+
+Deno.test("SqliteStore searches entries by model or snippet text, and totals their bytes", async () => {
+  const c = clock();
+  const store = SqliteStore.open(":memory:", { maxEntries: 10, now: c.now });
+  await store.put(entry("k1", c.t, { model: "claude-haiku-4-5", snippet: "Paris is the capital" }));
+  await store.put(entry("k2", c.t, { model: "claude-opus-4-5", snippet: "Berlin" }));
+  assert.deepEqual((await store.list({ query: "HAIKU" })).map((e) => e.key), ["k1"]);
+  assert.deepEqual((await store.list({ query: "berlin" })).map((e) => e.key), ["k2"]);
+  assert.deepEqual((await store.list({ query: "claude" })).length, 2);
+  assert.equal(await store.bytes(), 2 * '{"key":"k1"}'.length);
+  await store.delete("k1");
+  assert.equal(await store.bytes(), '{"key":"k1"}'.length);
+  await store.close();
 });

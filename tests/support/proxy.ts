@@ -7,6 +7,7 @@
 import { buildConfig, type Config, type Env } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { createHandler } from "../../src/proxy/server.ts";
+import { openStats, type Stats } from "../../src/stats/stats.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { CacheStore } from "../../src/store/store.ts";
 import { type MockAnthropic, startMockAnthropic } from "./mock_anthropic.ts";
@@ -23,6 +24,8 @@ export interface ProxyUnderTest extends AsyncDisposable {
   readonly config: Config;
   /** Log lines the proxy wrote. */
   readonly logs: string[];
+  /** The event bus, ledger, monitor and metrics behind the proxy. */
+  readonly stats: Stats;
   /** Sends a request to the proxy. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
@@ -59,10 +62,13 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyUnder
     ...(options.now ? { now: options.now } : {}),
   });
   const logs: string[] = [];
+  const log = createLogger(config.logLevel, (line) => logs.push(line));
+  const stats = await openStats(store, config, log);
   const handler = createHandler({
     config,
     store,
-    log: createLogger(config.logLevel, (line) => logs.push(line)),
+    stats,
+    log,
     ...(options.now ? { now: options.now } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
@@ -74,10 +80,13 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyUnder
     store,
     config,
     logs,
+    stats,
     fetch: (path, init) => fetch(`${url}${path}`, init),
     async [Symbol.asyncDispose]() {
       await mock.close(); // ends upstream streams first, so open responses can finish
+      stats.monitor.close();
       await server.shutdown();
+      await stats.close();
       await store.close();
     },
   };

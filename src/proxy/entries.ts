@@ -1,0 +1,103 @@
+/**
+ * The cache browser's API: `GET /cache/entries` (paged, searchable),
+ * `GET /cache/entries/:key` and `DELETE /cache/entries/:key`, where `:key` is
+ * a full key or a unique hex prefix of at least 8 digits.
+ *
+ * @module
+ */
+import type { CacheStore, EntrySummary } from "../store/store.ts";
+import { HttpError } from "./errors.ts";
+
+const BODY_HEAD_BYTES = 4096;
+const MAX_PAGE = 500;
+
+/**
+ * Answers a request under `/cache/entries`.
+ *
+ * @param req the request
+ * @param path its path, e.g. `/cache/entries/3fa9c1d2`
+ * @param store the cache store
+ * @returns the JSON response
+ * @throws {HttpError} 400 for a bad key or query, 404 when nothing matches
+ */
+export async function handleEntries(
+  req: Request,
+  path: string,
+  store: CacheStore,
+): Promise<Response> {
+  const rest = path.slice("/cache/entries".length);
+  if (rest === "" || rest === "/") {
+    if (req.method !== "GET") throw notAllowed(req.method, path);
+    return Response.json(await listEntries(new URL(req.url).searchParams, store));
+  }
+  const key = await resolveKey(decodeURIComponent(rest.slice(1)), store);
+  if (req.method === "GET") {
+    const entry = await store.inspect(key);
+    if (!entry) throw notFound(key);
+    const { body, ...meta } = entry;
+    const bodyHead = new TextDecoder().decode(body.subarray(0, BODY_HEAD_BYTES));
+    return Response.json({ ...meta, size: body.byteLength, bodyHead, bodyBytes: body.byteLength });
+  }
+  if (req.method === "DELETE") {
+    if (!(await store.delete(key))) throw notFound(key);
+    return Response.json({ deleted: true, key });
+  }
+  throw notAllowed(req.method, path);
+}
+
+async function listEntries(params: URLSearchParams, store: CacheStore) {
+  const limit = whole(params.get("limit"), 50, 1, MAX_PAGE, "limit");
+  const offset = whole(params.get("offset"), 0, 0, Number.MAX_SAFE_INTEGER, "offset");
+  const query = params.get("q")?.trim() ?? "";
+  const entries: EntrySummary[] = await store.list({ limit, offset, query });
+  return { entries, limit, offset };
+}
+
+/** A full key, from itself or from a unique prefix of it. */
+async function resolveKey(given: string, store: CacheStore): Promise<string> {
+  const prefix = given.toLowerCase();
+  if (!/^[0-9a-f]{8,64}$/.test(prefix)) {
+    throw new HttpError(
+      400,
+      "invalid_request_error",
+      `"${given}" is not a cache key: give 8 to 64 hex digits`,
+    );
+  }
+  const matches = await store.list({ keyPrefix: prefix, limit: 2 });
+  if (matches.length === 0) throw notFound(prefix);
+  if (matches.length > 1) {
+    throw new HttpError(
+      400,
+      "invalid_request_error",
+      `Key prefix ${prefix} matches several entries; give more digits`,
+    );
+  }
+  return matches[0]!.key;
+}
+
+function whole(
+  raw: string | null,
+  fallback: number,
+  min: number,
+  max: number,
+  name: string,
+): number {
+  if (raw === null || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new HttpError(
+      400,
+      "invalid_request_error",
+      `${name}=${raw} must be a whole number from ${min} to ${max}`,
+    );
+  }
+  return n;
+}
+
+function notFound(key: string): HttpError {
+  return new HttpError(404, "not_found_error", `No cache entry ${key}`);
+}
+
+function notAllowed(method: string, path: string): HttpError {
+  return new HttpError(405, "invalid_request_error", `${method} is not allowed on ${path}`);
+}

@@ -1,0 +1,84 @@
+/**
+ * Read-only views over the stats: `GET /stats` (JSON), `GET /metrics`
+ * (Prometheus), `GET /monitor` (SSE) and the dashboard at `GET /`.
+ *
+ * @module
+ */
+import type { Config } from "../config.ts";
+import { DASHBOARD_HTML } from "../stats/dashboard.ts";
+import { METRICS_CONTENT_TYPE } from "../stats/metrics.ts";
+import type { Stats } from "../stats/stats.ts";
+import type { CacheStore } from "../store/store.ts";
+
+/** What the views read. */
+export interface ViewContext {
+  readonly config: Config;
+  readonly store: CacheStore;
+  readonly stats: Stats;
+}
+
+/**
+ * `GET /stats`: all-time totals at the top level, this process's under `session`.
+ *
+ * @param ctx the stats, store and config
+ * @returns the JSON response
+ */
+export async function statsView(ctx: ViewContext): Promise<Response> {
+  const { ledger, startedAt } = ctx.stats;
+  return Response.json({
+    ...ledger.allTime(),
+    cache: {
+      entries: await ctx.store.count(),
+      bytes: await ctx.store.bytes(),
+      off: ctx.config.off,
+    },
+    uptimeSec: Math.round((Date.now() - startedAt) / 1000),
+    startedAt: new Date(startedAt).toISOString(),
+    session: ledger.session(),
+  });
+}
+
+/**
+ * `GET /metrics`: the Prometheus text exposition.
+ *
+ * @param ctx the stats and store
+ * @returns the text response
+ */
+export async function metricsView(ctx: ViewContext): Promise<Response> {
+  const { ledger, metrics, startedAt } = ctx.stats;
+  const text = metrics.render({
+    counters: ledger.counters(),
+    totals: ledger.allTime(),
+    entries: await ctx.store.count(),
+    bytes: await ctx.store.bytes(),
+    uptimeSec: (Date.now() - startedAt) / 1000,
+  });
+  return new Response(text, { headers: { "content-type": METRICS_CONTENT_TYPE } });
+}
+
+/**
+ * `GET /monitor`: one SSE event per served call.
+ *
+ * @param ctx the stats
+ * @returns the event stream
+ */
+export function monitorView(ctx: ViewContext): Response {
+  return new Response(ctx.stats.monitor.connect(), {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
+  });
+}
+
+/**
+ * `GET /`: the dashboard page, embedded in the binary.
+ *
+ * @returns the HTML response
+ */
+export function dashboardView(): Response {
+  return new Response(DASHBOARD_HTML, {
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "content-security-policy":
+        "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+    },
+  });
+}

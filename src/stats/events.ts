@@ -1,0 +1,108 @@
+/**
+ * One typed event per served call. The cached route and the pass-through emit
+ * it; the ledger, the monitor, the log and the metrics each subscribe and read
+ * that one event. Nothing else counts calls.
+ *
+ * @module
+ */
+import type { Usage } from "./usage.ts";
+
+/** How a call was served. */
+export type CallKind =
+  | "HIT"
+  | "HIT-NORM"
+  | "HIT-SUFFIX"
+  | "HIT-COALESCED"
+  | "STALE"
+  | "MISS"
+  | "BYPASS"
+  | "ERROR"
+  | "PASS";
+
+/** Kinds answered from the cache, without an upstream call of their own. */
+export const HIT_KINDS: ReadonlySet<CallKind> = new Set([
+  "HIT",
+  "HIT-NORM",
+  "HIT-SUFFIX",
+  "HIT-COALESCED",
+  "STALE",
+]);
+
+/** One served call. */
+export interface CallEvent {
+  /** Monotonic within this process, from 1. */
+  readonly seq: number;
+  /** When the call ended (ISO 8601). */
+  readonly time: string;
+  readonly kind: CallKind;
+  /** The request's model, if it named one. */
+  readonly model: string | null;
+  /** Request path, without the query. */
+  readonly path: string;
+  /** HTTP status sent to the client. */
+  readonly status: number;
+  /** Body bytes sent to the client. */
+  readonly bytes: number;
+  /** From the request's arrival to the end of the answer. */
+  readonly durationMs: number;
+  /** Token usage of the answer (of the original call, for a hit). */
+  readonly usage: Usage;
+  /** What the answer cost: saved on a hit, spent otherwise. */
+  readonly dollars: number;
+  /** The first 80 characters of the answer text. */
+  readonly snippet: string;
+  /** The first 12 hex digits of the cache key, for the cached route. */
+  readonly key: string | null;
+}
+
+/** A call as the proxy reports it; the bus adds `seq`. */
+export type CallReport = Omit<CallEvent, "seq">;
+
+/** Something that reads every event. */
+export type Listener = (event: CallEvent) => void;
+
+/** Hands each event to every listener, in `seq` order. */
+export class EventBus {
+  #seq = 0;
+  #listeners = new Set<Listener>();
+  #onListenerError: (error: unknown) => void;
+
+  /** @param onListenerError told when a listener throws; the others still run */
+  constructor(onListenerError: (error: unknown) => void = () => {}) {
+    this.#onListenerError = onListenerError;
+  }
+
+  /** The `seq` of the last event emitted (0 before the first). */
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
+  /**
+   * Numbers a call and hands it to every listener, synchronously.
+   *
+   * @param report the call
+   * @returns the event as emitted
+   */
+  emit(report: CallReport): CallEvent {
+    const event = { seq: ++this.#seq, ...report };
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (e) {
+        this.#onListenerError(e);
+      }
+    }
+    return event;
+  }
+
+  /**
+   * Adds a listener.
+   *
+   * @param listener called with every later event
+   * @returns a function that removes it
+   */
+  subscribe(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

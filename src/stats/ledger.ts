@@ -1,0 +1,207 @@
+/**
+ * The ledger: counters of calls, tokens and dollars by kind and model, for
+ * this process (`session`) and for all time. It reads only call events, keeps
+ * everything in memory, and adds what changed to the store once a second, so
+ * the hit path never waits on a disk write and start-up reads a few rows, not
+ * a history. A `kill -9` loses at most the last second.
+ *
+ * @module
+ */
+import { type CallEvent, type CallKind, HIT_KINDS } from "./events.ts";
+
+/** Where the ledger keeps its all-time counters (the cache store implements it). */
+export interface CounterStore {
+  /** Adds each delta to its named counter, atomically. */
+  addCounters(deltas: ReadonlyMap<string, number>): Promise<void>;
+  /** Every counter. */
+  readCounters(): Promise<Map<string, number>>;
+}
+
+/** Totals for one model. */
+export interface ModelTotals {
+  calls: number;
+  hits: number;
+  misses: number;
+  errors: number;
+  tokensSaved: number;
+  tokensSpent: number;
+  usdSaved: number;
+  usdSpent: number;
+}
+
+/** Totals over a period, as `/stats` shows them. */
+export interface Totals extends ModelTotals {
+  bypassed: number;
+  /** Hits over hits plus misses, 0 to 1. */
+  hitRate: number;
+  /** Dollars saved over dollars saved plus spent, in percent. */
+  savingsPct: number;
+  byKind: Partial<Record<CallKind, number>>;
+  models: Record<string, ModelTotals>;
+}
+
+const METRICS = ["calls", "tokens", "usd"] as const;
+const NO_MODEL = "(none)";
+/** Model names come from clients: past this many, new ones are counted as one. */
+const MAX_MODELS = 200;
+const OTHER_MODELS = "(other)";
+
+/** Counters by `metric\tkind\tmodel`. */
+type Counters = Map<string, number>;
+
+/** Session and all-time counters fed by call events. */
+export class Ledger {
+  #allTime: Counters;
+  #session: Counters = new Map();
+  #pending: Counters = new Map();
+  #store: CounterStore;
+  #timer: ReturnType<typeof setInterval>;
+  #models = new Set<string>();
+
+  private constructor(store: CounterStore, persisted: Counters, flushEveryMs: number) {
+    this.#store = store;
+    this.#allTime = persisted;
+    for (const name of persisted.keys()) this.#models.add(parseName(name).model);
+    this.#timer = setInterval(() => this.flush().catch(() => {}), flushEveryMs);
+    Deno.unrefTimer(Number(this.#timer));
+  }
+
+  /**
+   * Opens the ledger on the counters already persisted.
+   *
+   * @param store where all-time counters live
+   * @param options `flushEveryMs`: how often deltas are written @default 1000
+   * @returns the ledger
+   */
+  static async open(store: CounterStore, options: { flushEveryMs?: number } = {}): Promise<Ledger> {
+    return new Ledger(store, await store.readCounters(), options.flushEveryMs ?? 1000);
+  }
+
+  /** Counts one call; subscribe this to the event bus. */
+  readonly record = (event: CallEvent): void => {
+    const tokens = Object.values(event.usage).reduce((n, v) => n + v, 0) -
+      event.usage.cache_creation_input_tokens; // the 5m/1h split already counts cache writes
+    const values = { calls: 1, tokens, usd: event.dollars };
+    const model = this.#modelName(event.model);
+    for (const metric of METRICS) {
+      const name = `${metric}\t${event.kind}\t${model}`;
+      for (const counters of [this.#allTime, this.#session, this.#pending]) {
+        counters.set(name, (counters.get(name) ?? 0) + values[metric]);
+      }
+    }
+  };
+
+  #modelName(model: string | null): string {
+    const name = model ?? NO_MODEL;
+    if (this.#models.has(name)) return name;
+    if (this.#models.size >= MAX_MODELS) return OTHER_MODELS;
+    this.#models.add(name);
+    return name;
+  }
+
+  /** Totals since this process started. */
+  session(): Totals {
+    return totalsOf(this.#session);
+  }
+
+  /** Totals of all time, this session included. */
+  allTime(): Totals {
+    return totalsOf(this.#allTime);
+  }
+
+  /**
+   * The all-time counters as kept: `metric\tkind\tmodel` → value, where
+   * metric is `calls`, `tokens` or `usd` and model is `(none)` when unknown.
+   *
+   * @returns a read-only view
+   */
+  counters(): ReadonlyMap<string, number> {
+    return this.#allTime;
+  }
+
+  /** Writes the counters changed since the last flush. */
+  async flush(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const deltas = this.#pending;
+    this.#pending = new Map();
+    try {
+      await this.#store.addCounters(deltas);
+    } catch (e) {
+      for (const [name, value] of deltas) {
+        this.#pending.set(name, (this.#pending.get(name) ?? 0) + value);
+      }
+      throw e;
+    }
+  }
+
+  /** Stops the timer and writes what is pending. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+}
+
+function totalsOf(counters: Counters): Totals {
+  const totals: Totals = {
+    ...emptyModel(),
+    bypassed: 0,
+    hitRate: 0,
+    savingsPct: 0,
+    byKind: {},
+    models: {},
+  };
+  for (const [name, value] of counters) {
+    const { metric, kind, model } = parseName(name);
+    const perModel = totals.models[model] ??= emptyModel();
+    for (const target of [totals, perModel]) add(target, metric, kind, value);
+    if (metric === "calls") {
+      totals.byKind[kind] = (totals.byKind[kind] ?? 0) + value;
+      if (kind === "BYPASS") totals.bypassed += value;
+    }
+  }
+  const decided = totals.hits + totals.misses;
+  totals.hitRate = decided === 0 ? 0 : totals.hits / decided;
+  const dollars = totals.usdSaved + totals.usdSpent;
+  totals.savingsPct = dollars === 0 ? 0 : (100 * totals.usdSaved) / dollars;
+  return totals;
+}
+
+/** Splits `metric\tkind\tmodel`; the model may itself hold tabs. */
+function parseName(name: string): { metric: string; kind: CallKind; model: string } {
+  const first = name.indexOf("\t");
+  const second = name.indexOf("\t", first + 1);
+  return {
+    metric: name.slice(0, first),
+    kind: name.slice(first + 1, second) as CallKind,
+    model: name.slice(second + 1),
+  };
+}
+
+function add(target: ModelTotals, metric: string, kind: CallKind, value: number): void {
+  const hit = HIT_KINDS.has(kind);
+  if (metric === "calls") {
+    target.calls += value;
+    if (hit) target.hits += value;
+    else if (kind === "MISS") target.misses += value;
+    else if (kind === "ERROR") target.errors += value;
+  } else if (metric === "tokens") {
+    if (hit) target.tokensSaved += value;
+    else target.tokensSpent += value;
+  } else if (metric === "usd") {
+    if (hit) target.usdSaved += value;
+    else target.usdSpent += value;
+  }
+}
+
+function emptyModel(): ModelTotals {
+  return {
+    calls: 0,
+    hits: 0,
+    misses: 0,
+    errors: 0,
+    tokensSaved: 0,
+    tokensSpent: 0,
+    usdSaved: 0,
+    usdSpent: 0,
+  };
+}

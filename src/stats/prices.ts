@@ -1,0 +1,147 @@
+/**
+ * What a call costs: list prices by model family and generation, in dollars
+ * per million tokens, overridable by `$CACHE_HOME/prices.json` (read and
+ * validated by `config.ts`). A hit saves what the original call cost; a miss
+ * spends it.
+ *
+ * @module
+ */
+import type { Usage } from "./usage.ts";
+
+/** Dollars per million tokens. */
+export interface Price {
+  readonly input: number;
+  readonly cacheWrite5m: number;
+  readonly cacheWrite1h: number;
+  readonly cacheRead: number;
+  readonly output: number;
+}
+
+/** A price for every model whose id contains `match`, in the order given. */
+export interface PriceRule {
+  readonly match: string | RegExp;
+  readonly price: Price;
+}
+
+const price = (input: number, output: number): Price => ({
+  input,
+  cacheWrite5m: input * 1.25,
+  cacheWrite1h: input * 2,
+  cacheRead: input * 0.1,
+  output,
+});
+
+/** List prices (2026-11), most specific first. */
+export const BUILT_IN_PRICES: readonly PriceRule[] = [
+  { match: /opus-4-[5-9]|opus-4\.[5-9]|opus-[5-9]/, price: price(5, 25) },
+  { match: /opus/, price: price(15, 75) }, // Opus 4, 4.1 and 3
+  { match: /sonnet/, price: price(3, 15) }, // Sonnet 3.7 and 4.x
+  { match: /haiku-4|haiku-[5-9]/, price: price(1, 5) },
+  { match: /3-5-haiku|haiku-3-5/, price: price(0.8, 4) },
+  { match: /haiku/, price: price(0.25, 1.25) }, // Haiku 3
+];
+
+/** What an unknown model is priced at: Sonnet's list price, the middle of the range. */
+export const DEFAULT_PRICE: Price = price(3, 15);
+
+/** Looks prices up by model id; overrides first, then the built-in table. */
+export class PriceBook {
+  #rules: readonly PriceRule[];
+  #byModel = new Map<string, Price>();
+  #warn: (message: string) => void;
+
+  /**
+   * @param overrides rules from `prices.json`, tried before the built-in ones
+   * @param warn told once per unknown model
+   */
+  constructor(overrides: readonly PriceRule[], warn: (message: string) => void) {
+    this.#rules = [...overrides, ...BUILT_IN_PRICES];
+    this.#warn = warn;
+  }
+
+  /**
+   * The price of `model`.
+   *
+   * @param model a model id, e.g. `claude-sonnet-4-5-20250929`
+   * @returns its price, or {@link DEFAULT_PRICE} (with a warning, once)
+   */
+  priceOf(model: string | undefined): Price {
+    const id = (model ?? "").toLowerCase();
+    const known = this.#byModel.get(id);
+    if (known) return known;
+    const rule = this.#rules.find((r) =>
+      typeof r.match === "string" ? id.includes(r.match) : r.match.test(id)
+    );
+    if (!rule) {
+      this.#warn(
+        `No price known for model "${model ?? "(none)"}": counting it at Sonnet's list price ` +
+          "($3/$15 per million tokens). Add it to $CACHE_HOME/prices.json",
+      );
+    }
+    const price = rule?.price ?? DEFAULT_PRICE;
+    // Bounded by the models that reach this proxy; each is looked up (and warned about) once.
+    if (this.#byModel.size < 10_000) this.#byModel.set(id, price);
+    return price;
+  }
+
+  /**
+   * Dollars a call with `usage` costs on `model`.
+   *
+   * @param model the model id
+   * @param usage the call's token usage
+   * @returns the cost in dollars
+   */
+  costOf(model: string | undefined, usage: Usage): number {
+    const p = this.priceOf(model);
+    return (usage.input_tokens * p.input +
+      usage.ephemeral_5m_input_tokens * p.cacheWrite5m +
+      usage.ephemeral_1h_input_tokens * p.cacheWrite1h +
+      usage.cache_read_input_tokens * p.cacheRead +
+      usage.output_tokens * p.output) / 1e6;
+  }
+}
+
+/**
+ * Reads the rules of a `prices.json` document: `{"<model substring>": {"input": 3,
+ * "output": 15, "cache_write_5m": 3.75, "cache_write_1h": 6, "cache_read": 0.3}}` in
+ * dollars per million tokens (cache prices default to 1.25×, 2× and 0.1× input),
+ * or llm-cache-proxy v2's `{"haiku": [0.8e-6, 4e-6]}` (dollars per token, input and output).
+ *
+ * @param json the parsed document
+ * @returns the rules, in the document's order
+ * @throws {TypeError} naming the entry that is wrong and what it should be
+ */
+export function parsePrices(json: unknown): PriceRule[] {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new TypeError('must be an object like {"sonnet": {"input": 3, "output": 15}}');
+  }
+  return Object.entries(json).map(([match, value]) => ({
+    match: match.toLowerCase(),
+    price: parsePrice(match, value),
+  }));
+}
+
+function parsePrice(name: string, value: unknown): Price {
+  const bad = (why: string) => new TypeError(`"${name}": ${why}`);
+  const dollars = (v: unknown, field: string) => {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+      throw bad(`${field} must be a number ≥ 0`);
+    }
+    return v;
+  };
+  if (Array.isArray(value)) {
+    if (value.length !== 2) throw bad("a v2 price is [input, output] in dollars per token");
+    return price(dollars(value[0], "input") * 1e6, dollars(value[1], "output") * 1e6);
+  }
+  if (typeof value !== "object" || value === null) throw bad('must be {"input": …, "output": …}');
+  const v = value as Record<string, unknown>;
+  const base = price(dollars(v.input, "input"), dollars(v.output, "output"));
+  const optional = (field: string, fallback: number) =>
+    v[field] === undefined ? fallback : dollars(v[field], field);
+  return {
+    ...base,
+    cacheWrite5m: optional("cache_write_5m", base.cacheWrite5m),
+    cacheWrite1h: optional("cache_write_1h", base.cacheWrite1h),
+    cacheRead: optional("cache_read", base.cacheRead),
+  };
+}

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { EventBus } from "../../src/stats/events.ts";
+import { Monitor } from "../../src/stats/monitor.ts";
+import { NO_USAGE } from "../../src/stats/usage.ts";
+
+function report(i: number) {
+  return {
+    time: new Date().toISOString(),
+    kind: "HIT" as const,
+    model: "m",
+    path: "/v1/messages",
+    status: 200,
+    bytes: i,
+    durationMs: 1,
+    usage: NO_USAGE,
+    dollars: 0,
+    snippet: `call ${i}`,
+    key: null,
+  };
+}
+
+async function readEvents(stream: ReadableStream<Uint8Array>, count: number): Promise<string[]> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (text.split("\n\n").length <= count) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  await reader.cancel();
+  return text.split("\n\n").slice(0, count);
+}
+
+Deno.test("Monitor sends a connected event, then every call in seq order", async () => {
+  const bus = new EventBus();
+  const monitor = new Monitor("2026-11-26T00:00:00.000Z");
+  bus.subscribe(monitor.publish);
+  bus.emit(report(0));
+  const stream = monitor.connect();
+  for (let i = 1; i <= 3; i++) bus.emit(report(i));
+  const frames = await readEvents(stream, 4);
+  assert.equal(
+    frames[0],
+    'event: connected\ndata: {"seq":1,"startedAt":"2026-11-26T00:00:00.000Z"}',
+  );
+  const seqs = frames.slice(1).map((f) => JSON.parse(f.split("data: ")[1]!).seq);
+  assert.deepEqual(seqs, [2, 3, 4]);
+  assert.equal(monitor.clients, 0, "a cancelled client is forgotten");
+});
+
+Deno.test("Monitor drops a client that stops reading instead of queueing without bound", async () => {
+  const bus = new EventBus();
+  const monitor = new Monitor("2026-11-26T00:00:00.000Z");
+  bus.subscribe(monitor.publish);
+  const stalled = monitor.connect();
+  const reader = stalled.getReader();
+  for (let i = 0; i < 1000; i++) bus.emit(report(i));
+  assert.equal(monitor.clients, 0, "dropped");
+  await assert.rejects(async () => {
+    for (;;) if ((await reader.read()).done) break;
+  }, /fell too far behind/);
+  monitor.close();
+});
