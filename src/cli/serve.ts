@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger, LogFileError, type Logger } from "../log.ts";
 import { createHandler, type Handler } from "../proxy/server.ts";
 import { openStats } from "../stats/stats.ts";
 import { SqliteStore } from "../store/sqlite.ts";
@@ -50,7 +50,23 @@ export async function run(args: string[]): Promise<number> {
     console.error(`llm-cache-proxy: ${e.message}`);
     return 2;
   }
-  return await serve(config, createLogger(config.logLevel));
+  let log: Logger;
+  try {
+    log = createLogger(config.logLevel, {
+      file: config.logFile,
+      format: config.logFormat,
+      secrets: [config.apiKey, config.authToken],
+    });
+  } catch (e) {
+    if (!(e instanceof LogFileError)) throw e;
+    console.error(`llm-cache-proxy: ${e.message}`);
+    return 1;
+  }
+  try {
+    return await serve(config, log);
+  } finally {
+    await log.close();
+  }
 }
 
 async function serve(config: Config, log: Logger): Promise<number> {

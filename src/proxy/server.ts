@@ -54,7 +54,8 @@ const CACHED_PATHS = new Set(["/v1/messages", "/v1/messages/count_tokens"]);
  */
 export function createHandler(deps: HandlerDeps): Handler {
   const { config } = deps;
-  const log = deps.log ?? createLogger(config.logLevel);
+  const log = deps.log ??
+    createLogger(config.logLevel, { secrets: [config.apiKey, config.authToken] });
   const ctx: MessagesContext = {
     config,
     store: deps.store,

@@ -29,13 +29,17 @@ export interface ModelTotals {
   usdSpent: number;
 }
 
-/** Totals over a period, as `/stats` shows them. */
-export interface Totals extends ModelTotals {
+/** Totals over a period without their breakdowns. */
+export interface Summary extends ModelTotals {
   bypassed: number;
   /** Hits over hits plus misses, 0 to 1. */
   hitRate: number;
   /** Dollars saved over dollars saved plus spent, in percent. */
   savingsPct: number;
+}
+
+/** Totals over a period, as `/stats` shows them. */
+export interface Totals extends Summary {
   byKind: Partial<Record<CallKind, number>>;
   models: Record<string, ModelTotals>;
 }
@@ -57,10 +61,13 @@ export class Ledger {
   #store: CounterStore;
   #timer: ReturnType<typeof setInterval>;
   #models = new Set<string>();
+  #summary: Summary;
 
   private constructor(store: CounterStore, persisted: Counters, flushEveryMs: number) {
     this.#store = store;
     this.#allTime = persisted;
+    const { byKind: _byKind, models: _models, ...summary } = totalsOf(persisted);
+    this.#summary = summary;
     for (const name of persisted.keys()) this.#models.add(parseName(name).model);
     this.#timer = setInterval(() => this.flush().catch(() => {}), flushEveryMs);
     Deno.unrefTimer(Number(this.#timer));
@@ -82,6 +89,8 @@ export class Ledger {
     const tokens = Object.values(event.usage).reduce((n, v) => n + v, 0) -
       event.usage.cache_creation_input_tokens; // the 5m/1h split already counts cache writes
     const values = { calls: 1, tokens, usd: event.dollars };
+    for (const metric of METRICS) add(this.#summary, metric, event.kind, values[metric]);
+    if (event.kind === "BYPASS") this.#summary.bypassed++;
     const model = this.#modelName(event.model);
     for (const metric of METRICS) {
       const name = `${metric}\t${event.kind}\t${model}`;
@@ -97,6 +106,16 @@ export class Ledger {
     if (this.#models.size >= MAX_MODELS) return OTHER_MODELS;
     this.#models.add(name);
     return name;
+  }
+
+  /**
+   * The all-time totals without breakdowns, kept up to date call by call:
+   * cheap enough to read for every log line.
+   *
+   * @returns the running summary
+   */
+  summary(): Summary {
+    return withRatios({ ...this.#summary });
   }
 
   /** Totals since this process started. */
@@ -159,6 +178,10 @@ function totalsOf(counters: Counters): Totals {
       if (kind === "BYPASS") totals.bypassed += value;
     }
   }
+  return withRatios(totals);
+}
+
+function withRatios<T extends Summary>(totals: T): T {
   const decided = totals.hits + totals.misses;
   totals.hitRate = decided === 0 ? 0 : totals.hits / decided;
   const dollars = totals.usdSaved + totals.usdSpent;

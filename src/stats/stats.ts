@@ -9,6 +9,7 @@ import type { Logger } from "../log.ts";
 import { EventBus } from "./events.ts";
 import { type CounterStore, Ledger } from "./ledger.ts";
 import { Metrics } from "./metrics.ts";
+import { logCalls } from "./call_log.ts";
 import { Monitor } from "./monitor.ts";
 import { PriceBook } from "./prices.ts";
 
@@ -40,9 +41,10 @@ export async function openStats(store: CounterStore, config: Config, log: Logger
   const metrics = new Metrics();
   const monitor = new Monitor(new Date(startedAt).toISOString());
   const prices = new PriceBook(config.prices, (message) => log.info(message));
-  events.subscribe(ledger.record);
+  events.subscribe(ledger.record); // first, so the log line's totals include its call
   events.subscribe(metrics.record);
   events.subscribe(monitor.publish);
+  logCalls(events, log, () => ledger.summary());
   return {
     events,
     ledger,

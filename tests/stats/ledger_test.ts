@@ -95,3 +95,19 @@ Deno.test("Ledger keeps model names whole and folds past 200 distinct models int
   await ledger.close();
   await store.close();
 });
+
+Deno.test("Ledger.summary() keeps the all-time figures call by call", async () => {
+  const store = SqliteStore.open(":memory:", { maxEntries: 10 });
+  const first = await Ledger.open(store);
+  first.record(event("MISS", "m", 2));
+  await first.close();
+  const ledger = await Ledger.open(store);
+  for (const e of [event("HIT", "m", 2), event("BYPASS", "m", 1), event("ERROR", null, 0)]) {
+    ledger.record(e);
+  }
+  const { byKind: _k, models: _m, ...expected } = ledger.allTime();
+  assert.deepEqual(ledger.summary(), expected);
+  assert.deepEqual([expected.calls, expected.bypassed, expected.usdSaved], [4, 1, 2]);
+  await ledger.close();
+  await store.close();
+});
