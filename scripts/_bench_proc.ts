@@ -6,6 +6,8 @@
  * @module
  */
 
+import { RUN_FLAGS } from "./compile.ts";
+
 /** The repository root (where deno.json is). */
 export const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -138,8 +140,7 @@ export function proxyCommand(
     CACHE_UPSTREAM: upstream,
     CACHE_LOG_LEVEL: "info",
   });
-  const args = ["--allow-net", "--allow-env", "--allow-read", "--allow-write", "src/main.ts"];
-  return { args: [...args, "serve"], env };
+  return { args: [...RUN_FLAGS, "src/main.ts", "serve"], env };
 }
 
 /**

@@ -38,6 +38,8 @@ export interface StoreRun {
 export interface Results {
   /** Hit throughput per entry kind, proxy and bare server. */
   readonly hits: { name: string; bytes: number; proxy: Load; bare: Load }[];
+  /** Hit throughput with the call observers (ledger, metrics, log, a monitor client) on and off. */
+  readonly observers: { on: Load; off: Load };
   /**
    * First byte of a slow stream: direct, through a bare fetch pass-through and through the
    * proxy (a miss), and what each adds over direct within the same round.
@@ -89,6 +91,13 @@ export function withTargets(r: Results): Report {
       ok: value >= 0.5,
     };
   });
+  const observed = r.observers.on.rps / r.observers.off.rps;
+  targets.push({
+    name: "hit throughput with observers on / off",
+    value: observed,
+    limit: ">= 0.9",
+    ok: observed >= 0.9,
+  });
   targets.push({
     name: "first byte added by a miss, median ms",
     value: r.miss.added.p50,
@@ -119,8 +128,26 @@ export function toMarkdown(r: Report): string {
   const load = (xs: number[]) => xs.length ? xs.map((x) => fmt(x)).join(" ") : "unknown";
   const machine = `Machine: ${r.machine.cores} cores; load average ${load(r.machine.loadBefore)} ` +
     `before, ${load(r.machine.loadAfter)} after.`;
-  return [hitsTable(r), missTable(r), storeTable(r), startupTable(r), targetsTable(r), machine]
+  return [
+    hitsTable(r),
+    observersTable(r),
+    missTable(r),
+    storeTable(r),
+    startupTable(r),
+    targetsTable(r),
+    machine,
+  ]
     .join("\n\n");
+}
+
+function observersTable(r: Report): string {
+  const { on, off } = r.observers;
+  const row = (name: string, l: Load) => [name, fmt(l.rps, 0), `${fmt(l.p50Ms)} / ${fmt(l.p99Ms)}`];
+  return "### Observers: hit throughput, JSON ~2 KB (median of 3 runs, on and off alternating)\n\n" +
+    markdownTable(["proxy", "req/s", "p50/p99 ms"], [
+      row("ledger, metrics, call log and a /monitor client on", on),
+      row("event bus with no listeners", off),
+    ]) + `\n\nOn/off: ${fmt(on.rps / off.rps)}.`;
 }
 
 function hitsTable(r: Report): string {

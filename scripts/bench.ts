@@ -35,6 +35,7 @@ import {
   withTargets,
 } from "./_bench_report.ts";
 import { summarize } from "./_bench_stats.ts";
+import { RUN_FLAGS } from "./compile.ts";
 import { entryRequest, fillHome } from "./_bench_store.ts";
 import { runWrk, writePostScript, wrkAvailable } from "./_bench_wrk.ts";
 
@@ -119,6 +120,43 @@ async function hitThroughput(res: Resources, proxy: Running, dir: string) {
     rows.push({ name, bytes: hit.bytes.byteLength, proxy: p, bare: b });
   }
   return { rows, stored: await prime(proxy.url, HIT_CASES[0]!.body) };
+}
+
+/**
+ * What observing calls costs: hit throughput of the proxy with its ledger,
+ * metrics, call log and a connected /monitor client, against the same
+ * handler with an event bus that nobody listens to, on the same store.
+ */
+async function observerCost(res: Resources, proxy: Running, home: string, dir: string) {
+  const { env } = proxyCommand(home, "http://127.0.0.1:9");
+  const quiet = res.track(await start([...RUN_FLAGS, "scripts/_bench_quiet.ts"], env));
+  const script = await writePostScript(dir, "observers", HIT_CASES[0]!.body, { ...HEADERS });
+  const on: Load[] = [];
+  const off: Load[] = [];
+  for (let round = 1; round <= HIT_ROUNDS; round++) {
+    progress(`observers: on (with a /monitor client), then off (round ${round}/${HIT_ROUNDS})`);
+    const watcher = await watchMonitor(proxy.url);
+    on.push(await load(proxy, script));
+    await watcher.stop();
+    off.push(await load(quiet, script));
+  }
+  await quiet.stop();
+  return { on: medianLoad(on), off: medianLoad(off) };
+}
+
+/** A /monitor client that reads every event and throws it away. */
+async function watchMonitor(base: string) {
+  const res = await fetch(`${base}/monitor`);
+  const reader = res.body!.getReader();
+  const reading = (async () => {
+    while (!(await reader.read()).done);
+  })().catch(() => {});
+  return {
+    async stop() {
+      await reader.cancel().catch(() => {});
+      await reading;
+    },
+  };
 }
 
 async function missFirstByte(res: Resources, proxy: string, mock: string) {
@@ -269,13 +307,16 @@ async function main(): Promise<number> {
   try {
     const mock = res.track(await start(["--allow-net", "--allow-read", "scripts/_bench_mock.ts"]));
     const work = await res.tempDir("work");
-    const proxy = await startProxy(res, await res.tempDir("hits"), mock.url);
+    const hitsHome = await res.tempDir("hits");
+    const proxy = await startProxy(res, hitsHome, mock.url);
     const { rows, stored } = await hitThroughput(res, proxy, work);
+    const observers = await observerCost(res, proxy, hitsHome, work);
     const miss = await missFirstByte(res, proxy.url, mock.url);
     await proxy.stop();
     const store = await storeSize(res, mock.url, stored);
     const results = withTargets({
       hits: rows,
+      observers,
       miss,
       store,
       startup: await startup(res, mock.url),

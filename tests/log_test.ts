@@ -36,13 +36,20 @@ async function captureConsole(
   const out: string[] = [];
   const err: string[] = [];
   const { log, error } = console;
+  const writeSync = Deno.stdout.writeSync;
   console.log = (line: string) => void out.push(line);
   console.error = (line: string) => void err.push(line);
+  // Lines at info and below reach stdout in batches, through writeSync.
+  Deno.stdout.writeSync = (bytes: Uint8Array) => {
+    out.push(...new TextDecoder().decode(bytes).split("\n").filter((l) => l !== ""));
+    return bytes.byteLength;
+  };
   try {
     await fn();
   } finally {
     console.log = log;
     console.error = error;
+    Deno.stdout.writeSync = writeSync;
   }
   return { out, err };
 }
@@ -112,6 +119,7 @@ Deno.test("console lines: errors to stderr, the rest to stdout, colour only on t
     log.error("e");
     log.info("i");
     log.debug("d");
+    return log.flush();
   });
   assert.deepEqual(plain.err.length, 1);
   assert.match(plain.err[0]!, new RegExp(`^${ISO} ERROR e$`));
@@ -121,12 +129,15 @@ Deno.test("console lines: errors to stderr, the rest to stdout, colour only on t
     const log = createLogger("info", { color: true });
     log.error("e");
     log.info("i");
+    return log.flush();
   });
   assert.match(colored.err[0]!, new RegExp(`^${ISO} \\x1b\\[31mERROR\\x1b\\[0m e$`));
   assert.match(colored.out[0]!, new RegExp(`^${ISO} \\x1b\\[32mINFO\\x1b\\[0m i$`));
 
   const json = await captureConsole(() => {
-    createLogger("info", { color: true, format: "json" }).info("i");
+    const log = createLogger("info", { color: true, format: "json" });
+    log.info("i");
+    return log.flush();
   });
   assert.equal(JSON.parse(json.out[0]!).msg, "i");
 
@@ -137,7 +148,11 @@ Deno.test("console lines: errors to stderr, the rest to stdout, colour only on t
 });
 
 Deno.test("without `color`, the console is coloured only on a terminal", async () => {
-  const { out } = await captureConsole(() => createLogger("info").info("i"));
+  const { out } = await captureConsole(() => {
+    const log = createLogger("info");
+    log.info("i");
+    return log.flush();
+  });
   const expectColour = !Deno.noColor && Deno.stdout.isTerminal();
   assert.equal(out[0]!.includes("\x1b["), expectColour);
 });

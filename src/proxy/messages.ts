@@ -9,7 +9,7 @@ import type { KeyMemo } from "../cache/key.ts";
 import { entryFor, joinChunks, type Recording } from "../cache/recorder.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import type { CallKind, CallReport } from "../stats/events.ts";
+import { type CallKind, type CallReport, isoTime } from "../stats/events.ts";
 import type { Stats } from "../stats/stats.ts";
 import { readAnswer, type Usage } from "../stats/usage.ts";
 import type { CacheEntry, CacheStore } from "../store/store.ts";
@@ -44,7 +44,10 @@ export interface MessagesContext {
 /** One call being served: when it arrived, where to, and its key. */
 interface Call {
   readonly started: number;
+  /** Path and query, as keyed and stored. */
   readonly path: string;
+  /** Path without the query, as reported. */
+  readonly route: string;
   readonly key: string | null;
 }
 
@@ -54,15 +57,16 @@ const YES = new Set(["1", "true", "yes"]);
  * Serves one request of the cached route.
  *
  * @param req the client request
- * @param path its path and query, e.g. `/v1/messages?beta=true`
+ * @param url its path (`route`, e.g. `/v1/messages`) and path with query (`path`)
  * @param ctx the store, flights, keys, upstream and stats
  * @returns the response: replayed, joined or forwarded
  */
 export async function handleMessages(
   req: Request,
-  path: string,
+  url: { readonly route: string; readonly path: string },
   ctx: MessagesContext,
 ): Promise<Response> {
+  const { route, path } = url;
   const started = performance.now();
   const body = await readBody(req, ctx.config.maxBodyBytes);
   const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal });
@@ -71,7 +75,7 @@ export async function handleMessages(
       forward,
       (recording, complete) => Promise.resolve(outcomeOf(recording, complete, body)),
     );
-    return follow(flight, req, "BYPASS", { started, path, key: null }, ctx);
+    return follow(flight, req, "BYPASS", { started, path, route, key: null }, ctx);
   }
   const keyRequest = {
     method: req.method,
@@ -81,7 +85,7 @@ export async function handleMessages(
     body,
   };
   const key = ctx.keys.known(keyRequest) ?? await ctx.keys.key(keyRequest);
-  const call = { started, path, key };
+  const call = { started, path, route, key };
   let hit: CacheEntry | undefined;
   try {
     hit = await ctx.store.get(key);
@@ -205,8 +209,8 @@ function flightReport(
 
 function common(call: Call, ctx: MessagesContext) {
   return {
-    time: new Date(ctx.now()).toISOString(),
-    path: call.path.split("?")[0]!,
+    time: isoTime(ctx.now()),
+    path: call.route,
     durationMs: performance.now() - call.started,
     key: call.key?.slice(0, 12) ?? null,
   };

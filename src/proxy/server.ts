@@ -10,6 +10,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { KeyMemo } from "../cache/key.ts";
 import type { Config } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { isoTime } from "../stats/events.ts";
 import type { Stats } from "../stats/stats.ts";
 import { NO_USAGE } from "../stats/usage.ts";
 import type { CacheStore } from "../store/store.ts";
@@ -67,7 +68,6 @@ export function createHandler(deps: HandlerDeps): Handler {
     stats: deps.stats,
   };
   const views: Record<string, () => Response | Promise<Response>> = {
-    "/": dashboardView,
     "/stats": () => statsView(ctx),
     "/metrics": () => metricsView(ctx),
     "/monitor": () => monitorView(ctx),
@@ -77,9 +77,12 @@ export function createHandler(deps: HandlerDeps): Handler {
     try {
       const { path, pathAndQuery } = splitUrl(req.url);
       if (path === "/health" && req.method === "GET") return Response.json({ status: "ok" });
+      // The page itself holds no data and a browser cannot add x-cache-auth to a page
+      // load; it asks for the token and sends it on every call it makes.
+      if (path === "/" && req.method === "GET") return dashboardView();
       gate?.(req);
       if (req.method === "POST" && CACHED_PATHS.has(path)) {
-        return await handleMessages(req, pathAndQuery, ctx);
+        return await handleMessages(req, { route: path, path: pathAndQuery }, ctx);
       }
       if (path.startsWith("/v1/")) return await passThrough(req, path, ctx);
       if (req.method === "GET" && Object.hasOwn(views, path)) return await views[path]!();
@@ -102,7 +105,7 @@ async function passThrough(req: Request, path: string, ctx: MessagesContext): Pr
   const started = performance.now();
   const response = await forwardRequest(req, ctx.target);
   ctx.stats.events.emit({
-    time: new Date(ctx.now()).toISOString(),
+    time: isoTime(ctx.now()),
     kind: "PASS",
     model: null,
     path,

@@ -78,7 +78,7 @@ export function dashboardView(): Response {
     headers: {
       "content-type": "text/html; charset=utf-8",
       "content-security-policy":
-        "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+        "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:",
     },
   });
 }

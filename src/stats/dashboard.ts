@@ -129,9 +129,10 @@ td.snip { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-wi
 tr.click { cursor: pointer; }
 tr.click:hover td, tr.click:focus-visible td { background: var(--row); }
 tr.click:focus-visible { outline: 2px solid var(--accent); outline-offset: -2px; }
-tr.new td { animation: flash 1.2s ease-out; }
+tr.new { animation: flash 1.2s ease-out; }
 @keyframes flash { from { background: color-mix(in srgb, var(--accent) 16%, transparent); } to { background: transparent; } }
-.scroll { max-height: 460px; overflow: auto; }
+.scroll { max-height: 468px; overflow: auto; }
+.scroll.tall { max-height: 620px; }
 .scroll thead th { position: sticky; top: 0; z-index: 1; }
 td.empty { text-align: center; color: var(--muted); padding: 28px 12px; white-space: normal; }
 .saved { color: var(--hit); }
@@ -152,6 +153,8 @@ td.empty { text-align: center; color: var(--muted); padding: 28px 12px; white-sp
 }
 .mini { display: inline-block; width: 48px; height: 5px; border-radius: 3px; background: var(--grid); vertical-align: middle; margin-left: 6px; overflow: hidden; }
 .mini span { display: block; height: 100%; background: var(--hit); }
+.models { container-type: inline-size; }
+@container (max-width: 460px) { .mini { display: none; } .models td, .models th { padding-left: 8px; padding-right: 8px; } }
 
 .tools { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin-left: auto; }
 .search { position: relative; }
@@ -215,7 +218,9 @@ pre.bodyhead {
   main { padding: 12px; gap: 12px; }
   .kpi .v { font-size: 23px; }
   .opt { display: none; }
-  td, th { padding: 7px 8px; }
+  td, th { padding: 7px 6px; }
+  td:first-child, th:first-child { padding-left: 12px; }
+  .mini { display: none; }
   .search input { width: 100%; max-width: none; }
   .tools, .search { width: 100%; }
   .search { flex: 1; }
@@ -260,7 +265,7 @@ pre.bodyhead {
         <div class="legend"><span class="h">Hits</span><span class="m">Misses</span><span class="e">Errors</span></div></header>
       <div class="chart" id="chart"><div class="tip" id="tip" hidden></div></div>
     </section>
-    <section class="card" aria-labelledby="modelsTitle">
+    <section class="card models" aria-labelledby="modelsTitle">
       <header><h2 id="modelsTitle">By model</h2><span class="note" id="modelsNote"></span></header>
       <div class="tw"><table>
         <thead><tr><th>Model</th><th class="n">Calls</th><th class="n">Hit rate</th><th class="n">Saved</th><th class="n">Spent</th></tr></thead>
@@ -272,7 +277,7 @@ pre.bodyhead {
   <section class="card" aria-labelledby="callsTitle">
     <header><h2 id="callsTitle">Recent calls</h2><span class="note" id="callsNote">live · newest first · last 100</span></header>
     <div class="tw scroll"><table>
-      <thead><tr><th>Time</th><th>Kind</th><th>Model</th><th class="n">Status</th><th class="n">Tokens</th><th class="n">$</th><th class="n">ms</th><th class="opt">Answer</th></tr></thead>
+      <thead><tr><th>Time</th><th>Kind</th><th>Model</th><th class="n opt">Status</th><th class="n opt" title="input + output tokens">Tokens in + out</th><th class="n">$</th><th class="n">ms</th><th class="opt">Answer</th></tr></thead>
       <tbody id="calls"><tr class="placeholder"><td colspan="8" class="empty" id="callsEmpty">Waiting for calls…</td></tr></tbody>
     </table></div>
   </section>
@@ -285,8 +290,8 @@ pre.bodyhead {
         <button type="button" class="btn" id="reload" title="Reload the list">Refresh</button>
       </div>
     </header>
-    <div class="tw"><table>
-      <thead><tr><th>Key</th><th>Model</th><th class="opt">Answer</th><th class="n">Size</th><th class="n">Hits</th><th class="n opt">Created</th><th class="n opt">Last hit</th><th class="n opt">Expires</th></tr></thead>
+    <div class="tw scroll tall"><table>
+      <thead><tr><th>Key</th><th>Model</th><th class="opt">Answer</th><th class="n opt">Size</th><th class="n">Hits</th><th class="n opt">Created</th><th class="n opt">Last hit</th><th class="n opt">Expires</th></tr></thead>
       <tbody id="entries"><tr><td colspan="8" class="empty">Loading…</td></tr></tbody>
     </table></div>
     <div class="pager"><span id="pageInfo"></span>
@@ -385,6 +390,7 @@ pre.bodyhead {
     else v = Math.round(a / 86400) + " d";
     return d < 0 ? v + " ago" : "in " + v;
   }
+  const plural = (n, one, many) => fmtInt(n) + " " + (n === 1 ? one : many);
   const pad2 = (n) => String(n).padStart(2, "0");
   const clock = (d) => pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + ":" + pad2(d.getSeconds());
   const hhmm = (d) => pad2(d.getHours()) + ":" + pad2(d.getMinutes());
@@ -420,6 +426,8 @@ pre.bodyhead {
     for (const k of kids) if (k !== null && k !== undefined) e.append(k);
     return e;
   }
+  /** "claude-sonnet-4-5-20250929" -> "sonnet-4-5"; the full name goes in a title. */
+  const shortModel = (m) => String(m).replace(/^claude-/, "").replace(/-\d{8}$/, "");
   const badge = (kind) => el("span", { class: "badge k-" + String(kind).replace(/[^A-Z-]/g, ""), text: kind });
   const setText = (id, text, title) => {
     const e = $(id);
@@ -481,6 +489,7 @@ pre.bodyhead {
         err.textContent = refused ? "That token was not accepted. Try again." : "";
         err.hidden = !refused;
         input.value = "";
+        const conn = $("conn"), before = [conn.className.replace("pill ", ""), conn.textContent];
         setConn("down", "Locked");
         const form = $("authForm");
         const onSubmit = (ev) => {
@@ -491,6 +500,7 @@ pre.bodyhead {
           token = value;
           try { sessionStorage.setItem(TOKEN_KEY, value); } catch { /* storage disabled */ }
           dlg.close();
+          if ($("conn").textContent === "Locked") setConn(before[0], before[1]);
           authWait = null;
           resolve();
         };
@@ -507,12 +517,9 @@ pre.bodyhead {
   let stats = null;
   let statsAt = 0;
   let scope = "all";
-  let statsBusy = false, statsAgain = false, statsTimer = 0;
+  let statsBusy = false, statsAgain = false;
 
-  function scheduleStats(delay) {
-    clearTimeout(statsTimer);
-    statsTimer = setTimeout(() => { refreshStats().catch(report); }, delay);
-  }
+  const scheduleStats = throttled(() => refreshStats());
   async function refreshStats() {
     if (statsBusy) { statsAgain = true; return; }
     statsBusy = true;
@@ -537,14 +544,16 @@ pre.bodyhead {
     setText("kHitRate", hits + misses ? pct(rate) : "–");
     $("kHitBar").style.width = (hits + misses ? rate * 100 : 0) + "%";
     $("kMissBar").style.width = (hits + misses ? (1 - rate) * 100 : 0) + "%";
-    setText("kHitSub", fmtInt(hits) + " hits · " + fmtInt(misses) + " misses" + (s.errors ? " · " + fmtInt(s.errors) + " errors" : ""),
-      fmtInt(calls) + " calls, " + fmtInt(s.bypassed || 0) + " bypassed");
+    setText("kHitSub", plural(hits, "hit", "hits") + " · " + plural(misses, "miss", "misses"),
+      fmtInt(calls) + " calls: " + fmtInt(hits) + " hits, " + fmtInt(misses) + " misses, " + fmtInt(s.errors || 0) +
+      " errors, " + fmtInt(s.bypassed || 0) + " bypassed");
     setText("kTokSaved", fmtCompact(s.tokensSaved), fmtInt(s.tokensSaved) + " tokens");
     setText("kTokSub", fmtCompact(s.tokensSpent) + " spent", fmtInt(s.tokensSpent) + " tokens spent");
     setText("kUsdSaved", fmtUsd(s.usdSaved), "$" + (Number(s.usdSaved) || 0).toFixed(6));
-    setText("kUsdSavedSub", (Number(s.savingsPct) || 0).toFixed(1) + "% of what the calls would cost");
+    setText("kUsdSavedSub", Math.round(Number(s.savingsPct) || 0) + "% of total cost",
+      "Saved over saved plus spent: what the calls would have cost without the cache");
     setText("kUsdSpent", fmtUsd(s.usdSpent), "$" + (Number(s.usdSpent) || 0).toFixed(6));
-    setText("kUsdSpentSub", "on " + fmtInt(misses) + " upstream " + (misses === 1 ? "call" : "calls"));
+    setText("kUsdSpentSub", "on " + plural(misses, "upstream call", "upstream calls"));
     const c = stats.cache || {};
     setText("kEntries", fmtInt(c.entries));
     setText("kEntriesSub", fmtBytes(c.bytes) + " stored", fmtInt(c.bytes) + " bytes");
@@ -572,7 +581,7 @@ pre.bodyhead {
       const hm = (m.hits || 0) + (m.misses || 0);
       const r = hm ? (m.hits || 0) / hm : 0;
       tbody.append(el("tr", null,
-        el("td", { class: "mono", text: name, title: name }),
+        el("td", { class: "mono", text: shortModel(name), title: name }),
         el("td", { class: "n", text: fmtInt(m.calls) }),
         el("td", { class: "n" }, hm ? pct(r) : "–", el("span", { class: "mini" }, el("span", { style: "width:" + r * 100 + "%" }))),
         el("td", { class: "n saved", text: fmtUsd(m.usdSaved) }),
@@ -589,7 +598,22 @@ pre.bodyhead {
   }
 
   // ---------- chart ----------
-  const buckets = new Map(); // minute number -> { h, m, e }
+  // Minute number -> { h, m, e }. Only /monitor feeds it, so it starts when the page does; it is
+  // kept in sessionStorage so that a reload does not empty it.
+  const CHART_KEY = "llm-cache-proxy.chart";
+  const buckets = new Map();
+  let chartSince = Date.now();
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(CHART_KEY) || "null");
+    if (saved && typeof saved.since === "number" && Array.isArray(saved.buckets)) {
+      chartSince = Math.min(chartSince, saved.since);
+      for (const [minute, h, m, e] of saved.buckets) buckets.set(minute, { h, m, e });
+    }
+  } catch { /* storage disabled or garbled */ }
+  function saveChart() {
+    const rows = [...buckets].map(([minute, b]) => [minute, b.h, b.m, b.e]);
+    try { sessionStorage.setItem(CHART_KEY, JSON.stringify({ since: chartSince, buckets: rows })); } catch { /* full or disabled */ }
+  }
   const SVG = "http://www.w3.org/2000/svg";
   function svg(tag, attrs) {
     const e = document.createElementNS(SVG, tag);
@@ -606,6 +630,7 @@ pre.bodyhead {
     else if (ev.kind === "MISS") b.m++;
     else if (ev.kind === "ERROR") b.e++;
     else return;
+    saveChart();
     scheduleChart();
   }
   let chartQueued = false;
@@ -617,7 +642,7 @@ pre.bodyhead {
   function niceStep(max) {
     const raw = max / 4;
     const p = Math.pow(10, Math.floor(Math.log10(raw)));
-    for (const f of [1, 2, 2.5, 5, 10]) if (f * p >= raw) return Math.max(1, f * p);
+    for (const f of [1, 2, 5, 10]) if (f * p >= raw) return Math.max(1, f * p);
     return 10 * p;
   }
   function drawChart() {
@@ -659,7 +684,8 @@ pre.bodyhead {
         base += v;
       }
       const date = new Date(d.minute * 60000);
-      if (i === MINUTES - 1 || (d.minute % 5 === 0 && i < MINUTES - 3)) {
+      const every = slot < 14 ? 10 : 5;
+      if (i === MINUTES - 1 || (d.minute % every === 0 && i < MINUTES - 4)) {
         const t = svg("text", { x: L + i * slot + slot / 2, y: H - 6, "text-anchor": "middle" });
         t.textContent = i === MINUTES - 1 ? "now" : hhmm(date);
         s.append(t);
@@ -667,8 +693,8 @@ pre.bodyhead {
       const hov = svg("rect", { class: "hov", x: L + i * slot, y: T, width: slot, height: ph });
       hov.addEventListener("mouseenter", () => {
         const tip = $("tip");
-        tip.textContent = hhmm(date) + " · " + d.h + (d.h === 1 ? " hit" : " hits") + " · " + d.m +
-          (d.m === 1 ? " miss" : " misses") + (d.e ? " · " + d.e + (d.e === 1 ? " error" : " errors") : "");
+        tip.textContent = hhmm(date) + " · " + plural(d.h, "hit", "hits") + " · " + plural(d.m, "miss", "misses") +
+          (d.e ? " · " + plural(d.e, "error", "errors") : "");
         tip.style.left = (L + i * slot + slot / 2 + 4) + "px";
         tip.style.top = (y(d.h + d.m + d.e) + 4) + "px";
         tip.hidden = false;
@@ -678,7 +704,9 @@ pre.bodyhead {
     });
     const old = box.querySelector("svg");
     if (old) old.replaceWith(s); else box.prepend(s);
-    setText("chartNote", "last 30 min · " + fmtInt(th) + " hits · " + fmtInt(tm) + " misses" + (te ? " · " + fmtInt(te) + " errors" : ""));
+    const since = chartSince > Date.now() - MINUTES * 60000 ? "since " + hhmm(new Date(chartSince)) : "last 30 min";
+    setText("chartNote", since + " · " + plural(th, "hit", "hits") + " · " + plural(tm, "miss", "misses") +
+      (te ? " · " + plural(te, "error", "errors") : ""));
   }
   new ResizeObserver(() => scheduleChart()).observe($("chart"));
 
@@ -695,16 +723,17 @@ pre.bodyhead {
         title: ev.key ? "Open cache entry " + ev.key : null, "data-kind": ev.kind },
       el("td", { class: "mono", text: isNaN(t) ? "" : clock(t), title: ev.time }),
       el("td", null, badge(ev.kind)),
-      el("td", { class: "mono", text: ev.model || "–", title: ev.path }),
-      el("td", { class: "n" + (status >= 400 ? " bad" : ""), text: status || "–" }),
-      el("td", { class: "n", text: fmtCompact(tok.input) + " + " + fmtCompact(tok.output), title: usageTitle(ev.usage) }),
-      el("td", { class: "n" + (hit && ev.dollars ? " saved" : ""), text: fmtUsd(ev.dollars), title: hit ? "saved" : "spent" }),
+      el("td", { class: "mono", text: ev.model ? shortModel(ev.model) : ev.path, title: (ev.model || "") + " " + ev.path }),
+      el("td", { class: "n opt" + (status >= 400 ? " bad" : ""), text: status || "–" }),
+      el("td", { class: "n opt", text: tok.input + tok.output ? fmtCompact(tok.input) + " + " + fmtCompact(tok.output) : "–", title: usageTitle(ev.usage) }),
+      el("td", { class: "n" + (hit && ev.dollars ? " saved" : ""), text: ev.dollars ? fmtUsd(ev.dollars) : "–", title: ev.dollars ? (hit ? "saved" : "spent") : null }),
       el("td", { class: "n", text: fmtMs(ev.durationMs) }),
       el("td", { class: "snip opt", text: ev.snippet || "", title: ev.snippet || "" }));
     if (ev.key) {
       tr.addEventListener("click", () => openEntry(ev.key));
       tr.addEventListener("keydown", (k) => { if (k.key === "Enter") openEntry(ev.key); });
     }
+    tr.addEventListener("animationend", () => tr.classList.remove("new"), { once: true });
     tbody.prepend(tr);
     while (tbody.rows.length > MAX_CALLS) tbody.lastElementChild.remove();
   }
@@ -802,11 +831,8 @@ pre.bodyhead {
   }
 
   // ---------- cache browser ----------
-  let entriesOffset = 0, entriesQuery = "", entriesGen = 0, entriesTimer = 0;
-  function scheduleEntries(delay) {
-    clearTimeout(entriesTimer);
-    entriesTimer = setTimeout(() => { loadEntries().catch(report); }, delay);
-  }
+  let entriesOffset = 0, entriesQuery = "", entriesGen = 0;
+  const scheduleEntries = throttled(() => loadEntries());
   async function loadEntries() {
     const gen = ++entriesGen;
     const params = new URLSearchParams({ limit: String(PAGE), offset: String(entriesOffset) });
@@ -830,9 +856,9 @@ pre.bodyhead {
     for (const e of list) {
       const tr = el("tr", { class: "click", tabindex: 0, "data-key": e.key, title: "Open " + e.key },
         el("td", { class: "mono", text: String(e.key).slice(0, 12) }),
-        el("td", { class: "mono", text: e.model || "–" }),
+        el("td", { class: "mono", text: e.model ? shortModel(e.model) : "–", title: e.model || "" }),
         el("td", { class: "snip opt", text: e.snippet || "", title: e.snippet || "" }),
-        el("td", { class: "n", text: fmtBytes(e.size), title: fmtInt(e.size) + " bytes" }),
+        el("td", { class: "n opt", text: fmtBytes(e.size), title: fmtInt(e.size) + " bytes" }),
         el("td", { class: "n", text: fmtInt(e.hitCount) }),
         el("td", { class: "n opt", text: fmtRel(e.createdAt), title: new Date(e.createdAt).toString() }),
         el("td", { class: "n opt", text: e.hitCount ? fmtRel(e.lastHitAt) : "never", title: e.lastHitAt ? new Date(e.lastHitAt).toString() : "" }),
@@ -932,6 +958,21 @@ pre.bodyhead {
       $("entryErr").hidden = false;
     }
   });
+
+  /**
+   * Wraps an async job so that schedule(ms) runs it once within ms: a pending run is kept (or
+   * brought forward), never pushed back, so a steady stream of events cannot starve it.
+   */
+  function throttled(job) {
+    let timer = 0, due = Infinity;
+    return (delay) => {
+      const at = Date.now() + delay;
+      if (at >= due) return;
+      clearTimeout(timer);
+      due = at;
+      timer = setTimeout(() => { due = Infinity; job().catch(report); }, delay);
+    };
+  }
 
   function report(e) {
     showBanner(String(e && e.message ? e.message : e));

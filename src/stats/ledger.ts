@@ -62,6 +62,8 @@ export class Ledger {
   #timer: ReturnType<typeof setInterval>;
   #models = new Set<string>();
   #summary: Summary;
+  /** The three counter names of each kind and model, built once: no string work per call. */
+  #names = new Map<CallKind, Map<string, readonly string[]>>();
 
   private constructor(store: CounterStore, persisted: Counters, flushEveryMs: number) {
     this.#store = store;
@@ -86,19 +88,29 @@ export class Ledger {
 
   /** Counts one call; subscribe this to the event bus. */
   readonly record = (event: CallEvent): void => {
-    const tokens = Object.values(event.usage).reduce((n, v) => n + v, 0) -
-      event.usage.cache_creation_input_tokens; // the 5m/1h split already counts cache writes
+    const u = event.usage; // cache writes count once, through their 5m/1h split
+    const tokens = u.input_tokens + u.ephemeral_5m_input_tokens + u.ephemeral_1h_input_tokens +
+      u.cache_read_input_tokens + u.output_tokens;
     const values = { calls: 1, tokens, usd: event.dollars };
     for (const metric of METRICS) add(this.#summary, metric, event.kind, values[metric]);
     if (event.kind === "BYPASS") this.#summary.bypassed++;
-    const model = this.#modelName(event.model);
-    for (const metric of METRICS) {
-      const name = `${metric}\t${event.kind}\t${model}`;
-      for (const counters of [this.#allTime, this.#session, this.#pending]) {
-        counters.set(name, (counters.get(name) ?? 0) + values[metric]);
-      }
+    const names = this.#namesOf(event.kind, this.#modelName(event.model));
+    for (let i = 0; i < METRICS.length; i++) {
+      const name = names[i]!;
+      const value = values[METRICS[i]!];
+      this.#allTime.set(name, (this.#allTime.get(name) ?? 0) + value);
+      this.#session.set(name, (this.#session.get(name) ?? 0) + value);
+      this.#pending.set(name, (this.#pending.get(name) ?? 0) + value);
     }
   };
+
+  #namesOf(kind: CallKind, model: string): readonly string[] {
+    let byModel = this.#names.get(kind);
+    if (!byModel) this.#names.set(kind, byModel = new Map());
+    let names = byModel.get(model);
+    if (!names) byModel.set(model, names = METRICS.map((metric) => `${metric}\t${kind}\t${model}`));
+    return names;
+  }
 
   #modelName(model: string | null): string {
     const name = model ?? NO_MODEL;

@@ -98,7 +98,10 @@ Deno.test("/cache/entries lists, searches, shows and invalidates entries", async
 
 Deno.test("the stats views sit behind the auth gate when a token is set", async () => {
   await using proxy = await startProxy({ env: { CACHE_AUTH_TOKEN: "view-token" } });
-  for (const path of ["/", "/stats", "/metrics", "/monitor", "/cache/entries"]) {
+  const page = await proxy.fetch("/");
+  assert.equal(page.status, 200, "the page loads, then asks for the token");
+  await page.body?.cancel();
+  for (const path of ["/stats", "/metrics", "/monitor", "/cache/entries"]) {
     const denied = await proxy.fetch(path);
     await denied.body?.cancel();
     assert.equal(denied.status, 401, path);
