@@ -18,7 +18,7 @@ import { SqliteStore } from "../src/store/sqlite.ts";
 
 if (import.meta.main) {
   const config = await loadConfig(Deno.env.toObject());
-  const log = createLogger("error");
+  const log = createLogger(config.logLevel);
   const store = SqliteStore.open(config.dbPath, { maxEntries: config.maxEntries });
   const stats = { ...(await openStats(store, config, log)), events: new EventBus() };
   const handler = createHandler({ config, store, stats, log });

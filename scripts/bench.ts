@@ -124,24 +124,36 @@ async function hitThroughput(res: Resources, proxy: Running, dir: string) {
 
 /**
  * What observing calls costs: hit throughput of the proxy with its ledger,
- * metrics, call log and a connected /monitor client, against the same
- * handler with an event bus that nobody listens to, on the same store.
+ * metrics and a connected /monitor client, against the same handler with an
+ * event bus nobody listens to, on the same store. Both log at `error`: the
+ * per-call log line at `info` is a cost of its own, shown by the hits table.
  */
-async function observerCost(res: Resources, proxy: Running, home: string, dir: string) {
-  const { env } = proxyCommand(home, "http://127.0.0.1:9");
-  const quiet = res.track(await start([...RUN_FLAGS, "scripts/_bench_quiet.ts"], env));
+async function observerCost(res: Resources, home: string, mock: string, dir: string) {
+  const port = freePort(); // at `error` the proxy prints no listening line
+  const { args, env } = proxyCommand(home, mock, port); // the same upstream, so the same keys: hits
+  const quietEnv = { ...env, CACHE_LOG_LEVEL: "error", CACHE_PORT: "0" };
+  const launched = res.track(launch(args, { ...env, CACHE_LOG_LEVEL: "error" }));
+  await firstHealth(port, launched.spawnedAt + 10_000);
+  const full: Running = { ...launched, url: `http://127.0.0.1:${port}` };
+  const quiet = res.track(await start([...RUN_FLAGS, "scripts/_bench_quiet.ts"], quietEnv));
+  for (const server of [full, quiet]) await prime(server.url, HIT_CASES[0]!.body);
   const script = await writePostScript(dir, "observers", HIT_CASES[0]!.body, { ...HEADERS });
   const on: Load[] = [];
+  const unwatched: Load[] = [];
   const off: Load[] = [];
   for (let round = 1; round <= HIT_ROUNDS; round++) {
-    progress(`observers: on (with a /monitor client), then off (round ${round}/${HIT_ROUNDS})`);
-    const watcher = await watchMonitor(proxy.url);
-    on.push(await load(proxy, script));
+    progress(
+      `observers: on with a /monitor client, on without, off (round ${round}/${HIT_ROUNDS})`,
+    );
+    const watcher = await watchMonitor(full.url);
+    on.push(await load(full, script));
     await watcher.stop();
+    unwatched.push(await load(full, script));
     off.push(await load(quiet, script));
   }
+  await full.stop();
   await quiet.stop();
-  return { on: medianLoad(on), off: medianLoad(off) };
+  return { on: medianLoad(on), unwatched: medianLoad(unwatched), off: medianLoad(off) };
 }
 
 /** A /monitor client that reads every event and throws it away. */
@@ -310,7 +322,7 @@ async function main(): Promise<number> {
     const hitsHome = await res.tempDir("hits");
     const proxy = await startProxy(res, hitsHome, mock.url);
     const { rows, stored } = await hitThroughput(res, proxy, work);
-    const observers = await observerCost(res, proxy, hitsHome, work);
+    const observers = await observerCost(res, hitsHome, mock.url, work);
     const miss = await missFirstByte(res, proxy.url, mock.url);
     await proxy.stop();
     const store = await storeSize(res, mock.url, stored);

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { isoTime } from "./clock.ts";
 import type { LogFormat, LogLevel } from "./config.ts";
 
 /** Structured extras of a line; written by the JSON format only. */
@@ -140,8 +141,10 @@ export function createLogger(
  * @returns the text without them
  */
 export function redact(text: string, secrets: readonly (string | undefined)[] = []): string {
-  let out = text;
   const known = secrets.filter((s): s is string => s !== undefined && s !== "");
+  // Most lines hold nothing to hide: one scan for a hint, and the regexes only then.
+  if (!MAY_HOLD_SECRET.test(text) && !known.some((secret) => text.includes(secret))) return text;
+  let out = text;
   for (const secret of known.sort((a, b) => b.length - a.length)) {
     out = out.replaceAll(secret, "[redacted]");
     const escaped = JSON.stringify(secret).slice(1, -1); // as it appears inside a JSON line
@@ -161,6 +164,8 @@ const AUTH_HEADER =
   /\b(x-api-key|x-cache-auth|(?:proxy-)?authorization)(\\?["']?\s*[:=]\s*\\?["']?\s*)((?:(?:bearer|basic)\s+)?)(?!(?:bearer|basic)\s)[^\s"'\\,;{}[\]]+/gi;
 const BEARER = /\b(bearer\s+)[A-Za-z0-9._~+/=-]+/gi;
 const ANTHROPIC_KEY = /sk-ant-[A-Za-z0-9_-]{8,}/g;
+/** Something each of the patterns above needs; JSON-escaped secrets still contain it. */
+const MAY_HOLD_SECRET = /sk-ant-|bearer|x-api-key|x-cache-auth|authorization/i;
 
 function formatLine(
   format: LogFormat,
@@ -168,7 +173,7 @@ function formatLine(
   message: string,
   fields: LogFields | undefined,
 ): string {
-  const time = new Date().toISOString();
+  const time = isoTime();
   if (format === "text") return `${time} ${LABEL[level]} ${message}`;
   const record: Record<string, unknown> = { time, level, msg: message };
   for (const [name, value] of Object.entries(fields ?? {})) {
@@ -195,6 +200,8 @@ interface ConsoleSink {
 
 /** How long stdout lines wait to be written together: one write per batch, not per call. */
 const STDOUT_BATCH_MS = 10;
+/** How long file lines wait to be written together. */
+const DRAIN_DELAY_MS = 10;
 
 function consoleSink(opts: LoggerOptions): ConsoleSink | undefined {
   if (opts.console === false) return undefined;
@@ -319,7 +326,8 @@ class FileSink {
 
   async #drain(): Promise<void> {
     try {
-      await Promise.resolve(); // let the lines of this turn join the first batch
+      // Gather lines for a moment, so that under load one write carries many of them.
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_DELAY_MS));
       while (this.#queue.length > 0) {
         const batch = this.#queue;
         this.#queue = [];

@@ -10,7 +10,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { KeyMemo } from "../cache/key.ts";
 import type { Config } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { isoTime } from "../stats/events.ts";
+import { isoTime } from "../clock.ts";
 import type { Stats } from "../stats/stats.ts";
 import { NO_USAGE } from "../stats/usage.ts";
 import type { CacheStore } from "../store/store.ts";

@@ -55,25 +55,6 @@ export interface CallEvent {
   readonly key: string | null;
 }
 
-let lastMs = NaN;
-let lastIso = "";
-
-/**
- * `new Date(ms).toISOString()`, remembered for the last millisecond asked:
- * under load many calls end within one, and formatting costs more than the rest
- * of an event.
- *
- * @param ms milliseconds since the epoch
- * @returns the ISO 8601 time
- */
-export function isoTime(ms: number): string {
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
-  }
-  return lastIso;
-}
-
 /** A call as the proxy reports it; the bus adds `seq`. */
 export type CallReport = Omit<CallEvent, "seq">;
 

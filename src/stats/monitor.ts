@@ -1,7 +1,9 @@
 /**
  * The live monitor behind `GET /monitor`: an SSE stream per client, a
  * `connected` event, then one `call` event per served call in `seq` order.
- * Each event is encoded once, and only while someone watches. A client whose
+ * Each event is encoded once, and only while someone watches; events are sent
+ * in batches every `batchMs` (25 ms), one chunk per batch, so a busy proxy
+ * does not write to every watcher's socket once per call. A client whose
  * queue fills up (stalled or too slow) is dropped rather than ever slowing
  * the proxy or growing its memory.
  *
@@ -9,7 +11,7 @@
  */
 import type { CallEvent } from "./events.ts";
 
-/** Events a client may fall behind before it is dropped. */
+/** Chunks (batches) a client may fall behind before it is dropped. */
 const MAX_QUEUED = 256;
 /** Comment lines keep idle connections (and proxies between) open. */
 const KEEP_ALIVE_MS = 15_000;
@@ -22,10 +24,17 @@ export class Monitor {
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #lastSeq = 0;
   #startedAt: string;
+  #batchMs: number;
+  #batch: string[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /** @param startedAt when this process started (ISO 8601) */
-  constructor(startedAt: string) {
+  /**
+   * @param startedAt when this process started (ISO 8601)
+   * @param options `batchMs`: how long events gather before they are sent (0: at once) @default 25
+   */
+  constructor(startedAt: string, options: { batchMs?: number } = {}) {
     this.#startedAt = startedAt;
+    this.#batchMs = options.batchMs ?? 25;
   }
 
   /** Number of connected clients. */
@@ -37,8 +46,19 @@ export class Monitor {
   readonly publish = (event: CallEvent): void => {
     this.#lastSeq = event.seq;
     if (this.#clients.size === 0) return;
-    this.#broadcast(encoder.encode(`event: call\ndata: ${JSON.stringify(event)}\n\n`));
+    this.#batch.push(`event: call\ndata: ${JSON.stringify(event)}\n\n`);
+    if (this.#batchMs === 0) this.#flush();
+    else this.#flushTimer ??= setTimeout(() => this.#flush(), this.#batchMs);
   };
+
+  #flush(): void {
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#batch.length === 0) return;
+    const frames = this.#batch.join("");
+    this.#batch = [];
+    this.#broadcast(encoder.encode(frames));
+  }
 
   /**
    * Opens a stream for one client.
@@ -62,8 +82,9 @@ export class Monitor {
     }, new CountQueuingStrategy({ highWaterMark: MAX_QUEUED }));
   }
 
-  /** Ends every client stream (at shutdown). */
+  /** Ends every client stream (at shutdown), after what is batched. */
   close(): void {
+    this.#flush();
     for (const client of [...this.#clients]) {
       this.#drop(client);
       client.close();
@@ -81,9 +102,11 @@ export class Monitor {
 
   #drop(client: ReadableStreamDefaultController<Uint8Array>): void {
     this.#clients.delete(client);
-    if (this.#clients.size === 0 && this.#keepAlive !== undefined) {
-      clearInterval(this.#keepAlive);
-      this.#keepAlive = undefined;
-    }
+    if (this.#clients.size > 0) return;
+    this.#batch = [];
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
   }
 }

@@ -33,7 +33,7 @@ async function readEvents(stream: ReadableStream<Uint8Array>, count: number): Pr
 
 Deno.test("Monitor sends a connected event, then every call in seq order", async () => {
   const bus = new EventBus();
-  const monitor = new Monitor("2026-11-26T00:00:00.000Z");
+  const monitor = new Monitor("2026-11-26T00:00:00.000Z", { batchMs: 0 });
   bus.subscribe(monitor.publish);
   bus.emit(report(0));
   const stream = monitor.connect();
@@ -50,7 +50,7 @@ Deno.test("Monitor sends a connected event, then every call in seq order", async
 
 Deno.test("Monitor drops a client that stops reading instead of queueing without bound", async () => {
   const bus = new EventBus();
-  const monitor = new Monitor("2026-11-26T00:00:00.000Z");
+  const monitor = new Monitor("2026-11-26T00:00:00.000Z", { batchMs: 0 });
   bus.subscribe(monitor.publish);
   const stalled = monitor.connect();
   const reader = stalled.getReader();
@@ -59,5 +59,23 @@ Deno.test("Monitor drops a client that stops reading instead of queueing without
   await assert.rejects(async () => {
     for (;;) if ((await reader.read()).done) break;
   }, /fell too far behind/);
+  monitor.close();
+});
+
+Deno.test("Monitor sends the events of a burst together, in one chunk, soon after", async () => {
+  const bus = new EventBus();
+  const monitor = new Monitor("2026-11-26T00:00:00.000Z", { batchMs: 20 });
+  bus.subscribe(monitor.publish);
+  const reader = monitor.connect().getReader();
+  await reader.read(); // connected
+  for (let i = 0; i < 50; i++) bus.emit(report(i));
+  const started = performance.now();
+  const { value } = await reader.read();
+  const frames = new TextDecoder().decode(value).split("\n\n").filter((f) =>
+    f.startsWith("event: call")
+  );
+  assert.equal(frames.length, 50, "one chunk holds the whole burst");
+  assert.ok(performance.now() - started < 500);
+  await reader.cancel();
   monitor.close();
 });
