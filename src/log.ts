@@ -263,7 +263,7 @@ class FileSink {
   readonly #opts: FileSinkOptions;
   #file: Deno.FsFile | undefined;
   #size = 0;
-  #queue: Uint8Array[] = [];
+  #queue: string[] = [];
   #queued = 0;
   #dropped = 0;
   #draining: Promise<void> | undefined;
@@ -319,9 +319,8 @@ class FileSink {
   }
 
   #enqueue(line: string): void {
-    const bytes = encoder.encode(`${line}\n`);
-    this.#queue.push(bytes);
-    this.#queued += bytes.length;
+    this.#queue.push(`${line}\n`);
+    this.#queued += line.length + 1; // characters: a close enough bound on bytes for a queue limit
   }
 
   async #drain(): Promise<void> {
@@ -339,7 +338,23 @@ class FileSink {
     }
   }
 
-  async #writeBatch(lines: Uint8Array[]): Promise<void> {
+  /** Writes a batch in one piece when the file has room for it, else line by line. */
+  async #writeBatch(lines: string[]): Promise<void> {
+    const joined = encoder.encode(lines.join(""));
+    if (!this.#file || !this.#fits(joined.length)) {
+      return await this.#writeLines(lines.map((line) => encoder.encode(line)));
+    }
+    try {
+      await writeAll(this.#file, joined);
+      this.#size += joined.length;
+      this.#failing = false;
+    } catch (e) {
+      this.#failed(e, lines.length);
+    }
+  }
+
+  /** Writes line by line, rotating before any line that would not fit. */
+  async #writeLines(lines: Uint8Array[]): Promise<void> {
     let written = 0;
     try {
       let start = 0;
@@ -358,16 +373,20 @@ class FileSink {
       }
       this.#failing = false;
     } catch (e) {
-      this.#dropped += lines.length - written;
-      if (!this.#failing) {
-        this.#opts.report(
-          `llm-cache-proxy: cannot write the log file ${this.#path} ` +
-            `(${(e as Error).message}); dropping lines until it works again`,
-        );
-      }
-      this.#failing = true;
-      this.#closeFile();
+      this.#failed(e, lines.length - written);
     }
+  }
+
+  #failed(e: unknown, lost: number): void {
+    this.#dropped += lost;
+    if (!this.#failing) {
+      this.#opts.report(
+        `llm-cache-proxy: cannot write the log file ${this.#path} ` +
+          `(${(e as Error).message}); dropping lines until it works again`,
+      );
+    }
+    this.#failing = true;
+    this.#closeFile();
   }
 
   #fits(bytes: number): boolean {

@@ -95,6 +95,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
       ` · cache ${config.dbPath} (${await store.count()} entries)` +
       ` · upstream ${config.upstream}${config.off ? " · cache OFF (bypass)" : ""}`,
   );
+  await log.flush(); // whoever waits for the listening line should not wait for a batch
   await stopped;
   log.info("Stopping: finishing responses in flight");
   clearInterval(pruner);

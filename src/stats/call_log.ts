@@ -111,9 +111,10 @@ function percent(pct: number): string {
 }
 
 /** `950`, `12.3k`, `4.5M`, `1.2B`. */
+const UNITS: readonly [number, string][] = [[1e9, "B"], [1e6, "M"], [1e3, "k"]];
+
 function compact(n: number): string {
-  const units: [number, string][] = [[1e9, "B"], [1e6, "M"], [1e3, "k"]];
-  for (const [size, unit] of units) {
+  for (const [size, unit] of UNITS) {
     if (n >= size) return `${trimZeros((n / size).toFixed(1))}${unit}`;
   }
   return `${Math.round(n)}`;

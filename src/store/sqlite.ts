@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE INDEX IF NOT EXISTS entries_last_hit ON entries(last_hit_at);
 CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires_at);
+-- Lets start-up total the bytes from a small index instead of scanning every row.
+CREATE INDEX IF NOT EXISTS entries_size ON entries(size);
 CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS aliases_key ON aliases(key);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;
