@@ -438,3 +438,25 @@ Deno.test("a client leaving mid-stream neither crashes the proxy nor stores half
   assert.ok(proxy.alive());
   await stopCleanly(proxy);
 });
+
+Deno.test("the ledger's all-time totals survive kill -9, losing at most the last second", async () => {
+  await using home = await tempHome();
+  await using mock = await startMockAnthropic();
+  const body = messageBody(`ledger ${crypto.randomUUID()}`);
+  {
+    await using proxy = await serve(home.path, mock.url);
+    for (let i = 0; i < 5; i++) await (await post(proxy.url, body)).arrayBuffer();
+    await delay(1500); // past one flush of the ledger
+    for (let i = 0; i < 3; i++) await (await post(proxy.url, body)).arrayBuffer(); // may be lost
+    const output = await proxy.stop("SIGKILL");
+    assert.equal(output.signal, "SIGKILL");
+  }
+  {
+    await using proxy = await serve(home.path, mock.url);
+    const stats = await (await fetch(`${proxy.url}/stats`)).json();
+    assert.ok(stats.calls >= 5 && stats.calls <= 8, `all-time calls ${stats.calls}`);
+    assert.ok(stats.hits >= 4, `all-time hits ${stats.hits}`);
+    assert.equal(stats.session.calls, 0, "a new session starts at zero");
+    await stopCleanly(proxy);
+  }
+});
