@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { createLogger, LogFileError, type Logger, redact } from "../src/log.ts";
+import { createLogger, type Logger } from "../src/log.ts";
+import { LogFileError } from "../src/log_file.ts";
+import { redact } from "../src/redact.ts";
 
 const ISO = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
 const KEY = "sk-ant-api03-AbCdEf0123456789_xyz-QRS";

@@ -6,7 +6,8 @@
  */
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
-import { createLogger, LogFileError, type Logger } from "../log.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { LogFileError } from "../log_file.ts";
 import { createHandler, type Handler } from "../proxy/server.ts";
 import { openStats } from "../stats/stats.ts";
 import { SqliteStore } from "../store/sqlite.ts";

@@ -13,9 +13,15 @@
  *
  * @module
  */
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { Lru } from "../lru.ts";
-import { NO_USAGE } from "../stats/usage.ts";
+import {
+  openDatabase,
+  prepareStatements,
+  type Statements,
+  toEntry,
+  toMeta,
+} from "./_sqlite_schema.ts";
 import type { CacheEntry, CacheStore, EntrySummary, ListOptions, NewEntry } from "./store.ts";
 
 /** Options of {@link SqliteStore.open}. */
@@ -31,42 +37,6 @@ export interface SqliteStoreOptions {
   /** Reads notice other processes' writes after at most this many ms. @default 1 */
   readonly syncEveryMs?: number;
 }
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS entries (
-  key TEXT PRIMARY KEY,
-  status INTEGER NOT NULL,
-  content_type TEXT NOT NULL,
-  model TEXT,
-  path TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  last_hit_at INTEGER NOT NULL,
-  hit_count INTEGER NOT NULL DEFAULT 0,
-  size INTEGER NOT NULL,
-  usage TEXT NOT NULL DEFAULT '{}',
-  snippet TEXT NOT NULL DEFAULT '',
-  body BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entries_last_hit ON entries(last_hit_at);
-CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires_at);
--- Lets start-up total the bytes from a small index instead of scanning every row.
-CREATE INDEX IF NOT EXISTS entries_size ON entries(size);
-CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS aliases_key ON aliases(key);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;
-`;
-
-/** Columns added after the first schema, for files made before them. */
-const ADDED_COLUMNS = {
-  usage: "ALTER TABLE entries ADD COLUMN usage TEXT NOT NULL DEFAULT '{}'",
-  snippet: "ALTER TABLE entries ADD COLUMN snippet TEXT NOT NULL DEFAULT ''",
-};
-
-const META = "key, status, content_type, model, path, created_at, expires_at, last_hit_at, " +
-  "hit_count, size, usage, snippet";
-
-type Row = Record<string, SQLInputValue>;
 
 /** A {@link CacheStore} in one SQLite file. */
 export class SqliteStore implements CacheStore {
@@ -105,17 +75,7 @@ export class SqliteStore implements CacheStore {
    * @returns the open store
    */
   static open(path: string, options: SqliteStoreOptions): SqliteStore {
-    if (path !== ":memory:") createPrivateFile(path);
-    const db = new DatabaseSync(path);
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
-    db.exec(SCHEMA);
-    const columns = new Set(
-      db.prepare("PRAGMA table_info(entries)").all().map((c) => String(c.name)),
-    );
-    for (const [column, ddl] of Object.entries(ADDED_COLUMNS)) {
-      if (!columns.has(column)) db.exec(ddl);
-    }
-    return new SqliteStore(db, options);
+    return new SqliteStore(openDatabase(path), options);
   }
 
   get(key: string): Promise<CacheEntry | undefined> {
@@ -297,64 +257,4 @@ export class SqliteStore implements CacheStore {
       throw e;
     }
   }
-}
-
-const SQL = {
-  get: `SELECT ${META}, body FROM entries WHERE key = ? AND expires_at > ?`,
-  getByAlias: `SELECT ${META.replace(/(^|, )/g, "$1e.")}, e.body FROM aliases a ` +
-    `JOIN entries e ON e.key = a.key WHERE a.alias = ? AND e.expires_at > ?`,
-  exists: "SELECT size FROM entries WHERE key = ?",
-  inspect: `SELECT ${META}, body FROM entries WHERE key = ?`,
-  insert:
-    `INSERT OR REPLACE INTO entries (${META}, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
-  insertAlias: "INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
-  touch: "UPDATE entries SET last_hit_at = ?, hit_count = hit_count + ? WHERE key = ?",
-  oldest: "SELECT key FROM entries WHERE key != ? ORDER BY last_hit_at LIMIT ?",
-  expired: "SELECT key FROM entries WHERE expires_at <= ?",
-  delete: "DELETE FROM entries WHERE key = ?",
-  deleteAliases: "DELETE FROM aliases WHERE key = ?",
-  aliasesOf: "SELECT alias FROM aliases WHERE key = ?",
-  list: `SELECT ${META} FROM entries WHERE key >= ? AND key < ? ` +
-    "AND (? = '' OR instr(lower(coalesce(model, '') || ' ' || snippet), lower(?)) > 0) " +
-    "ORDER BY created_at DESC LIMIT ? OFFSET ?",
-  count: "SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM entries",
-  addCounter: "INSERT INTO counters (name, value) VALUES (?, ?) " +
-    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-  counters: "SELECT name, value FROM counters",
-  dataVersion: "PRAGMA data_version",
-};
-
-type Statements = { readonly [name in keyof typeof SQL]: StatementSync };
-
-function prepareStatements(db: DatabaseSync): Statements {
-  const entries = Object.entries(SQL).map(([name, text]) => [name, db.prepare(text)]);
-  return Object.fromEntries(entries) as Statements;
-}
-
-function toMeta(row: Row): Omit<CacheEntry, "body"> {
-  return {
-    key: String(row.key),
-    status: Number(row.status),
-    contentType: String(row.content_type),
-    model: row.model === null ? undefined : String(row.model),
-    path: String(row.path),
-    createdAt: Number(row.created_at),
-    expiresAt: Number(row.expires_at),
-    lastHitAt: Number(row.last_hit_at),
-    hitCount: Number(row.hit_count),
-    usage: { ...NO_USAGE, ...JSON.parse(String(row.usage)) },
-    snippet: String(row.snippet),
-  };
-}
-
-function toEntry(row: Row): CacheEntry {
-  return { ...toMeta(row), body: row.body as Uint8Array };
-}
-
-/** Creates the folder (0700) and the database file (0600) before SQLite does. */
-function createPrivateFile(path: string): void {
-  const dir = path.slice(0, Math.max(path.lastIndexOf("/"), 0));
-  if (dir) Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  Deno.openSync(path, { create: true, write: true, mode: 0o600 }).close();
-  if (Deno.build.os !== "windows") Deno.chmodSync(path, 0o600);
 }

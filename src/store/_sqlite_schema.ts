@@ -1,0 +1,146 @@
+/**
+ * The SQLite store's file: how it is created (private, WAL), its tables and
+ * their later columns, the prepared statements, and rows turned into entries.
+ * Private to `src/store/`.
+ *
+ * @module
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { NO_USAGE } from "../stats/usage.ts";
+import type { CacheEntry } from "./store.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (
+  key TEXT PRIMARY KEY,
+  status INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  model TEXT,
+  path TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  last_hit_at INTEGER NOT NULL,
+  hit_count INTEGER NOT NULL DEFAULT 0,
+  size INTEGER NOT NULL,
+  usage TEXT NOT NULL DEFAULT '{}',
+  snippet TEXT NOT NULL DEFAULT '',
+  body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_last_hit ON entries(last_hit_at);
+CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires_at);
+-- Lets start-up total the bytes from a small index instead of scanning every row.
+CREATE INDEX IF NOT EXISTS entries_size ON entries(size);
+CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS aliases_key ON aliases(key);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;
+`;
+
+/** Columns added after the first schema, for files made before them. */
+const ADDED_COLUMNS = {
+  usage: "ALTER TABLE entries ADD COLUMN usage TEXT NOT NULL DEFAULT '{}'",
+  snippet: "ALTER TABLE entries ADD COLUMN snippet TEXT NOT NULL DEFAULT ''",
+};
+
+const META = "key, status, content_type, model, path, created_at, expires_at, last_hit_at, " +
+  "hit_count, size, usage, snippet";
+
+type Row = Record<string, SQLInputValue>;
+
+/**
+ * Opens the database at `path` (or `:memory:`), creating a private file and
+ * its tables, and adding columns that older files lack.
+ *
+ * @param path the database file
+ * @returns the open connection, in WAL mode
+ */
+export function openDatabase(path: string): DatabaseSync {
+  if (path !== ":memory:") createPrivateFile(path);
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+  db.exec(SCHEMA);
+  const columns = new Set(
+    db.prepare("PRAGMA table_info(entries)").all().map((c) => String(c.name)),
+  );
+  for (const [column, ddl] of Object.entries(ADDED_COLUMNS)) {
+    if (!columns.has(column)) db.exec(ddl);
+  }
+  return db;
+}
+
+const SQL = {
+  get: `SELECT ${META}, body FROM entries WHERE key = ? AND expires_at > ?`,
+  getByAlias: `SELECT ${META.replace(/(^|, )/g, "$1e.")}, e.body FROM aliases a ` +
+    `JOIN entries e ON e.key = a.key WHERE a.alias = ? AND e.expires_at > ?`,
+  exists: "SELECT size FROM entries WHERE key = ?",
+  inspect: `SELECT ${META}, body FROM entries WHERE key = ?`,
+  insert:
+    `INSERT OR REPLACE INTO entries (${META}, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
+  insertAlias: "INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
+  touch: "UPDATE entries SET last_hit_at = ?, hit_count = hit_count + ? WHERE key = ?",
+  oldest: "SELECT key FROM entries WHERE key != ? ORDER BY last_hit_at LIMIT ?",
+  expired: "SELECT key FROM entries WHERE expires_at <= ?",
+  delete: "DELETE FROM entries WHERE key = ?",
+  deleteAliases: "DELETE FROM aliases WHERE key = ?",
+  aliasesOf: "SELECT alias FROM aliases WHERE key = ?",
+  list: `SELECT ${META} FROM entries WHERE key >= ? AND key < ? ` +
+    "AND (? = '' OR instr(lower(coalesce(model, '') || ' ' || snippet), lower(?)) > 0) " +
+    "ORDER BY created_at DESC LIMIT ? OFFSET ?",
+  count: "SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM entries",
+  addCounter: "INSERT INTO counters (name, value) VALUES (?, ?) " +
+    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+  counters: "SELECT name, value FROM counters",
+  dataVersion: "PRAGMA data_version",
+};
+
+/** The prepared statements, by name. */
+export type Statements = { readonly [name in keyof typeof SQL]: StatementSync };
+
+/**
+ * Prepares every statement the store runs.
+ *
+ * @param db the connection
+ * @returns the statements by name
+ */
+export function prepareStatements(db: DatabaseSync): Statements {
+  const entries = Object.entries(SQL).map(([name, text]) => [name, db.prepare(text)]);
+  return Object.fromEntries(entries) as Statements;
+}
+
+/**
+ * An entry's meta from a row without the body.
+ *
+ * @param row the row
+ * @returns the meta
+ */
+export function toMeta(row: Row): Omit<CacheEntry, "body"> {
+  return {
+    key: String(row.key),
+    status: Number(row.status),
+    contentType: String(row.content_type),
+    model: row.model === null ? undefined : String(row.model),
+    path: String(row.path),
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    lastHitAt: Number(row.last_hit_at),
+    hitCount: Number(row.hit_count),
+    usage: { ...NO_USAGE, ...JSON.parse(String(row.usage)) },
+    snippet: String(row.snippet),
+  };
+}
+
+/**
+ * An entry from a row with its body.
+ *
+ * @param row the row
+ * @returns the entry
+ */
+export function toEntry(row: Row): CacheEntry {
+  return { ...toMeta(row), body: row.body as Uint8Array };
+}
+
+/** Creates the folder (0700) and the database file (0600) before SQLite does. */
+function createPrivateFile(path: string): void {
+  const dir = path.slice(0, Math.max(path.lastIndexOf("/"), 0));
+  if (dir) Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  Deno.openSync(path, { create: true, write: true, mode: 0o600 }).close();
+  if (Deno.build.os !== "windows") Deno.chmodSync(path, 0o600);
+}
