@@ -100,9 +100,10 @@ export class FileSink {
 
   async #drain(): Promise<void> {
     try {
-      // Gather lines for a moment, so that under load one write carries many of them.
-      await new Promise((resolve) => setTimeout(resolve, DRAIN_DELAY_MS));
       while (this.#queue.length > 0) {
+        // Gather lines for a moment before every write (not only the first), so
+        // that under load each write carries many of them.
+        if (!this.#closed) await new Promise((resolve) => setTimeout(resolve, DRAIN_DELAY_MS));
         const batch = this.#queue;
         this.#queue = [];
         this.#queued = 0;
