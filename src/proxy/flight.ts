@@ -143,11 +143,6 @@ export class Flight<T = void> {
 export class Flights<T = void> {
   #byKey = new Map<string, Flight<T>>();
 
-  /** Number of flights under way. */
-  get size(): number {
-    return this.#byKey.size;
-  }
-
   /**
    * The flight for `key` that a new client may join, if any.
    *

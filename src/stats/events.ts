@@ -72,11 +72,6 @@ export class EventBus {
     this.#onListenerError = onListenerError;
   }
 
-  /** The `seq` of the last event emitted (0 before the first). */
-  get lastSeq(): number {
-    return this.#seq;
-  }
-
   /**
    * Numbers a call and hands it to every listener, synchronously.
    *
