@@ -177,16 +177,7 @@ function outcomeOf(recording: Recording, complete: boolean, requestBody: Uint8Ar
 }
 
 function hitReport(entry: CacheEntry, call: Call, ctx: MessagesContext): CallReport {
-  return {
-    ...common(call, ctx),
-    kind: "HIT",
-    model: entry.model ?? null,
-    status: entry.status,
-    bytes: entry.body.byteLength,
-    usage: entry.usage,
-    dollars: ctx.stats.prices.costOf(entry.model, entry.usage),
-    snippet: entry.snippet,
-  };
+  return report(call, ctx, "HIT", entry.model, entry.status, entry.body.byteLength, entry);
 }
 
 function flightReport(
@@ -195,24 +186,31 @@ function flightReport(
   call: Call,
   ctx: MessagesContext,
 ): CallReport {
-  const failed = !outcome.complete || outcome.status >= 400;
-  return {
-    ...common(call, ctx),
-    kind: failed ? "ERROR" : label,
-    model: outcome.model ?? null,
-    status: outcome.status,
-    bytes: outcome.bytes,
-    usage: outcome.usage,
-    dollars: ctx.stats.prices.costOf(outcome.model, outcome.usage),
-    snippet: outcome.snippet,
-  };
+  const kind = !outcome.complete || outcome.status >= 400 ? "ERROR" : label;
+  return report(call, ctx, kind, outcome.model, outcome.status, outcome.bytes, outcome);
 }
 
-function common(call: Call, ctx: MessagesContext) {
+/** One call's report, built as a single object: this runs on every hit. */
+function report(
+  call: Call,
+  ctx: MessagesContext,
+  kind: CallKind,
+  model: string | undefined,
+  status: number,
+  bytes: number,
+  answer: { readonly usage: Usage; readonly snippet: string },
+): CallReport {
   return {
     time: isoTime(ctx.now()),
+    kind,
+    model: model ?? null,
     path: call.route,
-    durationMs: performance.now() - call.started,
+    status,
+    bytes,
+    durationMs: Math.round((performance.now() - call.started) * 1000) / 1000, // to the µs
+    usage: answer.usage,
+    dollars: Math.round(ctx.stats.prices.costOf(model, answer.usage) * 1e10) / 1e10,
+    snippet: answer.snippet,
     key: call.key?.slice(0, 12) ?? null,
   };
 }

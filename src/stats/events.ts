@@ -75,11 +75,13 @@ export class EventBus {
   /**
    * Numbers a call and hands it to every listener, synchronously.
    *
-   * @param report the call
+   * @param report the call; it becomes the event (numbered in place), so do not reuse it
    * @returns the event as emitted
    */
   emit(report: CallReport): CallEvent {
-    const event = { seq: ++this.#seq, ...report };
+    // The report becomes the event: numbering it in place saves a copy per call.
+    const event = report as CallReport & { seq: number };
+    event.seq = ++this.#seq;
     for (const listener of this.#listeners) {
       try {
         listener(event);

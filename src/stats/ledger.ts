@@ -91,18 +91,21 @@ export class Ledger {
     const u = event.usage; // cache writes count once, through their 5m/1h split
     const tokens = u.input_tokens + u.ephemeral_5m_input_tokens + u.ephemeral_1h_input_tokens +
       u.cache_read_input_tokens + u.output_tokens;
-    const values = { calls: 1, tokens, usd: event.dollars };
-    for (const metric of METRICS) add(this.#summary, metric, event.kind, values[metric]);
+    add(this.#summary, "calls", event.kind, 1);
+    add(this.#summary, "tokens", event.kind, tokens);
+    add(this.#summary, "usd", event.kind, event.dollars);
     if (event.kind === "BYPASS") this.#summary.bypassed++;
     const names = this.#namesOf(event.kind, this.#modelName(event.model));
-    for (let i = 0; i < METRICS.length; i++) {
-      const name = names[i]!;
-      const value = values[METRICS[i]!];
-      this.#allTime.set(name, (this.#allTime.get(name) ?? 0) + value);
-      this.#session.set(name, (this.#session.get(name) ?? 0) + value);
-      this.#pending.set(name, (this.#pending.get(name) ?? 0) + value);
-    }
+    this.#bump(names[0]!, 1);
+    this.#bump(names[1]!, tokens);
+    this.#bump(names[2]!, event.dollars);
   };
+
+  #bump(name: string, value: number): void {
+    this.#allTime.set(name, (this.#allTime.get(name) ?? 0) + value);
+    this.#session.set(name, (this.#session.get(name) ?? 0) + value);
+    this.#pending.set(name, (this.#pending.get(name) ?? 0) + value);
+  }
 
   #namesOf(kind: CallKind, model: string): readonly string[] {
     let byModel = this.#names.get(kind);

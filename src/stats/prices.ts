@@ -66,9 +66,9 @@ export class PriceBook {
    * @returns its price, or {@link DEFAULT_PRICE} (with a warning, once)
    */
   priceOf(model: string | undefined): Price {
-    const id = (model ?? "").toLowerCase();
-    const known = this.#byModel.get(id);
+    const known = this.#byModel.get(model ?? "");
     if (known) return known;
+    const id = (model ?? "").toLowerCase();
     const rule = this.#rules.find((r) =>
       typeof r.match === "string" ? id.includes(r.match) : r.match.test(id)
     );
@@ -80,7 +80,7 @@ export class PriceBook {
     }
     const price = rule?.price ?? DEFAULT_PRICE;
     // Bounded by the models that reach this proxy; each is looked up (and warned about) once.
-    if (this.#byModel.size < 10_000) this.#byModel.set(id, price);
+    if (this.#byModel.size < 10_000) this.#byModel.set(model ?? "", price);
     return price;
   }
 
