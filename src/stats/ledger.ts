@@ -193,10 +193,18 @@ function totalsOf(counters: Counters): Totals {
       if (kind === "BYPASS") totals.bypassed += value;
     }
   }
+  for (const perModel of Object.values(totals.models)) roundUsd(perModel);
   return withRatios(totals);
 }
 
+/** Dollars without the noise of summing floats (0.00039999999999999996 → 0.0004). */
+function roundUsd(target: ModelTotals): void {
+  target.usdSaved = Math.round(target.usdSaved * 1e10) / 1e10;
+  target.usdSpent = Math.round(target.usdSpent * 1e10) / 1e10;
+}
+
 function withRatios<T extends Summary>(totals: T): T {
+  roundUsd(totals);
   const decided = totals.hits + totals.misses;
   totals.hitRate = decided === 0 ? 0 : totals.hits / decided;
   const dollars = totals.usdSaved + totals.usdSpent;

@@ -111,3 +111,15 @@ Deno.test("Ledger.summary() keeps the all-time figures call by call", async () =
   await ledger.close();
   await store.close();
 });
+
+Deno.test("Ledger reports dollars without float noise", async () => {
+  const store = SqliteStore.open(":memory:", { maxEntries: 10 });
+  const ledger = await Ledger.open(store);
+  ledger.record(event("MISS", "a", 0.0003));
+  ledger.record(event("MISS", "b", 0.0001));
+  assert.equal(ledger.allTime().usdSpent, 0.0004);
+  assert.equal(ledger.summary().usdSpent, 0.0004);
+  assert.equal(ledger.allTime().models.a?.usdSpent, 0.0003);
+  await ledger.close();
+  await store.close();
+});
