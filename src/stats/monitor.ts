@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { eventJson } from "./event_json.ts";
 import type { CallEvent } from "./events.ts";
 
 /** Chunks (batches) a client may fall behind before it is dropped. */
@@ -46,7 +47,7 @@ export class Monitor {
   readonly publish = (event: CallEvent): void => {
     this.#lastSeq = event.seq;
     if (this.#clients.size === 0) return;
-    this.#batch.push(`event: call\ndata: ${JSON.stringify(event)}\n\n`);
+    this.#batch.push(`event: call\ndata: ${eventJson(event)}\n\n`);
     if (this.#batchMs === 0) this.#flush();
     else this.#flushTimer ??= setTimeout(() => this.#flush(), this.#batchMs);
   };
