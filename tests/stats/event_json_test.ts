@@ -13,7 +13,7 @@ function event(overrides: Partial<CallEvent> = {}): CallEvent {
     status: 200,
     bytes: 482,
     durationMs: 0.321,
-    usage: { ...NO_USAGE, input_tokens: 25, output_tokens: 15 },
+    usage: { ...NO_USAGE, "input_tokens": 25, "output_tokens": 15 },
     dollars: 0.0003,
     snippet: "Hello!",
     key: "2f433e97c0cc",
@@ -40,7 +40,7 @@ Deno.test("eventJson() parses back to what JSON.stringify would give", async (t)
 });
 
 Deno.test("eventJson() encodes a repeated usage object and snippet from memory, correctly", () => {
-  const usage = { ...NO_USAGE, output_tokens: 1 };
+  const usage = { ...NO_USAGE, "output_tokens": 1 };
   const first = eventJson(event({ usage, seq: 1 }));
   const second = eventJson(event({ usage, seq: 2 }));
   assert.equal(JSON.parse(first).usage.output_tokens, 1);
