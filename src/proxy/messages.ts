@@ -6,7 +6,7 @@
  * @module
  */
 import type { KeyMemo } from "../cache/key.ts";
-import { entryFor, joinChunks, type Recording } from "../cache/recorder.ts";
+import { type Answer, entryFor, joinChunks, type Recording } from "../cache/recorder.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { isoTime } from "../clock.ts";
@@ -74,7 +74,7 @@ export async function handleMessages(
   if (ctx.config.off || YES.has(req.headers.get("x-cache-bypass") ?? "")) {
     const flight = new Flight(
       forward,
-      (recording, complete) => Promise.resolve(outcomeOf(recording, complete, body)),
+      (recording, complete) => Promise.resolve(outcomeOf(answerOf(recording), complete, body)),
     );
     return follow(flight, req, "BYPASS", { started, path, route, key: null }, ctx);
   }
@@ -140,9 +140,9 @@ async function finish(
   recording: Recording,
   complete: boolean,
 ): Promise<Outcome> {
-  const outcome = outcomeOf(recording, complete, requestBody);
+  const answer = answerOf(recording);
+  const outcome = outcomeOf(answer, complete, requestBody);
   if (!complete) return outcome;
-  const contentType = recording.headers.get("content-type") ?? "";
   const entry = entryFor({
     key: call.key!,
     path: call.path,
@@ -151,7 +151,7 @@ async function finish(
     ttlSec: ctx.config.ttlSec,
     usage: outcome.usage,
     snippet: outcome.snippet,
-  }, { status: recording.status, contentType, body: joinChunks(recording.chunks) });
+  }, answer);
   if (!entry) return outcome;
   try {
     await ctx.store.put(entry);
@@ -163,12 +163,20 @@ async function finish(
   return outcome;
 }
 
-function outcomeOf(recording: Recording, complete: boolean, requestBody: Uint8Array): Outcome {
-  const body = joinChunks(recording.chunks);
-  const { usage, snippet } = readAnswer(recording.headers.get("content-type") ?? "", body);
+/** The recorded answer as one body: joined once, then read and stored from that copy. */
+function answerOf(recording: Recording): Answer {
   return {
     status: recording.status,
-    bytes: body.byteLength,
+    contentType: recording.headers.get("content-type") ?? "",
+    body: joinChunks(recording.chunks),
+  };
+}
+
+function outcomeOf(answer: Answer, complete: boolean, requestBody: Uint8Array): Outcome {
+  const { usage, snippet } = readAnswer(answer.contentType, answer.body);
+  return {
+    status: answer.status,
+    bytes: answer.body.byteLength,
     usage,
     snippet,
     complete,
