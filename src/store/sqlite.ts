@@ -254,6 +254,8 @@ export class SqliteStore implements CacheStore {
       return result;
     } catch (e) {
       this.#db.exec("ROLLBACK");
+      // The work kept #count and #bytes as it went; what it undid, count again.
+      [this.#count, this.#bytes] = this.#countRows();
       throw e;
     }
   }

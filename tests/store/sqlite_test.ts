@@ -211,3 +211,14 @@ Deno.test("SqliteStore searches entries by model or snippet text, and totals the
   assert.equal(await store.bytes(), '{"key":"k1"}'.length);
   await store.close();
 });
+
+Deno.test("SqliteStore keeps its entry count and bytes right when a put fails midway", async () => {
+  const c = clock();
+  const store = SqliteStore.open(":memory:", { maxEntries: 10, now: c.now });
+  await store.put(entry("a", c.t));
+  const broken = { ...entry("b", c.t), body: undefined as unknown as Uint8Array };
+  await assert.rejects(async () => await store.put(broken));
+  assert.equal(await store.count(), 1);
+  assert.equal(await store.bytes(), '{"key":"a"}'.length);
+  await store.close();
+});
