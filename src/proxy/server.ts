@@ -49,8 +49,9 @@ const CACHED_PATHS = new Set(["/v1/messages", "/v1/messages/count_tokens"]);
  * @returns the handler
  * @example
  * ```ts
- * const handler = createHandler({ config, store: SqliteStore.open(":memory:", { maxEntries: 10 }) });
- * Deno.serve({ port: 4000 }, handler);
+ * const store = SqliteStore.open(":memory:", { maxEntries: 10 });
+ * const stats = await openStats(store, config, createLogger("info"));
+ * Deno.serve({ port: 4000 }, createHandler({ config, store, stats }));
  * ```
  */
 export function createHandler(deps: HandlerDeps): Handler {
