@@ -9,6 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { RUN_FLAGS } from "../src/cli/self.ts";
 
 /** Every target a release ships, as `deno compile --target` names them. */
 export const TARGETS = [
@@ -19,14 +20,8 @@ export const TARGETS = [
   "x86_64-pc-windows-msvc",
 ] as const;
 
-/** The narrowest flags the proxy runs with (network, its env, its cache home). */
-export const RUN_FLAGS = [
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-write",
-  "--unstable-no-legacy-abort",
-];
+/** The flags the binary runs with; `src/cli/self.ts` says why each is needed. */
+export { RUN_FLAGS };
 
 /**
  * The output path of the binary for `target`.

@@ -1,26 +1,42 @@
 /**
  * The command line: `llm-cache-proxy <command> [flags]`. Each command lives
  * in its own module and returns an exit code: 0 ok, 1 failure, 2 usage or
- * configuration error.
+ * configuration error. `--help` on any command prints its help; a mistake on
+ * the command line or in the configuration is one line on stderr and exit 2.
  *
  * @module
  */
+import { ConfigError } from "../config.ts";
+import { VERSION } from "../version.ts";
+import { UsageError } from "./args.ts";
 import * as serve from "./serve.ts";
-import denoJson from "../../deno.json" with { type: "json" };
 
 /** A subcommand: parses its own flags and returns an exit code. */
 export interface Command {
   /** One line for the command list. */
   readonly summary: string;
-  /** Runs the command. */
+  /** The text `<command> --help` prints. */
+  readonly help: string;
+  /**
+   * Runs the command; throws {@link UsageError} for a bad command line and
+   * {@link ConfigError} for a bad configuration.
+   */
   run(args: string[]): Promise<number>;
 }
 
 const COMMANDS: Record<string, Command> = {
   serve,
-  run: { summary: "Same as serve (the name llm-cache-proxy v2 used)", run: serve.run },
-  version: { summary: "Print the version", run: () => Promise.resolve(printVersion()) },
-  help: { summary: "Show this help", run: () => Promise.resolve(printHelp()) },
+  run: { ...serve, summary: "Same as serve (the name llm-cache-proxy v2 used)" },
+  version: {
+    summary: "Print the version",
+    help: "Usage: llm-cache-proxy version\n\nPrints the version, e.g. llm-cache-proxy 3.0.0.",
+    run: () => Promise.resolve(printVersion()),
+  },
+  help: {
+    summary: "Show this help, or a command's: help <command>",
+    help: "Usage: llm-cache-proxy help [command]",
+    run: ([name]) => Promise.resolve(name === undefined ? printHelp() : commandHelp(name)),
+  },
 };
 
 /**
@@ -37,14 +53,41 @@ export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   if (name === undefined || name === "--help" || name === "-h") return printHelp();
   if (name === "--version" || name === "-V") return printVersion();
-  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  const command = commandNamed(name);
   if (!command) {
     console.error(
       `llm-cache-proxy: unknown command "${name}". Run "llm-cache-proxy --help" for the list`,
     );
     return 2;
   }
-  return await command.run(rest);
+  const flags = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (flags.includes("--help") || flags.includes("-h")) return console.log(command.help), 0;
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(
+        `llm-cache-proxy ${name}: ${e.message}. Run "llm-cache-proxy ${name} --help"`,
+      );
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      console.error(`llm-cache-proxy: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+function commandNamed(name: string): Command | undefined {
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
+
+function commandHelp(name: string): number {
+  const command = commandNamed(name);
+  if (!command) throw new UsageError(`no command "${name}"`);
+  console.log(command.help);
+  return 0;
 }
 
 function printHelp(): number {
@@ -61,12 +104,13 @@ function printHelp(): number {
       "",
       'Run "llm-cache-proxy <command> --help" for a command\'s flags.',
       "Point clients at it with ANTHROPIC_BASE_URL=http://localhost:4000",
+      "Exit codes: 0 ok, 1 failed, 2 bad command line or configuration.",
     ].join("\n"),
   );
   return 0;
 }
 
 function printVersion(): number {
-  console.log(`llm-cache-proxy ${denoJson.version}`);
+  console.log(`llm-cache-proxy ${VERSION}`);
   return 0;
 }

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { type Config, ConfigError, loadConfig } from "../config.ts";
+import { type Config, loadConfig } from "../config.ts";
+import { parseFlags } from "./args.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { LogFileError } from "../log_file.ts";
 import { createHandler, type Handler } from "../proxy/server.ts";
@@ -15,7 +15,8 @@ import { SqliteStore } from "../store/sqlite.ts";
 /** One line for the command list. */
 export const summary = "Run the proxy in the foreground (Ctrl-C stops it)";
 
-const HELP = `Usage: llm-cache-proxy serve
+/** The text `serve --help` prints. */
+export const help = `Usage: llm-cache-proxy serve
 
 Runs the caching proxy in the foreground until Ctrl-C or SIGTERM.
 Configuration comes from the environment, then $CACHE_HOME/.env
@@ -34,23 +35,8 @@ const PRUNE_EVERY_MS = 60 * 60 * 1000;
  * @returns the exit code
  */
 export async function run(args: string[]): Promise<number> {
-  try {
-    const { values } = parseArgs({ args, options: { help: { type: "boolean", short: "h" } } });
-    if (values.help) return console.log(HELP), 0;
-  } catch (e) {
-    console.error(
-      `llm-cache-proxy serve: ${(e as Error).message}. Run "llm-cache-proxy serve --help"`,
-    );
-    return 2;
-  }
-  let config: Config;
-  try {
-    config = await loadConfig(Deno.env.toObject());
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    console.error(`llm-cache-proxy: ${e.message}`);
-    return 2;
-  }
+  parseFlags(args, {});
+  const config = await loadConfig(Deno.env.toObject());
   let log: Logger;
   try {
     log = createLogger(config.logLevel, {

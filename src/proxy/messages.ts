@@ -17,6 +17,7 @@ import type { CacheEntry, CacheStore } from "../store/store.ts";
 import { readBody } from "./body.ts";
 import { Flight, type Flights } from "./flight.ts";
 import { replay } from "./replay.ts";
+import type { CacheSwitch } from "./views.ts";
 import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
 
 /** What a finished upstream answer was, for every call that received it. */
@@ -40,6 +41,8 @@ export interface MessagesContext {
   readonly now: () => number;
   readonly log: Logger;
   readonly stats: Stats;
+  /** Whether every call bypasses the cache right now. */
+  readonly cacheSwitch: CacheSwitch;
 }
 
 /** One call being served: when it arrived, where to, and its key. */
@@ -71,7 +74,7 @@ export async function handleMessages(
   const started = performance.now();
   const body = await readBody(req, ctx.config.maxBodyBytes);
   const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal });
-  if (ctx.config.off || YES.has(req.headers.get("x-cache-bypass") ?? "")) {
+  if (ctx.cacheSwitch.off || YES.has(req.headers.get("x-cache-bypass") ?? "")) {
     const flight = new Flight(
       forward,
       (recording, complete) => Promise.resolve(outcomeOf(answerOf(recording), complete, body)),

@@ -11,6 +11,7 @@ import { KeyMemo } from "../cache/key.ts";
 import type { Config } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { isoTime } from "../clock.ts";
+import { VERSION } from "../version.ts";
 import type { Stats } from "../stats/stats.ts";
 import { NO_USAGE } from "../stats/usage.ts";
 import type { CacheStore } from "../store/store.ts";
@@ -67,7 +68,9 @@ export function createHandler(deps: HandlerDeps): Handler {
     now: deps.now ?? Date.now,
     log,
     stats: deps.stats,
+    cacheSwitch: { off: config.off },
   };
+  const health = JSON.stringify({ status: "ok", pid: Deno.pid, version: VERSION });
   const views: Record<string, () => Response | Promise<Response>> = {
     "/stats": () => statsView(ctx),
     "/metrics": () => metricsView(ctx),
@@ -77,7 +80,9 @@ export function createHandler(deps: HandlerDeps): Handler {
   return async (req) => {
     try {
       const { path, pathAndQuery } = splitUrl(req.url);
-      if (path === "/health" && req.method === "GET") return Response.json({ status: "ok" });
+      if (path === "/health" && req.method === "GET") {
+        return new Response(health, { headers: { "content-type": "application/json" } });
+      }
       // The page itself holds no data and a browser cannot add x-cache-auth to a page
       // load; it asks for the token and sends it on every call it makes.
       if (path === "/" && req.method === "GET") return dashboardView();
@@ -87,6 +92,9 @@ export function createHandler(deps: HandlerDeps): Handler {
       }
       if (path.startsWith("/v1/")) return await passThrough(req, path, ctx);
       if (req.method === "GET" && Object.hasOwn(views, path)) return await views[path]!();
+      if (req.method === "POST" && (path === "/cache/off" || path === "/cache/on")) {
+        return switchCache(path === "/cache/off", ctx);
+      }
       if (path === "/cache/entries" || path.startsWith("/cache/entries/")) {
         return await handleEntries(req, path, ctx.store);
       }
@@ -119,6 +127,15 @@ async function passThrough(req: Request, path: string, ctx: MessagesContext): Pr
     key: null,
   });
   return response;
+}
+
+/** `POST /cache/off` and `/cache/on`: what `llm-cache-proxy off` and `on` call. */
+function switchCache(off: boolean, ctx: MessagesContext): Response {
+  if (ctx.cacheSwitch.off !== off) {
+    ctx.cacheSwitch.off = off;
+    ctx.log.info(off ? "Cache OFF: every call now bypasses the cache" : "Cache ON");
+  }
+  return Response.json({ off });
 }
 
 /** Path and query without building a URL object: this runs on every hit. */

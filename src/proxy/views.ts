@@ -15,6 +15,13 @@ export interface ViewContext {
   readonly config: Config;
   readonly store: CacheStore;
   readonly stats: Stats;
+  /** Whether the cache is bypassed right now (`llm-cache-proxy off`). */
+  readonly cacheSwitch: CacheSwitch;
+}
+
+/** The cache's on/off state, which `POST /cache/off` and `/cache/on` change at run time. */
+export interface CacheSwitch {
+  off: boolean;
 }
 
 /**
@@ -30,8 +37,9 @@ export async function statsView(ctx: ViewContext): Promise<Response> {
     cache: {
       entries: await ctx.store.count(),
       bytes: await ctx.store.bytes(),
-      off: ctx.config.off,
+      off: ctx.cacheSwitch.off,
     },
+    lastCall: ledger.lastCall() ?? null,
     uptimeSec: Math.round((Date.now() - startedAt) / 1000),
     startedAt: new Date(startedAt).toISOString(),
     session: ledger.session(),

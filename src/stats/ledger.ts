@@ -38,6 +38,9 @@ export interface Summary extends ModelTotals {
   savingsPct: number;
 }
 
+/** The last call served, as `/stats` shows it. */
+export type LastCall = Pick<CallEvent, "time" | "kind" | "model" | "status">;
+
 /** Totals over a period, as `/stats` shows them. */
 export interface Totals extends Summary {
   byKind: Partial<Record<CallKind, number>>;
@@ -62,6 +65,7 @@ export class Ledger {
   #timer: ReturnType<typeof setInterval>;
   #models = new Set<string>();
   #summary: Summary;
+  #last: CallEvent | undefined;
   /** The three counter names of each kind and model, built once: no string work per call. */
   #names = new Map<CallKind, Map<string, readonly string[]>>();
 
@@ -86,6 +90,16 @@ export class Ledger {
     return new Ledger(store, await store.readCounters(), options.flushEveryMs ?? 1000);
   }
 
+  /**
+   * The last call this process served.
+   *
+   * @returns when it was, what it was and its status, or undefined before the first
+   */
+  lastCall(): LastCall | undefined {
+    const e = this.#last;
+    return e && { time: e.time, kind: e.kind, model: e.model, status: e.status };
+  }
+
   /** Counts one call; subscribe this to the event bus. */
   readonly record = (event: CallEvent): void => {
     const u = event.usage; // cache writes count once, through their 5m/1h split
@@ -95,6 +109,7 @@ export class Ledger {
     add(this.#summary, "tokens", event.kind, tokens);
     add(this.#summary, "usd", event.kind, event.dollars);
     if (event.kind === "BYPASS") this.#summary.bypassed++;
+    this.#last = event;
     const names = this.#namesOf(event.kind, this.#modelName(event.model));
     this.#bump(names[0]!, 1);
     this.#bump(names[1]!, tokens);

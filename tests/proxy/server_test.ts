@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
+import { VERSION } from "../../src/version.ts";
 import { messageBody, postMessage, startProxy } from "../support/proxy.ts";
 
-Deno.test("GET /health answers {status: ok}; unknown routes get an Anthropic-shaped 404", async () => {
+Deno.test("GET /health answers status, pid and version; unknown routes get an Anthropic-shaped 404", async () => {
   await using proxy = await startProxy();
   const health = await proxy.fetch("/health");
-  assert.deepEqual([health.status, await health.json()], [200, { status: "ok" }]);
+  assert.deepEqual([health.status, await health.json()], [200, {
+    status: "ok",
+    pid: Deno.pid,
+    version: VERSION,
+  }]);
   const missing = await proxy.fetch("/nope");
   assert.equal(missing.status, 404);
   assert.equal((await missing.json()).error.type, "not_found_error");
@@ -139,4 +144,39 @@ Deno.test("credentials: the real key replaces the client's; without it they pass
     assert.equal(seen["authorization"], "Bearer oauth-token");
     assert.equal(seen["x-cache-namespace"], undefined);
   });
+});
+
+Deno.test("POST /cache/off bypasses every call until POST /cache/on; /stats shows the switch", async () => {
+  await using proxy = await startProxy();
+  const call = async () => {
+    const res = await postMessage(proxy, messageBody("switch me"));
+    await res.arrayBuffer();
+    return res.headers.get("x-cache");
+  };
+  assert.equal(await call(), "MISS");
+  assert.equal(await call(), "HIT");
+  const off = await proxy.fetch("/cache/off", { method: "POST" });
+  assert.deepEqual(await off.json(), { off: true });
+  assert.equal(await call(), "BYPASS");
+  assert.equal((await (await proxy.fetch("/stats")).json()).cache.off, true);
+  const on = await proxy.fetch("/cache/on", { method: "POST" });
+  assert.deepEqual(await on.json(), { off: false });
+  assert.equal(await call(), "HIT");
+  const stats = await (await proxy.fetch("/stats")).json();
+  assert.equal(stats.cache.off, false);
+  assert.deepEqual(
+    [stats.lastCall.kind, stats.lastCall.status, stats.lastCall.model],
+    ["HIT", 200, "claude-sonnet-4-5-20250929"],
+  );
+});
+
+Deno.test("the cache switch needs the auth token like every other control", async () => {
+  await using proxy = await startProxy({
+    env: { CACHE_HOST: "0.0.0.0", CACHE_AUTH_TOKEN: "s3cret-token" },
+  });
+  const denied = await fetch(`${proxy.url}/cache/off`, { method: "POST" });
+  assert.equal(denied.status, 401);
+  await denied.body?.cancel();
+  const stats = await proxy.fetch("/stats", { headers: { "x-cache-auth": "s3cret-token" } });
+  assert.equal((await stats.json()).cache.off, false);
 });

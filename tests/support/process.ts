@@ -162,7 +162,7 @@ export async function spawnServe(
   };
 }
 
-function command(flags: string[], env: Record<string, string>): Deno.Command {
+function command(flags: readonly string[], env: Record<string, string>): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, "src/main.ts", "serve"],
     cwd: ROOT,

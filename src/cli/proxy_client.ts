@@ -1,0 +1,102 @@
+/**
+ * Talks to a running proxy the way the commands need it: where it listens
+ * (from the config), with the auth token, and with short timeouts so a
+ * command never hangs on a proxy that does not answer.
+ *
+ * @module
+ */
+import type { Config } from "../config.ts";
+
+/** What `GET /health` answers. */
+export interface Health {
+  readonly status: string;
+  readonly pid: number;
+  readonly version: string;
+}
+
+const TIMEOUT_MS = 2000;
+
+/** A client of one proxy's control and stats routes. */
+export class ProxyClient {
+  /** e.g. `http://127.0.0.1:4000`. */
+  readonly base: string;
+  #headers: Record<string, string>;
+
+  /**
+   * @param base the proxy's origin
+   * @param token the `x-cache-auth` token, if the proxy needs one
+   */
+  constructor(base: string, token?: string) {
+    this.base = base;
+    this.#headers = token === undefined ? {} : { "x-cache-auth": token };
+  }
+
+  /**
+   * The client for the proxy `config` describes; a wildcard bind address is
+   * reached through loopback.
+   *
+   * @param config the configuration the proxy runs with
+   * @returns the client
+   */
+  static for(config: Config): ProxyClient {
+    let host = config.host.replace(/^\[|\]$/g, "");
+    if (host === "0.0.0.0" || host === "localhost") host = "127.0.0.1";
+    if (host === "::") host = "::1";
+    const origin = host.includes(":") ? `[${host}]` : host;
+    return new ProxyClient(`http://${origin}:${config.port}`, config.authToken);
+  }
+
+  /**
+   * `GET /health`, or undefined when nothing answers in time.
+   *
+   * @param timeoutMs how long to wait
+   * @returns the health, or undefined
+   */
+  async health(timeoutMs = TIMEOUT_MS): Promise<Health | undefined> {
+    try {
+      const res = await this.request("/health", { signal: AbortSignal.timeout(timeoutMs) });
+      if (!res.ok) return void await res.body?.cancel();
+      const body = await res.json();
+      return typeof body?.status === "string" ? body as Health : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Reads a JSON route.
+   *
+   * @param path e.g. `/stats`
+   * @param init method and the like
+   * @returns the parsed body
+   * @throws {Error} naming the route and status when the proxy refuses
+   */
+  async json<T>(path: string, init: RequestInit = {}): Promise<T> {
+    const res = await this.request(path, { signal: AbortSignal.timeout(TIMEOUT_MS), ...init });
+    const text = await res.text();
+    if (!res.ok) {
+      let message = text.slice(0, 200);
+      try {
+        message = JSON.parse(text)?.error?.message ?? message;
+      } catch {
+        // Not JSON: show the start of the text.
+      }
+      throw new Error(`${path} answered ${res.status}: ${message}`);
+    }
+    return JSON.parse(text) as T;
+  }
+
+  /**
+   * Sends a request to the proxy with the auth header.
+   *
+   * @param path e.g. `/monitor`
+   * @param init method, body, signal
+   * @returns the response
+   */
+  request(path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${this.base}${path}`, {
+      ...init,
+      headers: { ...this.#headers, ...(init.headers as Record<string, string> | undefined) },
+    });
+  }
+}
