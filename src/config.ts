@@ -48,6 +48,10 @@ export interface Config {
   readonly logFormat: LogFormat;
   /** Price rules from `$CACHE_HOME/prices.json`, tried before the built-in table. */
   readonly prices: readonly PriceRule[];
+  /** The user's home folder (`HOME`, or `USERPROFILE` on Windows), if set. */
+  readonly userHome: string | undefined;
+  /** Where per-user service files go: `$XDG_CONFIG_HOME`, else `~/.config`. */
+  readonly configHome: string | undefined;
 }
 
 /** A configuration value that cannot be used; the message says which and how to fix it. */
@@ -130,6 +134,9 @@ export function buildConfig(
     logFile: logFile(vars.CACHE_LOG_FILE, home),
     logFormat: oneOf(vars, "CACHE_LOG_FORMAT", ["text", "json"], "text"),
     prices: files.prices ?? [],
+    userHome: userHomeOf(vars),
+    configHome: nonEmpty(vars.XDG_CONFIG_HOME) ??
+      mapDefined(userHomeOf(vars), (h) => `${h}/.config`),
   };
 }
 
@@ -147,11 +154,19 @@ export function isLoopback(host: string): boolean {
 function cacheHome(env: Env): string {
   const explicit = nonEmpty(env.CACHE_HOME);
   if (explicit) return explicit.replace(/\/+$/, "");
-  const userHome = nonEmpty(env.HOME) ?? nonEmpty(env.USERPROFILE);
+  const userHome = userHomeOf(env);
   if (!userHome) {
     throw new ConfigError("Cannot find a home folder: HOME is unset. Set CACHE_HOME to a folder");
   }
   return `${userHome}/.llm-cache-proxy`;
+}
+
+function userHomeOf(env: Env): string | undefined {
+  return nonEmpty(env.HOME) ?? nonEmpty(env.USERPROFILE);
+}
+
+function mapDefined<T, U>(value: T | undefined, f: (value: T) => U): U | undefined {
+  return value === undefined ? undefined : f(value);
 }
 
 async function readEnvFile(path: string): Promise<Record<string, string>> {
