@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createLogger, type Logger } from "../src/log.ts";
 import { LogFileError } from "../src/log_file.ts";
 import { redact } from "../src/redact.ts";
+import { exists } from "../src/fs.ts";
 
 const ISO = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
 const KEY = "sk-ant-api03-AbCdEf0123456789_xyz-QRS";
@@ -19,16 +20,6 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
 async function fileLines(path: string): Promise<string[]> {
   const text = await Deno.readTextFile(path);
   return text === "" ? [] : text.replace(/\n$/, "").split("\n");
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /** Replaces console.log and console.error while `fn` runs. */

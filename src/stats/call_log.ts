@@ -11,6 +11,12 @@
  *
  * @module
  */
+import {
+  formatCompact as compact,
+  formatMs as duration,
+  formatPct as percent,
+  formatUsd as usd,
+} from "../format.ts";
 import type { Logger } from "../log.ts";
 import type { CallEvent, EventBus } from "./events.ts";
 import type { Summary } from "./ledger.ts";
@@ -79,43 +85,14 @@ export function logCalls(bus: EventBus, log: Logger, totals: () => Summary): () 
   });
 }
 
-/** Input, output, cache-read and cache-write tokens of a call. */
-function callTokens(event: CallEvent): number {
+/**
+ * Input, output, cache-read and cache-write tokens of a call.
+ *
+ * @param event the call
+ * @returns the tokens it used (or, for a hit, saved)
+ */
+export function callTokens(event: CallEvent): number {
   const u = event.usage;
   return u.input_tokens + u.output_tokens + u.cache_read_input_tokens +
     u.cache_creation_input_tokens;
-}
-
-/** `$0`, `$0.00042`, `$0.12`, `$1.23`, `$1234.50`. */
-function usd(dollars: number): string {
-  if (!(dollars > 0)) return "$0";
-  if (dollars < 0.000001) return "<$0.000001";
-  if (dollars < 0.1) return `$${trimZeros(dollars.toPrecision(2))}`;
-  return `$${dollars.toFixed(2)}`;
-}
-
-function trimZeros(digits: string): string {
-  return digits.includes(".") ? digits.replace(/0+$/, "").replace(/\.$/, "") : digits;
-}
-
-/** `0.4ms`, `1.2ms`, `950.0ms`, `1.25s`. */
-function duration(ms: number): string {
-  return ms < 1000 ? `${Math.max(0, ms).toFixed(1)}ms` : `${(ms / 1000).toFixed(2)}s`;
-}
-
-/** Whole percent; `<1%` and `>99%` rather than a rounded 0 or 100. */
-function percent(pct: number): string {
-  if (pct > 0 && pct < 1) return "<1%";
-  if (pct > 99 && pct < 100) return ">99%";
-  return `${Math.round(pct)}%`;
-}
-
-/** `950`, `12.3k`, `4.5M`, `1.2B`. */
-const UNITS: readonly [number, string][] = [[1e9, "B"], [1e6, "M"], [1e3, "k"]];
-
-function compact(n: number): string {
-  for (const [size, unit] of UNITS) {
-    if (n >= size) return `${trimZeros((n / size).toFixed(1))}${unit}`;
-  }
-  return `${Math.round(n)}`;
 }

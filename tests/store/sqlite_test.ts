@@ -1,23 +1,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { NO_USAGE } from "../../src/stats/usage.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { NewEntry } from "../../src/store/store.ts";
+import { newEntry } from "../support/entry.ts";
 
 function entry(key: string, now: number, overrides: Partial<NewEntry> = {}): NewEntry {
-  return {
-    key,
-    status: 200,
-    contentType: "application/json",
-    model: "claude-sonnet-4-5-20250929",
-    path: "/v1/messages",
-    createdAt: now,
-    expiresAt: now + 60_000,
-    body: new TextEncoder().encode(`{"key":"${key}"}`),
-    usage: { ...NO_USAGE, input_tokens: 3, output_tokens: 4 },
-    snippet: `answer ${key}`,
-    ...overrides,
-  };
+  return newEntry(key, { createdAt: now, expiresAt: now + 60_000, ...overrides });
 }
 
 function clock(start = 1_000_000) {

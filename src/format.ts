@@ -1,0 +1,60 @@
+/**
+ * Number formats shared by the log, the monitor and the command line, so a
+ * dollar amount reads the same everywhere.
+ *
+ * @module
+ */
+
+/**
+ * Dollars: `$0`, `$0.00042`, `$0.12`, `$1.23`, `$1234.50`.
+ *
+ * @param dollars an amount
+ * @returns the formatted amount
+ */
+export function formatUsd(dollars: number): string {
+  if (!(dollars > 0)) return "$0";
+  if (dollars < 0.000001) return "<$0.000001";
+  if (dollars < 0.1) return `$${trimZeros(dollars.toPrecision(2))}`;
+  return `$${dollars.toFixed(2)}`;
+}
+
+/**
+ * A short duration: `0.4ms`, `950.0ms`, `1.25s`.
+ *
+ * @param ms milliseconds
+ * @returns the formatted duration
+ */
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.max(0, ms).toFixed(1)}ms` : `${(ms / 1000).toFixed(2)}s`;
+}
+
+/**
+ * A whole percent; `<1%` and `>99%` rather than a rounded 0 or 100.
+ *
+ * @param pct a percentage, 0 to 100
+ * @returns the formatted percentage
+ */
+export function formatPct(pct: number): string {
+  if (pct > 0 && pct < 1) return "<1%";
+  if (pct > 99 && pct < 100) return ">99%";
+  return `${Math.round(pct)}%`;
+}
+
+const UNITS: readonly [number, string][] = [[1e9, "B"], [1e6, "M"], [1e3, "k"]];
+
+/**
+ * A count in at most four characters or so: `950`, `12.3k`, `4.5M`, `1.2B`.
+ *
+ * @param n a count
+ * @returns the formatted count
+ */
+export function formatCompact(n: number): string {
+  for (const [size, unit] of UNITS) {
+    if (n >= size) return `${trimZeros((n / size).toFixed(1))}${unit}`;
+  }
+  return `${Math.round(n)}`;
+}
+
+function trimZeros(digits: string): string {
+  return digits.includes(".") ? digits.replace(/0+$/, "").replace(/\.$/, "") : digits;
+}
