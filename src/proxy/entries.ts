@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { MAX_KEY_DIGITS, MIN_PREFIX_DIGITS, resolveKeyPrefix } from "../store/key_prefix.ts";
 import type { CacheStore, EntrySummary } from "../store/store.ts";
 import { HttpError } from "./errors.ts";
 
@@ -55,24 +56,25 @@ async function listEntries(params: URLSearchParams, store: CacheStore) {
 
 /** A full key, from itself or from a unique prefix of it. */
 async function resolveKey(given: string, store: CacheStore): Promise<string> {
-  const prefix = given.toLowerCase();
-  if (!/^[0-9a-f]{8,64}$/.test(prefix)) {
-    throw new HttpError(
-      400,
-      "invalid_request_error",
-      `"${given}" is not a cache key: give 8 to 64 hex digits`,
-    );
+  const found = await resolveKeyPrefix(store, given);
+  switch (found.kind) {
+    case "found":
+      return found.key;
+    case "invalid":
+      throw new HttpError(
+        400,
+        "invalid_request_error",
+        `"${given}" is not a cache key: give ${MIN_PREFIX_DIGITS} to ${MAX_KEY_DIGITS} hex digits`,
+      );
+    case "none":
+      throw notFound(found.prefix);
+    case "ambiguous":
+      throw new HttpError(
+        400,
+        "invalid_request_error",
+        `Key prefix ${found.prefix} matches several entries; give more digits`,
+      );
   }
-  const matches = await store.list({ keyPrefix: prefix, limit: 2 });
-  if (matches.length === 0) throw notFound(prefix);
-  if (matches.length > 1) {
-    throw new HttpError(
-      400,
-      "invalid_request_error",
-      `Key prefix ${prefix} matches several entries; give more digits`,
-    );
-  }
-  return matches[0]!.key;
 }
 
 function whole(

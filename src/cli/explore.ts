@@ -1,0 +1,264 @@
+/**
+ * `llm-cache-proxy explore`: browse the cache. On a terminal a full-screen
+ * browser; in scripts `--list`, `--view KEY` and `--invalidate KEY`. It opens
+ * the store file itself, so it works whether or not the proxy runs: SQLite's
+ * WAL lets both use the file, and the proxy notices a deletion at once.
+ *
+ * @module
+ */
+import { type Config, loadConfig } from "../config.ts";
+import { exists } from "../fs.ts";
+import { MIN_PREFIX_DIGITS, resolveKeyPrefix } from "../store/key_prefix.ts";
+import { SqliteStore } from "../store/sqlite.ts";
+import type { CacheStore } from "../store/store.ts";
+import { parseFlags, UsageError, wholeFlag } from "./args.ts";
+import { exploreScreen } from "./explore_screen.ts";
+import { bodyText, entryTable, metaLines, oneLine, SHORT_KEY } from "./explore_view.ts";
+import { styleFor } from "./term.ts";
+
+/** One line for the command list. */
+export const summary = "Browse, view and invalidate cached responses";
+
+/** The text `explore --help` prints. */
+export const help = `Usage: llm-cache-proxy explore [--search TEXT]
+       llm-cache-proxy explore --list [--limit N] [--search TEXT] [--json]
+       llm-cache-proxy explore --view KEY [--json]
+       llm-cache-proxy explore --invalidate KEY [--json]
+
+Without --list, --view or --invalidate: a full-screen browser of the cache
+(needs a terminal). Keys: up/down or j/k move, PgUp/PgDn page, enter views
+an entry, d invalidates it, / searches model and answer text, r reloads,
+q quits (in an entry: esc, q or left goes back).
+
+  --list            One row per entry, newest first
+  --limit N         Rows --list prints (default 50)
+  --search TEXT     Only entries whose model or answer snippet contains TEXT
+  --view KEY        An entry's metadata and the start of its body
+  --invalidate KEY  Delete an entry; its next request goes upstream again
+  --json            Machine-readable output (--view: metadata and the whole body)
+
+KEY is a full key or a unique prefix of at least 8 hex digits, as --list shows.
+Works whether or not the proxy is running.
+
+Exit codes: 0 ok, 1 no entry matched or the prefix is ambiguous,
+2 bad flags (a KEY that is not hex among them) or no terminal for the browser.`;
+
+const FLAGS = {
+  list: { type: "boolean" },
+  limit: { type: "string" },
+  search: { type: "string" },
+  view: { type: "string" },
+  invalidate: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+/** Lines of the body `--view` prints without `--json`. */
+const VIEW_BODY_LINES = 40;
+
+type Mode = "screen" | "list" | "view" | "invalidate";
+
+/**
+ * Runs the explorer.
+ *
+ * @param args flags after `explore`
+ * @returns the exit code
+ * @example
+ * ```ts
+ * await run(["--list", "--search", "weather"]);
+ * ```
+ */
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, FLAGS);
+  const mode = modeOf(values);
+  const limit = wholeFlag("limit", values.limit, 1, 1_000_000) ?? 50;
+  if (mode === "screen" && !(Deno.stdin.isTerminal() && Deno.stdout.isTerminal())) {
+    console.error(
+      "llm-cache-proxy explore: the browser needs a terminal; in scripts use " +
+        "--list, --view KEY or --invalidate KEY (see --help)",
+    );
+    return 2;
+  }
+  const config = await loadConfig(Deno.env.toObject());
+  const store = await openStore(config);
+  if (!store) return 1;
+  try {
+    const json = values.json ?? false;
+    const search = values.search?.trim() ?? "";
+    switch (mode) {
+      case "screen":
+        return await exploreScreen(store, { query: search, emptyHint: emptyHint(config) });
+      case "list":
+        return await printList(store, { limit, search, json, hint: emptyHint(config) });
+      case "view":
+        return await printEntry(store, values.view!, json);
+      case "invalidate":
+        return await invalidate(store, values.invalidate!, json);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+function modeOf(values: {
+  list?: boolean;
+  view?: string;
+  invalidate?: string;
+  json?: boolean;
+  limit?: string;
+  search?: string;
+}): Mode {
+  const chosen = [
+    values.list ? "--list" : undefined,
+    values.view !== undefined ? "--view" : undefined,
+    values.invalidate !== undefined ? "--invalidate" : undefined,
+  ].filter((flag) => flag !== undefined);
+  if (chosen.length > 1) throw new UsageError(`${chosen.join(" and ")} cannot be combined`);
+  const mode: Mode = values.list
+    ? "list"
+    : values.view !== undefined
+    ? "view"
+    : values.invalidate !== undefined
+    ? "invalidate"
+    : "screen";
+  if (values.limit !== undefined && mode !== "list") throw new UsageError("--limit needs --list");
+  if (values.search !== undefined && (mode === "view" || mode === "invalidate")) {
+    throw new UsageError("--search goes with --list or the browser, not a single KEY");
+  }
+  if (values.json && mode === "screen") {
+    throw new UsageError("--json needs --list, --view KEY or --invalidate KEY");
+  }
+  return mode;
+}
+
+/** Opens the store, or says why not; a cache never written to is an empty store in memory. */
+async function openStore(config: Config): Promise<CacheStore | undefined> {
+  try {
+    if (!(await exists(config.dbPath))) return SqliteStore.open(":memory:", { maxEntries: 1 });
+    return SqliteStore.open(config.dbPath, { maxEntries: config.maxEntries });
+  } catch (e) {
+    console.error(
+      `llm-cache-proxy explore: cannot open the cache at ${config.dbPath} ` +
+        `(${(e as Error).message}); check that CACHE_HOME (${config.home}) is readable`,
+    );
+    return undefined;
+  }
+}
+
+function emptyHint(config: Config): string {
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return "The cache is empty. Start the proxy (llm-cache-proxy on) and point clients at it:\n" +
+    `  ANTHROPIC_BASE_URL=http://${host}:${config.port}`;
+}
+
+async function printList(
+  store: CacheStore,
+  options: { limit: number; search: string; json: boolean; hint: string },
+): Promise<number> {
+  const entries = await store.list({ limit: options.limit, query: options.search });
+  if (options.json) {
+    console.log(JSON.stringify(entries.map((e) => ({ ...e, model: e.model ?? null })), null, 2));
+    return 0;
+  }
+  if (entries.length === 0) {
+    console.log(options.search ? `No entry matches "${oneLine(options.search)}"` : options.hint);
+    return 0;
+  }
+  const style = styleFor(Deno.stdout);
+  const width = Deno.stdout.isTerminal() ? consoleWidth() : undefined;
+  const table = entryTable(entries, Date.now(), width);
+  console.log([style.bold(table.header), ...table.rows].join("\n"));
+  const total = options.search ? undefined : await store.count();
+  if (total !== undefined && total > entries.length) {
+    console.log(style.dim(`(${entries.length} of ${total}; --limit N shows more)`));
+  }
+  return 0;
+}
+
+async function printEntry(store: CacheStore, given: string, json: boolean): Promise<number> {
+  const key = await resolveOrExplain(store, given, "view");
+  const entry = key === undefined ? undefined : await store.inspect(key);
+  if (!entry) return key === undefined ? 1 : gone(given);
+  const { body, ...meta } = entry;
+  const summary = { ...meta, size: body.byteLength };
+  if (json) {
+    const text = new TextDecoder().decode(body);
+    console.log(JSON.stringify({ ...summary, model: meta.model ?? null, body: text }, null, 2));
+    return 0;
+  }
+  const style = styleFor(Deno.stdout);
+  const lines = bodyText(entry.contentType, body).split("\n");
+  const head = lines.slice(0, VIEW_BODY_LINES);
+  console.log(metaLines(summary, Date.now()).join("\n"));
+  console.log(`\n${style.bold("body")}\n${head.join("\n")}`);
+  if (lines.length > head.length) {
+    console.log(style.dim(`… ${lines.length - head.length} more lines; --json prints it all`));
+  }
+  return 0;
+}
+
+async function invalidate(store: CacheStore, given: string, json: boolean): Promise<number> {
+  const key = await resolveOrExplain(store, given, "invalidate");
+  if (key === undefined) return 1;
+  const entry = (await store.list({ keyPrefix: key, limit: 1 }))[0];
+  if (!(await store.delete(key))) return gone(given);
+  if (json) console.log(JSON.stringify({ deleted: true, key }));
+  else {
+    const what = entry ? ` (${oneLine(entry.model ?? "-")}: ${oneLine(entry.snippet)})` : "";
+    console.log(styleFor(Deno.stdout).ok(`Invalidated ${key}${what}`));
+  }
+  return 0;
+}
+
+/**
+ * The full key `given` names, or undefined after saying on stderr what to do instead.
+ * A malformed key is a usage error (exit 2).
+ */
+async function resolveOrExplain(
+  store: CacheStore,
+  given: string,
+  flag: string,
+): Promise<string | undefined> {
+  const found = await resolveKeyPrefix(store, given);
+  const say = (text: string) => console.error(`llm-cache-proxy explore: ${text}`);
+  switch (found.kind) {
+    case "found":
+      return found.key;
+    case "invalid":
+      throw new UsageError(
+        `--${flag} "${oneLine(given)}" is not a cache key: give at least ` +
+          `${MIN_PREFIX_DIGITS} hex digits, as --list shows`,
+      );
+    case "none":
+      say(`no cache entry starts with ${found.prefix}; run "llm-cache-proxy explore --list"`);
+      return undefined;
+    case "ambiguous": {
+      const shown = Math.max(SHORT_KEY, commonPrefixLength(found.matches) + 2);
+      say(
+        `${found.prefix} matches several entries, e.g. ` +
+          `${found.matches.map((k) => k.slice(0, shown)).join(", ")}; ` +
+          `give more digits (run "llm-cache-proxy explore --list" to see them)`,
+      );
+      return undefined;
+    }
+  }
+}
+
+function commonPrefixLength(keys: readonly string[]): number {
+  const [first = ""] = keys;
+  let n = 0;
+  while (n < first.length && keys.every((k) => k[n] === first[n])) n++;
+  return n;
+}
+
+function gone(given: string): number {
+  console.error(`llm-cache-proxy explore: the entry ${given} was just deleted or evicted`);
+  return 1;
+}
+
+function consoleWidth(): number | undefined {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return undefined;
+  }
+}
