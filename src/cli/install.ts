@@ -1,0 +1,312 @@
+/**
+ * `llm-cache-proxy install` and `uninstall`: the proxy as a boot service, a
+ * systemd user unit (with linger, so it starts at boot) on Linux or a launchd
+ * agent (starts at login) on macOS, restarted when it fails.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { type Config, loadConfig } from "../config.ts";
+import { exists, replaceFile } from "../fs.ts";
+import { parseFlags } from "./args.ts";
+import type { Command } from "./mod.ts";
+import { type Invocation, selfInvocation } from "./self.ts";
+import {
+  findService,
+  type InstalledService,
+  launchctl,
+  launchdDomain,
+  launchdLoaded,
+  launchdTarget,
+  renderPlist,
+  renderUnit,
+  runChecked,
+  ServiceError,
+  type ServiceManager,
+  servicePlace,
+  type ServiceSpec,
+  SYSTEM_MANAGER,
+  systemctl,
+} from "./service.ts";
+import { styleFor } from "./term.ts";
+
+/** One line of progress: a step done, a warning, or a note. */
+export interface Step {
+  /** `done` gets a ✓ on a terminal, `warn` goes to stderr, `note` is plain. */
+  readonly kind: "done" | "warn" | "note";
+  /** One line, e.g. `wrote /home/u/.config/systemd/user/llm-cache-proxy.service`. */
+  readonly text: string;
+}
+
+/** How {@link installService} and {@link uninstallService} run; defaults are the real system. */
+export interface ServiceOptions {
+  /** @default Deno.build.os */
+  readonly os?: typeof Deno.build.os;
+  /** @default SYSTEM_MANAGER */
+  readonly manager?: ServiceManager;
+  /** What the service runs. @default selfInvocation(["serve"]) */
+  readonly invocation?: Invocation;
+  /** Receives each step as it happens. */
+  readonly report?: (step: Step) => void;
+}
+
+/**
+ * Writes the unit or plist and has the service manager run it now and at
+ * boot (Linux) or login (macOS); run again, it rewrites the file and restarts
+ * the service.
+ *
+ * @param config the configuration
+ * @param options the OS, service manager, program and progress callback
+ * @returns the installed service
+ * @throws {ServiceError} when the OS has no supported service manager or a step fails
+ * @example
+ * ```ts
+ * await installService(await loadConfig(Deno.env.toObject()), { report: console.log });
+ * ```
+ */
+export async function installService(
+  config: Config,
+  options: ServiceOptions = {},
+): Promise<InstalledService> {
+  const os = options.os ?? Deno.build.os;
+  const manager = options.manager ?? SYSTEM_MANAGER;
+  const report = options.report ?? (() => {});
+  const service = servicePlace(config, os) ?? unsupported(config, os);
+  const spec: ServiceSpec = {
+    invocation: options.invocation ?? selfInvocation(["serve"]),
+    cacheHome: resolve(config.home),
+  };
+  if (!(await exists(`${spec.cacheHome}/.env`))) {
+    report({
+      kind: "warn",
+      text: `no ${spec.cacheHome}/.env yet, so the service has no API key or settings: run ` +
+        "`llm-cache-proxy setup` first, then install again",
+    });
+  }
+  if (service.kind === "systemd") await installUnit(service, spec, manager, report);
+  else await installAgent(service, spec, manager, report);
+  return service;
+}
+
+async function installUnit(
+  service: InstalledService,
+  spec: ServiceSpec,
+  manager: ServiceManager,
+  report: (step: Step) => void,
+): Promise<void> {
+  const existed = await exists(service.file);
+  await writeServiceFile(service.file, rendered(renderUnit, spec));
+  report({ kind: "done", text: `wrote ${service.file}` });
+  for (const args of [["daemon-reload"], ["enable", "--now", service.label]]) {
+    await systemctl(manager, args);
+    report({ kind: "done", text: `systemctl --user ${args.join(" ")}` });
+  }
+  if (existed) {
+    await systemctl(manager, ["restart", service.label]);
+    report({ kind: "done", text: `systemctl --user restart ${service.label}: runs the new unit` });
+  }
+  await runChecked(
+    manager,
+    "loginctl",
+    ["enable-linger"],
+    "The service runs now but starts only when you log in; to start it at boot, ask an " +
+      "administrator to run `sudo loginctl enable-linger <your user name>`",
+  );
+  report({ kind: "done", text: "loginctl enable-linger: starts at boot" });
+}
+
+async function installAgent(
+  service: InstalledService,
+  spec: ServiceSpec,
+  manager: ServiceManager,
+  report: (step: Step) => void,
+): Promise<void> {
+  const loaded = await launchdLoaded(service, manager);
+  await writeServiceFile(service.file, rendered(renderPlist, spec));
+  report({ kind: "done", text: `wrote ${service.file}` });
+  if (loaded) {
+    await bootout(service, manager);
+    report({
+      kind: "done",
+      text: `launchctl bootout ${launchdTarget(service)}: stopped the old one`,
+    });
+  }
+  await launchctl(manager, ["enable", launchdTarget(service)], service);
+  await launchctl(manager, ["bootstrap", launchdDomain(), service.file], service);
+  report({
+    kind: "done",
+    text: `launchctl bootstrap ${launchdDomain()} ${service.file}: runs now and at every login`,
+  });
+}
+
+/**
+ * Stops the service and removes its unit or plist; does nothing (and says
+ * so) when none is installed. Linger stays on: other user services may need it.
+ *
+ * @param config the configuration
+ * @param options the OS, service manager and progress callback
+ * @returns the removed service, or undefined when none was installed
+ * @throws {ServiceError} when a step fails
+ */
+export async function uninstallService(
+  config: Config,
+  options: ServiceOptions = {},
+): Promise<InstalledService | undefined> {
+  const os = options.os ?? Deno.build.os;
+  const manager = options.manager ?? SYSTEM_MANAGER;
+  const report = options.report ?? (() => {});
+  const service = await findService(config, os);
+  if (!service) {
+    const where = servicePlace(config, os)?.file;
+    report({ kind: "note", text: `Not installed${where ? ` (no ${where})` : ""}: nothing to do` });
+    return undefined;
+  }
+  if (service.kind === "systemd") {
+    await systemctl(manager, ["disable", "--now", service.label]);
+    report({ kind: "done", text: `systemctl --user disable --now ${service.label}` });
+  } else if (await launchdLoaded(service, manager)) {
+    await bootout(service, manager);
+    report({ kind: "done", text: `launchctl bootout ${launchdTarget(service)}` });
+  }
+  await Deno.remove(service.file).catch(ignoreNotFound);
+  report({ kind: "done", text: `removed ${service.file}` });
+  if (service.kind === "systemd") {
+    await systemctl(manager, ["daemon-reload"]);
+    report({ kind: "done", text: "systemctl --user daemon-reload" });
+    report({
+      kind: "note",
+      text: "Left linger on, as other user services may need it; `loginctl disable-linger` " +
+        "turns it off",
+    });
+  }
+  return service;
+}
+
+/** Boots the agent out and waits (up to 5 s) until launchd has let go of it. */
+async function bootout(service: InstalledService, manager: ServiceManager): Promise<void> {
+  await launchctl(manager, ["bootout", launchdTarget(service)], service);
+  const deadline = Date.now() + 5000;
+  while (await launchdLoaded(service, manager) && Date.now() < deadline) {
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+function unsupported(config: Config, os: string): never {
+  if (os === "linux" || os === "darwin") {
+    throw new ServiceError("Cannot find your home folder: HOME is unset. Set HOME and try again");
+  }
+  const { command, args } = selfInvocation(["serve"]);
+  throw new ServiceError(
+    `install supports systemd (Linux) and launchd (macOS), not ${os}. Run \`llm-cache-proxy ` +
+      `on\` to start the proxy in the background now` +
+      (os === "windows"
+        ? `, or have Task Scheduler run \`${[command, ...args].join(" ")}\` at log on ` +
+          `with CACHE_HOME=${config.home}`
+        : ""),
+  );
+}
+
+function rendered(render: (spec: ServiceSpec) => string, spec: ServiceSpec): string {
+  try {
+    return render(spec);
+  } catch (e) {
+    if (e instanceof RangeError) throw new ServiceError(e.message);
+    throw e;
+  }
+}
+
+/** Replaces `path` through a temporary file and a rename; mode 0644, as service files are. */
+function writeServiceFile(path: string, text: string): Promise<void> {
+  return replaceFile(path, text, 0o644);
+}
+
+function ignoreNotFound(e: unknown): undefined {
+  if (e instanceof Deno.errors.NotFound) return undefined;
+  throw e;
+}
+
+/** Prints steps: `✓`/`!` marks and colour on a terminal, plain words in a pipe. */
+function printer(): (step: Step) => void {
+  const out = styleFor(Deno.stdout);
+  const err = styleFor(Deno.stderr);
+  const done = Deno.stdout.isTerminal() ? out.ok : (text: string) => text;
+  const warn = Deno.stderr.isTerminal()
+    ? (text: string) => `${err.yellow("!")} ${text}`
+    : (text: string) => `warning: ${text}`;
+  return ({ kind, text }) => {
+    if (kind === "warn") console.error(warn(text));
+    else console.log(kind === "done" ? done(text) : text);
+  };
+}
+
+/** Runs a service step for a command: exit 0, or 1 with the error on stderr. */
+async function runStep(
+  name: string,
+  args: string[],
+  step: (config: Config) => Promise<void>,
+): Promise<number> {
+  parseFlags(args, {});
+  const config = await loadConfig(Deno.env.toObject());
+  try {
+    await step(config);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof ServiceError)) throw e;
+    console.error(`llm-cache-proxy ${name}: ${e.message}`);
+    return 1;
+  }
+}
+
+/** `llm-cache-proxy install`. */
+export const install: Command = {
+  summary: "Run the proxy as a service: at boot (Linux) or login (macOS), restarted on failure",
+  help: `Usage: llm-cache-proxy install
+
+Runs the proxy as a service of the operating system, now and from then on:
+  Linux   a systemd user unit, ~/.config/systemd/user/llm-cache-proxy.service
+          ($XDG_CONFIG_HOME if set), enabled and started, with linger so that it
+          starts at boot, before you log in
+  macOS   a launchd agent, ~/Library/LaunchAgents/com.llm-cache-proxy.plist,
+          started now and at every login
+Either way it runs "llm-cache-proxy serve" with this CACHE_HOME, reads its
+settings from CACHE_HOME/.env (run "llm-cache-proxy setup" first) and is
+restarted when it fails. Running install again rewrites the file and restarts
+the service, e.g. after an upgrade or a change to CACHE_HOME.
+
+Check it with "llm-cache-proxy status"; undo it with "llm-cache-proxy uninstall".
+On Windows, use "llm-cache-proxy on" or a Task Scheduler task instead.
+
+Exit codes: 0 installed and started, 1 the service manager failed or is
+missing (the message says why), 2 bad command line or configuration.`,
+  run: (args) =>
+    runStep("install", args, async (config) => {
+      const service = await installService(config, { report: printer() });
+      const logs = service.kind === "systemd"
+        ? "journalctl --user -u llm-cache-proxy"
+        : `${resolve(config.home)}/launchd.err.log`;
+      console.log(
+        `\nCheck it:  llm-cache-proxy status\nLogs:      ${logs}\n` +
+          "Undo:      llm-cache-proxy uninstall",
+      );
+    }),
+};
+
+/** `llm-cache-proxy uninstall`. */
+export const uninstall: Command = {
+  summary: "Stop the service and remove what install wrote",
+  help: `Usage: llm-cache-proxy uninstall
+
+Stops and disables the service that "llm-cache-proxy install" set up and
+removes its file: on Linux "systemctl --user disable --now", then the unit and a
+daemon-reload; on macOS "launchctl bootout", then the plist. Linger stays on,
+as other user services may need it ("loginctl disable-linger" turns it off).
+The cache, its settings and the logs in CACHE_HOME stay. With no service
+installed it says so and does nothing.
+
+Exit codes: 0 removed or nothing to remove, 1 the service manager failed (the
+message says why), 2 bad command line or configuration.`,
+  run: (args) =>
+    runStep("uninstall", args, async (config) => {
+      await uninstallService(config, { report: printer() });
+    }),
+};
