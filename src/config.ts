@@ -1,7 +1,9 @@
 /**
  * The one place that reads configuration: the process environment, then
  * `$CACHE_HOME/.env` for whatever the environment leaves unset, then defaults.
- * Everything else in the proxy receives the typed {@link Config} it returns.
+ * Everything else in the proxy receives the typed {@link Config} it returns;
+ * `validate` gets one check per variable and file from `config_check.ts`
+ * instead, so that it can report every problem at once.
  *
  * Names follow llm-cache-proxy v2 so that its users can switch without edits.
  *
@@ -63,7 +65,23 @@ export class ConfigError extends Error {
   }
 }
 
-const LOG_LEVELS: readonly LogLevel[] = ["silent", "error", "info", "debug"];
+/** The defaults `setup` offers and an unset variable gets. */
+export const DEFAULTS = {
+  port: 4000,
+  host: "127.0.0.1",
+  ttlSec: 604800,
+  maxEntries: 5000,
+} as const;
+
+/** The allowed range `[min, max]` of each whole-number setting. */
+export const LIMITS = {
+  port: [0, 65535],
+  ttlSec: [1, 10 * 365 * 86400],
+  maxEntries: [1, 1e9],
+} as const;
+
+/** The log levels, quietest first. */
+export const LOG_LEVELS: readonly LogLevel[] = ["silent", "error", "info", "debug"];
 const TRUE_WORDS = ["1", "true", "yes", "on"];
 const FALSE_WORDS = ["", "0", "false", "no", "off"];
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -102,29 +120,14 @@ export function buildConfig(
   home: string,
   files: { prices?: readonly PriceRule[] } = {},
 ): Config {
-  const host = nonEmpty(vars.CACHE_HOST) ?? "127.0.0.1";
-  const authToken = nonEmpty(vars.CACHE_AUTH_TOKEN);
-  if (!isLoopback(host) && authToken === undefined) {
-    throw new ConfigError(
-      `CACHE_HOST="${host}" is not a loopback address and CACHE_AUTH_TOKEN is unset: anyone who ` +
-        `reaches the proxy would spend your API key. Set CACHE_AUTH_TOKEN (e.g. ` +
-        `"$(openssl rand -hex 24)") or bind CACHE_HOST=127.0.0.1`,
-    );
-  }
+  const { host, authToken } = hostAndToken(vars);
   return {
     apiKey: nonEmpty(vars.ANTHROPIC_API_KEY_REAL),
-    port: integer(vars, "CACHE_PORT", 4000, 0, 65535, "a port number (0-65535)"),
+    port: portOf(vars),
     host,
     authToken,
-    ttlSec: integer(
-      vars,
-      "CACHE_TTL_SEC",
-      604800,
-      1,
-      10 * 365 * 86400,
-      "whole seconds, at least 1",
-    ),
-    maxEntries: integer(vars, "CACHE_MAX_ENTRIES", 5000, 1, 1e9, "a whole number, at least 1"),
+    ttlSec: ttlOf(vars),
+    maxEntries: maxEntriesOf(vars),
     off: flag(vars, "CACHE_OFF"),
     logLevel: logLevel(vars),
     upstream: upstreamUrl(vars.CACHE_UPSTREAM),
@@ -132,7 +135,7 @@ export function buildConfig(
     dbPath: `${home}/cache.db`,
     maxBodyBytes: MAX_BODY_BYTES,
     logFile: logFile(vars.CACHE_LOG_FILE, home),
-    logFormat: oneOf(vars, "CACHE_LOG_FORMAT", ["text", "json"], "text"),
+    logFormat: logFormatOf(vars),
     prices: files.prices ?? [],
     userHome: userHomeOf(vars),
     configHome: nonEmpty(vars.XDG_CONFIG_HOME) ??
@@ -151,7 +154,35 @@ export function isLoopback(host: string): boolean {
   return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
 }
 
-function cacheHome(env: Env): string {
+/**
+ * Where the `.env` file of `env`'s cache home is.
+ *
+ * @param env the process environment
+ * @returns `$CACHE_HOME/.env`
+ * @throws {ConfigError} when neither CACHE_HOME nor HOME is set
+ */
+export function envFilePath(env: Env): string {
+  return `${cacheHome(env)}/.env`;
+}
+
+/**
+ * The variables a `.env` file sets, without the environment or defaults.
+ *
+ * @param path the `.env` file
+ * @returns its variables; none when the file does not exist
+ * @throws {ConfigError} when it exists but cannot be read
+ */
+export async function readEnvFile(path: string): Promise<Record<string, string>> {
+  try {
+    return parseDotenv(await Deno.readTextFile(path));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return {};
+    throw new ConfigError(`Cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The cache home folder: `CACHE_HOME`, else `~/.llm-cache-proxy`. */
+export function cacheHome(env: Env): string {
   const explicit = nonEmpty(env.CACHE_HOME);
   if (explicit) return explicit.replace(/\/+$/, "");
   const userHome = userHomeOf(env);
@@ -169,32 +200,70 @@ function mapDefined<T, U>(value: T | undefined, f: (value: T) => U): U | undefin
   return value === undefined ? undefined : f(value);
 }
 
-async function readEnvFile(path: string): Promise<Record<string, string>> {
-  try {
-    return parseDotenv(await Deno.readTextFile(path));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return {};
-    throw new ConfigError(`Cannot read ${path}: ${(e as Error).message}`);
-  }
-}
-
-function definedOnly(env: Env): Record<string, string> {
+/** The variables that have a value. */
+export function definedOnly(env: Env): Record<string, string> {
   return Object.fromEntries(
     Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined),
   );
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
+/** The trimmed value, or undefined when it is empty. */
+export function nonEmpty(value: string | undefined): string | undefined {
   const v = value?.trim();
   return v ? v : undefined;
+}
+
+/** `CACHE_HOST` and `CACHE_AUTH_TOKEN`, refusing a non-loopback host without a token. */
+export function hostAndToken(vars: Env): { host: string; authToken: string | undefined } {
+  const host = nonEmpty(vars.CACHE_HOST) ?? DEFAULTS.host;
+  const authToken = nonEmpty(vars.CACHE_AUTH_TOKEN);
+  if (!isLoopback(host) && authToken === undefined) {
+    throw new ConfigError(
+      `CACHE_HOST="${host}" is not a loopback address and CACHE_AUTH_TOKEN is unset: anyone who ` +
+        `reaches the proxy would spend your API key. Set CACHE_AUTH_TOKEN (e.g. ` +
+        `"$(openssl rand -hex 24)") or bind CACHE_HOST=127.0.0.1`,
+    );
+  }
+  return { host, authToken };
+}
+
+/** `CACHE_PORT`. */
+export function portOf(vars: Env): number {
+  return integer(vars, "CACHE_PORT", DEFAULTS.port, LIMITS.port, "a port number (0-65535)");
+}
+
+/** `CACHE_TTL_SEC`. */
+export function ttlOf(vars: Env): number {
+  return integer(
+    vars,
+    "CACHE_TTL_SEC",
+    DEFAULTS.ttlSec,
+    LIMITS.ttlSec,
+    "whole seconds, at least 1",
+  );
+}
+
+/** `CACHE_MAX_ENTRIES`. */
+export function maxEntriesOf(vars: Env): number {
+  return integer(
+    vars,
+    "CACHE_MAX_ENTRIES",
+    DEFAULTS.maxEntries,
+    LIMITS.maxEntries,
+    "a whole number, at least 1",
+  );
+}
+
+/** `CACHE_LOG_FORMAT`. */
+export function logFormatOf(vars: Env): LogFormat {
+  return oneOf(vars, "CACHE_LOG_FORMAT", ["text", "json"], "text");
 }
 
 function integer(
   vars: Env,
   name: string,
   fallback: number,
-  min: number,
-  max: number,
+  [min, max]: readonly [number, number],
   allowed: string,
 ): number {
   const raw = nonEmpty(vars[name]);
@@ -206,7 +275,8 @@ function integer(
   return n;
 }
 
-function flag(vars: Env, name: string): boolean {
+/** A switch variable (1/0, true/false, yes/no, on/off). */
+export function flag(vars: Env, name: string): boolean {
   const raw = (vars[name] ?? "").trim().toLowerCase();
   if (TRUE_WORDS.includes(raw)) return true;
   if (FALSE_WORDS.includes(raw)) return false;
@@ -215,7 +285,8 @@ function flag(vars: Env, name: string): boolean {
   );
 }
 
-function logLevel(vars: Env): LogLevel {
+/** `CACHE_LOG_LEVEL` (`CACHE_QUIET=1` means silent). */
+export function logLevel(vars: Env): LogLevel {
   if (flag(vars, "CACHE_QUIET")) return "silent";
   return oneOf(vars, "CACHE_LOG_LEVEL", LOG_LEVELS, "info");
 }
@@ -226,13 +297,15 @@ function oneOf<T extends string>(vars: Env, name: string, allowed: readonly T[],
   throw new ConfigError(`${name}="${vars[name]}" is not one of ${allowed.join("|")}`);
 }
 
-function logFile(value: string | undefined, home: string): string | undefined {
+/** `CACHE_LOG_FILE`: a path, `none`, or the default in the cache home. */
+export function logFile(value: string | undefined, home: string): string | undefined {
   const raw = nonEmpty(value);
   if (raw === undefined) return `${home}/proxy.log`;
   return raw.toLowerCase() === "none" ? undefined : raw;
 }
 
-async function readPrices(path: string): Promise<PriceRule[]> {
+/** The rules of a `prices.json`; none when it does not exist. */
+export async function readPrices(path: string): Promise<PriceRule[]> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -247,7 +320,8 @@ async function readPrices(path: string): Promise<PriceRule[]> {
   }
 }
 
-function upstreamUrl(value: string | undefined): string {
+/** `CACHE_UPSTREAM`, without a trailing slash. */
+export function upstreamUrl(value: string | undefined): string {
   const raw = nonEmpty(value) ?? "https://api.anthropic.com";
   let url: URL;
   try {

@@ -1,0 +1,354 @@
+/**
+ * `llm-cache-proxy setup`: the first-run wizard. Asks for the API key (hidden),
+ * port, cache lifetime, entry cap and bind host, each answer checked on the
+ * spot, and writes them to `$CACHE_HOME/.env` (mode 0600) without touching
+ * the file's other lines. Every answer is also a flag, so scripts can run it
+ * with `--yes` or pipe the answers in, one per line.
+ *
+ * @module
+ */
+import { DEFAULTS, envFilePath, isLoopback, LIMITS, readEnvFile } from "../config.ts";
+import { apiKeyProblem, authTokenProblem, hostProblem, maskKey } from "../config_check.ts";
+import { exists } from "../fs.ts";
+import { parseFlags, UsageError, wholeFlag } from "./args.ts";
+import { applyEnvUpdate, updateEnvFile, writePrivateFile } from "./env_file.ts";
+import { PromptAborted, Prompter, type Question } from "./prompt.ts";
+import { formatDuration, type Style, styleFor } from "./term.ts";
+
+/** One line for the command list. */
+export const summary = "Ask for the API key and settings and write $CACHE_HOME/.env";
+
+/** The text `setup --help` prints. */
+export const help = `Usage: llm-cache-proxy setup [flags]
+
+Asks, in order: your Anthropic API key (typed hidden; empty = no key, so each
+client's own credentials pass through, e.g. Claude Code's login), the port,
+the cache lifetime, the entry cap and the bind host. Writes $CACHE_HOME/.env
+(default ~/.llm-cache-proxy/.env, mode 0600), keeping its other lines. When
+.env exists, its values are the defaults: press enter to keep each one.
+A bind host other than loopback gets a generated auth token (x-cache-auth).
+
+Flags (a flag answers its question; with --yes nothing is asked):
+  --api-key KEY        the Anthropic API key (sk-ant-…); visible in your shell
+                       history, so prefer typing it or piping it in
+  --no-api-key         no key: pass the clients' own credentials through
+  --port N             port to listen on, 1-65535 (default 4000)
+  --ttl SEC            how long answers stay cached: seconds, or 30m, 12h, 7d
+                       (default 604800 = 7 days)
+  --max-entries N      entries kept before the least recently used go (default 5000)
+  --host H             address to bind (default 127.0.0.1, this machine only)
+  --auth-token T       the x-cache-auth token for a network bind (default: generated)
+  -y, --yes            take the default for every question not given as a flag
+
+Without a terminal and without --yes, the answers are read from stdin, one per
+line in the order above; missing lines take the defaults:
+  printf 'sk-ant-…\\n4100\\n\\n\\n\\n' | llm-cache-proxy setup
+
+Exit codes: 0 written, 1 could not write, 2 bad flags, 130 cancelled.`;
+
+/** The settings `setup` writes. */
+interface Answers {
+  apiKey: string | undefined;
+  port: number;
+  ttlSec: number;
+  maxEntries: number;
+  host: string;
+}
+
+/** The flags, checked; a missing property is a question still to ask. */
+type Given = Partial<Answers> & { authToken?: string };
+
+const FLAGS = {
+  "api-key": { type: "string" },
+  "no-api-key": { type: "boolean" },
+  port: { type: "string" },
+  ttl: { type: "string" },
+  "max-entries": { type: "string" },
+  host: { type: "string" },
+  "auth-token": { type: "string" },
+  yes: { type: "boolean", short: "y" },
+} as const;
+
+const ANSWER_NAMES: readonly (keyof Answers)[] = ["apiKey", "port", "ttlSec", "maxEntries", "host"];
+const TTL_UNITS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * Runs the wizard. `on` calls `run([])` on a first run at a terminal.
+ *
+ * @param args flags after `setup`
+ * @returns the exit code
+ * @example
+ * ```ts
+ * await run(["--yes", "--no-api-key", "--port", "4100"]);
+ * ```
+ */
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, FLAGS);
+  const given = checkFlags(values);
+  const env = Deno.env.toObject();
+  const path = envFilePath(env);
+  const existing = await readEnvFile(path);
+  const existed = await exists(path);
+  const style = styleFor(Deno.stdout);
+  const prompter = new Prompter();
+  let answers: Answers;
+  try {
+    const open = ANSWER_NAMES.filter((name) => !Object.hasOwn(given, name));
+    if (!values.yes && open.length > 0) await prompter.write(intro(path, existed, style));
+    answers = await ask(defaultsFrom(existing), given, values.yes ? undefined : prompter);
+  } catch (e) {
+    if (!(e instanceof PromptAborted)) throw e;
+    console.error("setup cancelled: nothing was written");
+    return 130;
+  }
+  const token = chooseToken(answers.host, given.authToken, existing.CACHE_AUTH_TOKEN);
+  try {
+    await write(path, existed, { ...answers, token });
+  } catch (e) {
+    console.error(
+      `llm-cache-proxy setup: cannot write ${path} (${(e as Error).message}); ` +
+        `make its folder writable or set CACHE_HOME to one that is`,
+    );
+    return 1;
+  }
+  const overridden = Object.keys(envUpdate({ ...answers, token })).filter((n) => env[n]);
+  console.log(report(path, answers, { token, existingToken: existing.CACHE_AUTH_TOKEN }, style));
+  for (const name of overridden) {
+    console.log(
+      style.yellow(`Note: ${name} is also set in your environment, which wins over .env`),
+    );
+  }
+  return 0;
+}
+
+function checkFlags(values: ReturnType<typeof parseFlags<typeof FLAGS>>["values"]): Given {
+  const given: Given = {};
+  if (values["api-key"] !== undefined && values["no-api-key"]) {
+    throw new UsageError("--api-key and --no-api-key cannot be used together");
+  }
+  if (values["no-api-key"]) given.apiKey = undefined;
+  if (values["api-key"] !== undefined) {
+    const problem = apiKeyProblem(values["api-key"].trim());
+    if (problem) throw new UsageError(`--api-key is not an Anthropic API key: ${problem}`);
+    given.apiKey = values["api-key"].trim();
+  }
+  const port = wholeFlag("port", values.port, 1, LIMITS.port[1]);
+  if (port !== undefined) given.port = port;
+  if (values.ttl !== undefined) {
+    const ttl = parseTtl(values.ttl);
+    if (ttl === undefined) throw new UsageError(`--ttl "${values.ttl}" ${TTL_ALLOWED}`);
+    given.ttlSec = ttl;
+  }
+  const maxEntries = wholeFlag("max-entries", values["max-entries"], ...LIMITS.maxEntries);
+  if (maxEntries !== undefined) given.maxEntries = maxEntries;
+  if (values.host !== undefined) {
+    const problem = hostProblem(values.host);
+    if (problem) throw new UsageError(`--host "${values.host}" is ${problem} (e.g. 0.0.0.0)`);
+    given.host = values.host;
+  }
+  if (values["auth-token"] !== undefined) {
+    const problem = authTokenProblem(values["auth-token"]);
+    if (problem) throw new UsageError(`--auth-token is not usable: ${problem}`);
+    given.authToken = values["auth-token"];
+  }
+  return given;
+}
+
+const TTL_ALLOWED = `must be whole seconds from 1 to ${LIMITS.ttlSec[1]}, or a number with ` +
+  "m, h or d (30m, 12h, 7d)";
+
+/** Seconds from `604800`, `90s`, `30m`, `12h` or `7d`; undefined when out of range. */
+function parseTtl(raw: string): number | undefined {
+  const match = /^(\d+)\s*([smhd]?)$/i.exec(raw.trim());
+  if (!match) return undefined;
+  const seconds = Number(match[1]) * TTL_UNITS[match[2]!.toLowerCase()]!;
+  return seconds >= LIMITS.ttlSec[0] && seconds <= LIMITS.ttlSec[1] ? seconds : undefined;
+}
+
+/** The current `.env` values where usable, else the built-in defaults. */
+function defaultsFrom(existing: Record<string, string>): Answers {
+  const key = existing.ANTHROPIC_API_KEY_REAL?.trim();
+  const whole = (raw: string | undefined, [min, max]: readonly [number, number], d: number) => {
+    const n = /^\d+$/.test(raw?.trim() ?? "") ? Number(raw) : NaN;
+    return n >= min && n <= max ? n : d;
+  };
+  const host = existing.CACHE_HOST?.trim();
+  return {
+    apiKey: key ? key : undefined,
+    port: whole(existing.CACHE_PORT, [1, LIMITS.port[1]], DEFAULTS.port),
+    ttlSec: parseTtl(existing.CACHE_TTL_SEC ?? "") ?? DEFAULTS.ttlSec,
+    maxEntries: whole(existing.CACHE_MAX_ENTRIES, LIMITS.maxEntries, DEFAULTS.maxEntries),
+    host: host && !hostProblem(host) ? host : DEFAULTS.host,
+  };
+}
+
+/** Asks each question the flags left open, or takes its default without a prompter. */
+async function ask(defaults: Answers, given: Given, prompter?: Prompter): Promise<Answers> {
+  const questions = questionsFor(defaults);
+  const answers = { ...defaults };
+  for (const name of ANSWER_NAMES) {
+    if (Object.hasOwn(given, name)) Object.assign(answers, { [name]: given[name] });
+    else if (prompter) {
+      const question = questions[name] as Question<Answers[keyof Answers]>;
+      Object.assign(answers, { [name]: await prompter.ask(question) });
+    }
+  }
+  return answers;
+}
+
+/** The questions in the order asked, with `defaults` shown and used for an empty answer. */
+function questionsFor(d: Answers): { [K in keyof Answers]: Question<Answers[K]> } {
+  const whole =
+    (label: string, [min, max]: readonly [number, number], fallback: number) =>
+    (answer: string): number => {
+      if (answer === "") return fallback;
+      const n = /^\d+$/.test(answer) ? Number(answer) : NaN;
+      if (n >= min && n <= max) return n;
+      throw new Error(`"${answer}" is not ${label} from ${min} to ${max}`);
+    };
+  return {
+    apiKey: {
+      text: d.apiKey === undefined
+        ? "Anthropic API key (empty: clients' own credentials pass through)"
+        : 'Anthropic API key (enter keeps it, "none" removes it)',
+      shown: d.apiKey === undefined ? "none" : maskKey(d.apiKey, { tail: true }),
+      secret: true,
+      parse: (answer) => {
+        if (answer === "") return d.apiKey;
+        if (answer.toLowerCase() === "none") return undefined;
+        const problem = apiKeyProblem(answer);
+        if (problem) throw new Error(`That is not an Anthropic API key: ${problem}`);
+        return answer;
+      },
+    },
+    port: { text: "Port", shown: String(d.port), parse: whole("a port", [1, 65535], d.port) },
+    ttlSec: {
+      text: "Keep answers for (seconds, or 30m, 12h, 7d)",
+      shown: `${d.ttlSec}`,
+      parse: (answer) => {
+        if (answer === "") return d.ttlSec;
+        const ttl = parseTtl(answer);
+        if (ttl === undefined) throw new Error(`"${answer}" ${TTL_ALLOWED}`);
+        return ttl;
+      },
+    },
+    maxEntries: {
+      text: "Entries to keep",
+      shown: String(d.maxEntries),
+      parse: whole("a whole number", LIMITS.maxEntries, d.maxEntries),
+    },
+    host: {
+      text: "Bind host (127.0.0.1: this machine only; 0.0.0.0: the network, with a token)",
+      shown: d.host,
+      parse: (answer) => {
+        if (answer === "") return d.host;
+        const problem = hostProblem(answer);
+        if (problem) throw new Error(`"${answer}" is ${problem}`);
+        return answer;
+      },
+    },
+  };
+}
+
+/** Loopback needs no token; a network bind keeps the given or current one, or gets a new one. */
+function chooseToken(
+  host: string,
+  given: string | undefined,
+  current: string | undefined,
+): string | undefined {
+  if (given !== undefined) return given;
+  if (isLoopback(host)) return undefined;
+  if (current !== undefined && authTokenProblem(current.trim()) === undefined) {
+    return current.trim();
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function envUpdate(a: Answers & { token: string | undefined }): Record<string, string | undefined> {
+  return {
+    ANTHROPIC_API_KEY_REAL: a.apiKey,
+    CACHE_PORT: String(a.port),
+    CACHE_TTL_SEC: String(a.ttlSec),
+    CACHE_MAX_ENTRIES: String(a.maxEntries),
+    CACHE_HOST: a.host,
+    CACHE_AUTH_TOKEN: a.token,
+  };
+}
+
+async function write(
+  path: string,
+  existed: boolean,
+  answers: Answers & { token: string | undefined },
+): Promise<void> {
+  const update = envUpdate(answers);
+  if (existed) return void await updateEnvFile(path, update);
+  const home = path.slice(0, path.lastIndexOf("/"));
+  const header = [
+    '# llm-cache-proxy settings, written by "llm-cache-proxy setup" (run it again to change',
+    "# them). Mode 0600: this file holds your API key. The environment wins over this file;",
+    '# "llm-cache-proxy validate" checks both.',
+  ].join("\n");
+  const hints = [
+    "# CACHE_LOG_LEVEL=info   # silent|error|info|debug",
+    `# CACHE_LOG_FILE=${home}/proxy.log   # or none`,
+  ].join("\n");
+  await writePrivateFile(path, `${applyEnvUpdate(header, update)}${hints}\n`);
+}
+
+function intro(path: string, existed: boolean, style: Style): string {
+  const what = existed
+    ? `Updating ${path}: enter keeps the value in brackets.`
+    : `Writing ${path}: enter takes the value in brackets.`;
+  const keys = "API keys: https://console.anthropic.com/settings/keys";
+  return `${style.bold("llm-cache-proxy setup")}\n${what}\n${style.dim(keys)}\n\n`;
+}
+
+function report(
+  path: string,
+  a: Answers,
+  tokens: { token: string | undefined; existingToken: string | undefined },
+  style: Style,
+): string {
+  const local = isLoopback(a.host);
+  const lines = [
+    "",
+    style.ok(`Wrote ${path} (mode 0600)`),
+    `  API key      ${
+      a.apiKey === undefined
+        ? "none: clients' own credentials pass through"
+        : `${maskKey(a.apiKey, { tail: true })} (replaces the clients' keys upstream)`
+    }`,
+    `  Port         ${a.port}`,
+    `  Keep for     ${a.ttlSec} s (${formatDuration(a.ttlSec * 1000)})`,
+    `  Max entries  ${a.maxEntries}`,
+    `  Bind host    ${a.host}${local ? " (this machine only)" : " (the network)"}`,
+  ];
+  if (tokens.token !== undefined) lines.push(...tokenLines(a, tokens.token, tokens.existingToken));
+  else if (tokens.existingToken) lines.push("  Auth token   removed (not needed on loopback)");
+  lines.push(
+    "",
+    "Next steps:",
+    `  llm-cache-proxy on`,
+    `  export ANTHROPIC_BASE_URL=http://localhost:${a.port}`,
+  );
+  if (!local) {
+    const where = a.host === "0.0.0.0" || a.host === "::" || a.host === "[::]"
+      ? "<this machine's address>"
+      : a.host;
+    lines.push(`  (from other machines: ANTHROPIC_BASE_URL=http://${where}:${a.port})`);
+  }
+  return lines.join("\n");
+}
+
+/** The token is printed only when it is new: it is not shown again (it stays in .env). */
+function tokenLines(a: Answers, token: string, existing: string | undefined): string[] {
+  if (token === existing?.trim()) return ["  Auth token   kept (clients send it as x-cache-auth)"];
+  return [
+    `  Auth token   ${token}`,
+    "",
+    "Clients must send this token in the x-cache-auth header, e.g.",
+    `  export ANTHROPIC_CUSTOM_HEADERS="x-cache-auth: ${token}"   # Claude Code`,
+    `  curl -H "x-cache-auth: ${token}" http://localhost:${a.port}/stats`,
+  ];
+}
