@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { replaceFile } from "../fs.ts";
 
 /** New values by variable name; `undefined` removes the variable. */
 export type EnvUpdate = Readonly<Record<string, string | undefined>>;
@@ -74,18 +75,8 @@ export async function updateEnvFile(path: string, update: EnvUpdate): Promise<st
  * @param path the file to replace
  * @param text its new content
  */
-export async function writePrivateFile(path: string, text: string): Promise<void> {
-  const folder = path.slice(0, Math.max(0, path.lastIndexOf("/"))) || ".";
-  await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
-  const temp = `${path}.${Deno.pid}.tmp`;
-  try {
-    await Deno.writeTextFile(temp, text, { mode: 0o600 });
-    if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o600); // mode is only used on create
-    await Deno.rename(temp, path);
-  } catch (e) {
-    await Deno.remove(temp).catch(() => {});
-    throw e;
-  }
+export function writePrivateFile(path: string, text: string): Promise<void> {
+  return replaceFile(path, text, 0o600);
 }
 
 /** Plain values stay bare; anything dotenv would misread is single-quoted. */

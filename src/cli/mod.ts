@@ -8,8 +8,20 @@
  */
 import { ConfigError } from "../config.ts";
 import { VERSION } from "../version.ts";
-import { UsageError } from "./args.ts";
+import { parseFlags, UsageError } from "./args.ts";
+import * as explore from "./explore.ts";
+import { install, uninstall } from "./install.ts";
+import * as monitor from "./monitor.ts";
+import * as off from "./off.ts";
+import * as on from "./on.ts";
+import * as restart from "./restart.ts";
+import { key, price, usage } from "./routines.ts";
 import * as serve from "./serve.ts";
+import * as setup from "./setup.ts";
+import * as stats from "./stats.ts";
+import * as status from "./status.ts";
+import * as stop from "./stop.ts";
+import * as validate from "./validate.ts";
 
 /** A subcommand: parses its own flags and returns an exit code. */
 export interface Command {
@@ -25,19 +37,40 @@ export interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  on,
+  off,
+  stop,
+  restart,
+  status,
+  stats,
+  setup,
+  validate,
+  monitor,
+  explore,
+  install,
+  uninstall,
   serve,
   run: { ...serve, summary: "Same as serve (the name llm-cache-proxy v2 used)" },
+  key,
+  price,
+  usage,
   version: {
     summary: "Print the version",
     help: "Usage: llm-cache-proxy version\n\nPrints the version, e.g. llm-cache-proxy 3.0.0.",
-    run: () => Promise.resolve(printVersion()),
+    run: (args) => Promise.resolve((parseFlags(args, {}), printVersion())),
   },
   help: {
     summary: "Show this help, or a command's: help <command>",
     help: "Usage: llm-cache-proxy help [command]",
-    run: ([name]) => Promise.resolve(name === undefined ? printHelp() : commandHelp(name)),
+    run(args) {
+      const [name] = parseFlags(args, {}, 1).positionals;
+      return Promise.resolve(name === undefined ? printHelp() : commandHelp(name));
+    },
   },
 };
+
+/** The name of every command, for tests and completion. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
 
 /**
  * Runs the command named by `args[0]`.

@@ -45,12 +45,40 @@ export interface Invocation {
  */
 export function selfInvocation(args: readonly string[]): Invocation {
   const exec = Deno.execPath();
-  if (!isDenoItself(exec)) return { command: exec, args };
+  if (!isDenoItself(exec)) return { command: stablePath(exec), args };
   const config = new URL("../../deno.json", import.meta.url).pathname;
   return {
     command: exec,
     args: ["run", ...RUN_FLAGS, "--config", config, Deno.mainModule, ...args],
   };
+}
+
+/**
+ * The path that survives an upgrade: Homebrew runs a keg's binary
+ * (`…/Cellar/llm-cache-proxy/3.1.0/bin/llm-cache-proxy`), but a service
+ * must name the `opt` link that follows upgrades.
+ *
+ * @param exec the running executable's path
+ * @param exists whether a path exists (for tests)
+ * @returns the `opt` path for a Homebrew keg, else `exec`
+ */
+export function stablePath(
+  exec: string,
+  exists: (path: string) => boolean = pathExists,
+): string {
+  const keg = /^(.*)\/Cellar\/llm-cache-proxy\/[^/]+\/bin\/(llm-cache-proxy(?:\.exe)?)$/.exec(exec);
+  if (!keg) return exec;
+  const opt = `${keg[1]}/opt/llm-cache-proxy/bin/${keg[2]}`;
+  return exists(opt) ? opt : exec;
+}
+
+function pathExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** True when running from source under `deno run`, not as the compiled binary. */

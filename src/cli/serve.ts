@@ -6,6 +6,7 @@
  */
 import { type Config, loadConfig } from "../config.ts";
 import { parseFlags } from "./args.ts";
+import { pidPath, removePid, writePid } from "./daemon.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { LogFileError } from "../log_file.ts";
 import { createHandler, type Handler } from "../proxy/server.ts";
@@ -61,8 +62,9 @@ async function serve(config: Config, log: Logger): Promise<number> {
   try {
     store = SqliteStore.open(config.dbPath, { maxEntries: config.maxEntries });
   } catch (e) {
-    console.error(
-      `llm-cache-proxy: cannot open the cache at ${config.dbPath} (${(e as Error).message}); ` +
+    startupError(
+      log,
+      `cannot open the cache at ${config.dbPath} (${(e as Error).message}); ` +
         `make CACHE_HOME (${config.home}) a writable folder`,
     );
     return 1;
@@ -77,6 +79,13 @@ async function serve(config: Config, log: Logger): Promise<number> {
   const pruner = setInterval(() => store.prune(Date.now()).catch(() => {}), PRUNE_EVERY_MS);
   await store.prune(Date.now());
   const stopped = stopSignal(); // before the listening line: a supervisor may signal right after it
+  await writePid(config, Deno.pid).catch((e) =>
+    log.error(
+      `Cannot write ${
+        pidPath(config)
+      }: ${e.message}; "llm-cache-proxy stop" may not find this process`,
+    )
+  );
   log.info(
     `llm-cache-proxy listening on ${servers.map(origin).join(" and ")}` +
       ` · cache ${config.dbPath} (${await store.count()} entries)` +
@@ -92,7 +101,17 @@ async function serve(config: Config, log: Logger): Promise<number> {
   ]);
   await stats.close();
   await store.close();
+  await removePid(config, Deno.pid);
   return 0;
+}
+
+/**
+ * A reason the proxy cannot start: on stderr, and in the log file too, where
+ * `llm-cache-proxy on` reads it for a proxy started in the background.
+ */
+function startupError(log: Logger, message: string): void {
+  if (log.enabled("error")) log.error(message);
+  else console.error(`llm-cache-proxy: ${message}`);
 }
 
 /**
@@ -113,10 +132,9 @@ function listen(
     const hint = e instanceof Deno.errors.AddrInUse
       ? "another program (or another proxy) uses it; stop it or set CACHE_PORT"
       : "check CACHE_HOST and CACHE_PORT";
-    console.error(
-      `llm-cache-proxy: cannot listen on ${first}:${config.port} (${
-        (e as Error).message
-      }); ${hint}`,
+    startupError(
+      log,
+      `cannot listen on ${first}:${config.port} (${(e as Error).message}); ${hint}`,
     );
     return undefined;
   }

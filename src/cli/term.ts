@@ -5,6 +5,10 @@
  *
  * @module
  */
+import { formatUsd } from "../format.ts";
+
+/** Dollars, as the log and the monitor write them. */
+export { formatUsd };
 
 /** Wraps text in colour, or returns it unchanged when colour is off. */
 export type Paint = (text: string) => string;
@@ -48,18 +52,6 @@ export function styleFor(stream: { isTerminal(): boolean } = Deno.stdout): Style
     ok: (text) => `${green("✓")} ${text}`,
     fail: (text) => `${red("✗")} ${text}`,
   };
-}
-
-/**
- * Dollars with enough digits to show small amounts: `$12.34`, `$0.00042`.
- *
- * @param usd an amount in dollars
- * @returns the formatted amount
- */
-export function formatUsd(usd: number): string {
-  if (usd === 0) return "$0";
-  if (Math.abs(usd) >= 1) return `$${usd.toFixed(2)}`;
-  return `$${usd.toPrecision(2).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "")}`;
 }
 
 /**

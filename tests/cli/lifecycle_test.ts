@@ -1,0 +1,183 @@
+/**
+ * The verbs a user lives with, end to end as real subprocesses against the mock upstream, in the
+ * order of a day's use: on → status → a call → stats → off → monitor → restart → on → stop.
+ */
+import assert from "node:assert/strict";
+import { startMockAnthropic } from "../support/mock_anthropic.ts";
+import { messageBody } from "../support/proxy.ts";
+import { runCli, startCli } from "../support/cli.ts";
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    Deno.kill(pid, 0 as unknown as Deno.Signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function call(base: string, text: string): Promise<string | null> {
+  const res = await fetch(`${base}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body: messageBody(text),
+  });
+  await res.arrayBuffer();
+  assert.equal(res.status, 200);
+  return res.headers.get("x-cache");
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+Deno.test("on → status → calls → stats → off → monitor → restart → on → stop", async () => {
+  await using mock = await startMockAnthropic();
+  const home = await Deno.makeTempDir({ prefix: "lifecycle_" });
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const env = {
+    HOME: home,
+    CACHE_HOME: `${home}/cache`,
+    CACHE_PORT: String(port),
+    CACHE_UPSTREAM: mock.url,
+    ANTHROPIC_API_KEY_REAL: "sk-ant-api03-lifecycle-test",
+  };
+  const cli = (...args: string[]) => runCli(args, { env });
+  let pid = 0;
+  try {
+    const before = await cli("status");
+    assert.equal(before.code, 3, before.stdout + before.stderr);
+    assert.match(before.stdout, /not running/);
+
+    const on = await cli("on");
+    assert.equal(on.code, 0, on.stderr);
+    const started = new RegExp(`is on at ${base} \\(pid (\\d+)\\) · cache ON`).exec(on.stdout);
+    assert.ok(started, on.stdout);
+    pid = Number(started[1]);
+    assert.equal(Number(await Deno.readTextFile(`${home}/cache/proxy.pid`)), pid);
+    assert.match(on.stdout, new RegExp(`export ANTHROPIC_BASE_URL=${base}`));
+    assert.equal((await (await fetch(`${base}/health`)).json()).pid, pid);
+
+    const again = await cli("on");
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`pid ${pid}\\)`), "a second on finds the running proxy");
+
+    const status = await cli("status");
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`running \\(pid ${pid}, up`));
+    assert.match(status.stdout, new RegExp(`accepting calls at ${base}`));
+    assert.match(status.stdout, /cache ON · 0 entries/);
+    assert.match(status.stdout, /last call +none yet/);
+
+    assert.equal(await call(base, "lifecycle"), "MISS");
+    assert.equal(await call(base, "lifecycle"), "HIT");
+    const json = JSON.parse((await cli("status", "--json")).stdout);
+    assert.deepEqual(
+      [json.running, json.answering, json.pid, json.cache.entries, json.cache.off],
+      [true, true, pid, 1, false],
+    );
+    assert.deepEqual([json.lastCall.kind, json.session.calls, json.session.errors], ["HIT", 2, 0]);
+
+    // The ledger reaches the store within a second; stats reads the store, not the proxy.
+    const stats = await eventually("stats to show both calls", async () => {
+      const out = JSON.parse((await cli("stats", "--json")).stdout);
+      return out.calls === 2 ? out : undefined;
+    });
+    assert.deepEqual([stats.hits, stats.misses, stats.cache.entries], [1, 1, 1]);
+    assert.ok(stats.usdSaved > 0);
+    const pretty = await cli("stats");
+    assert.equal(pretty.code, 0, pretty.stderr);
+    assert.match(pretty.stdout, /hit rate +50\.0%/);
+    assert.match(pretty.stdout, /claude-sonnet-4-5-20250929 +2 +1/);
+
+    const off = await cli("off");
+    assert.equal(off.code, 0, off.stderr);
+    assert.match(off.stdout, /Cache OFF/);
+    assert.equal(await call(base, "lifecycle"), "BYPASS");
+    assert.match(await Deno.readTextFile(`${home}/cache/.env`), /^CACHE_OFF=1$/m);
+    assert.equal((await Deno.stat(`${home}/cache/.env`)).mode! & 0o777, 0o600);
+    assert.match((await cli("status")).stdout, /cache OFF/);
+
+    // monitor prints one line per call as it happens.
+    await using monitor = startCli(["monitor"], { env });
+    await monitor.stderrContains("Watching");
+    assert.equal(await call(base, "watched"), "BYPASS");
+    const line = await monitor.stdoutLine();
+    assert.match(
+      line,
+      /^\d{4}-\d\d-\d\dT\S+Z #\d{4} BYPASS claude-sonnet-4-5-20250929 \d+tok \$\S+ \S+ms/,
+    );
+
+    // A stale pidfile (after a reboot, say) is corrected from the proxy's own answer.
+    await Deno.writeTextFile(`${home}/cache/proxy.pid`, "999999\n");
+    const healed = await cli("status");
+    assert.equal(healed.code, 0);
+    assert.match(healed.stdout, new RegExp(`pidfile corrected to pid ${pid}`));
+    assert.equal(Number(await Deno.readTextFile(`${home}/cache/proxy.pid`)), pid);
+
+    const restart = await cli("restart");
+    assert.equal(restart.code, 0, restart.stderr);
+    const restarted = /\(pid (\d+)\) · cache OFF/.exec(restart.stdout);
+    assert.ok(restarted, `restart keeps the cache off: ${restart.stdout}`);
+    assert.ok(!isAlive(pid), "the old process is gone");
+    pid = Number(restarted[1]);
+    assert.equal(await call(base, "lifecycle"), "BYPASS");
+
+    const onAgain = await cli("on");
+    assert.equal(onAgain.code, 0, onAgain.stderr);
+    assert.match(onAgain.stdout, /cache ON/);
+    assert.equal(await call(base, "lifecycle"), "HIT", "entries survive a restart");
+    assert.doesNotMatch(await Deno.readTextFile(`${home}/cache/.env`), /CACHE_OFF/);
+
+    const stop = await cli("stop");
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stdout, new RegExp(`Stopped llm-cache-proxy \\(pid ${pid}\\)`));
+    assert.ok(!isAlive(pid));
+    await assert.rejects(Deno.stat(`${home}/cache/proxy.pid`));
+    assert.equal((await cli("status")).code, 3);
+    const stopAgain = await cli("stop");
+    assert.deepEqual([stopAgain.code, stopAgain.stdout.trim()], [
+      0,
+      "llm-cache-proxy is not running",
+    ]);
+    assert.equal(mock.count("/v1/messages"), 4, "MISS, BYPASS ×3 reached upstream; hits did not");
+  } finally {
+    if (pid && isAlive(pid)) Deno.kill(pid, "SIGKILL");
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("on reports why the proxy could not start, from its log", async () => {
+  const home = await Deno.makeTempDir({ prefix: "lifecycle_" });
+  const blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const out = await runCli(["on"], {
+      env: {
+        HOME: home,
+        CACHE_HOME: home,
+        CACHE_PORT: String((blocker.addr as Deno.NetAddr).port),
+        ANTHROPIC_API_KEY_REAL: "sk-ant-api03-x",
+      },
+    });
+    assert.equal(out.code, 1, out.stdout);
+    assert.match(out.stderr, /did not start: it exited with code 1/);
+    assert.match(out.stderr, /cannot listen on 127\.0\.0\.1:\d+ .*another program/);
+  } finally {
+    blocker.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});
