@@ -9,6 +9,8 @@ import { resolve } from "node:path";
 import { type Config, loadConfig } from "../config.ts";
 import { exists, replaceFile } from "../fs.ts";
 import { parseFlags } from "./args.ts";
+import { findProxy } from "./running.ts";
+import { stopProxy } from "./stop.ts";
 import type { Command } from "./mod.ts";
 import { type Invocation, selfInvocation } from "./self.ts";
 import {
@@ -83,8 +85,16 @@ export async function installService(
         "`llm-cache-proxy setup` first, then install again",
     });
   }
-  if (service.kind === "systemd") await installUnit(service, spec, manager, report);
-  else await installAgent(service, spec, manager, report);
+  const existed = await exists(service.file);
+  try {
+    if (service.kind === "systemd") await installUnit(service, spec, manager, report);
+    else await installAgent(service, spec, manager, report);
+  } catch (e) {
+    // A half-done first install must not leave a file that makes `on` and `stop` go
+    // through a service manager that cannot run it.
+    if (!existed) await Deno.remove(service.file).catch(() => {});
+    throw e;
+  }
   return service;
 }
 
@@ -280,6 +290,8 @@ Exit codes: 0 installed and started, 1 the service manager failed or is
 missing (the message says why), 2 bad command line or configuration.`,
   run: (args) =>
     runStep("install", args, async (config) => {
+      const running = await findProxy(config);
+      if (running.pid !== undefined && !running.serviceActive) await stopProxy(config); // the service takes over
       const service = await installService(config, { report: printer() });
       const logs = service.kind === "systemd"
         ? "journalctl --user -u llm-cache-proxy"

@@ -104,11 +104,15 @@ function describe(
   );
   lines.push(`  last call   ${lastCall ? describeCall(lastCall) : "none yet"}`);
   lines.push(
-    `  this run    ${formatCount(session.calls)} calls · ${formatCount(session.hits)} hits` +
+    `  this run    ${plural(session.calls, "call")} · ${plural(session.hits, "hit")}` +
       ` (${formatPercent(session.hitRate)}) · ` +
       (session.errors > 0 ? s.red(`${session.errors} errors`) : "0 errors"),
   );
   return lines;
+}
+
+function plural(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function describeCall(call: LastCall): string {

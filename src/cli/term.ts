@@ -137,5 +137,5 @@ export function visibleLength(text: string): number {
 
 function isNumeric(cell: string): boolean {
   // deno-lint-ignore no-control-regex
-  return /^[-$\d]/.test(cell.replace(/\x1b\[[0-9;]*m/g, "")) && !/^\d{4}-\d\d-\d\d/.test(cell);
+  return /^[<>$-]*\d[\d,.]*\s?(%|[kMGB]|[KMGT]iB)?$/.test(cell.replace(/\x1b\[[0-9;]*m/g, ""));
 }

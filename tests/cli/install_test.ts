@@ -67,6 +67,7 @@ async function cli(box: Sandbox, args: string[], path = `${box.bin}:${Deno.env.g
       ...baseEnv(),
       NO_COLOR: "1",
       HOME: box.root,
+      CACHE_PORT: "1", // nothing answers there: install must not find (and stop) a real proxy
       CACHE_HOME: box.cacheHome,
       XDG_CONFIG_HOME: `${box.root}/config`,
       DENO_DIR,
@@ -132,6 +133,7 @@ Deno.test("install writes the unit, enables it with linger; uninstall undoes it"
   assert.equal(again.stderr, "");
   assert.equal(await Deno.readTextFile(box.unitFile), unit);
   assert.deepEqual((await box.calls()).slice(3), [
+    `systemctl --user is-active --quiet ${UNIT}`, // is a proxy running outside the service?
     "systemctl --user daemon-reload",
     `systemctl --user enable --now ${UNIT}`,
     `systemctl --user restart ${UNIT}`,
@@ -140,7 +142,7 @@ Deno.test("install writes the unit, enables it with linger; uninstall undoes it"
 
   const removed = await cli(box, ["uninstall"]);
   assert.equal(removed.code, 0, removed.stderr);
-  assert.deepEqual((await box.calls()).slice(7), [
+  assert.deepEqual((await box.calls()).slice(8), [
     `systemctl --user disable --now ${UNIT}`,
     "systemctl --user daemon-reload",
   ]);
@@ -152,7 +154,7 @@ Deno.test("install writes the unit, enables it with linger; uninstall undoes it"
   const nothing = await cli(box, ["uninstall"]);
   assert.equal(nothing.code, 0, nothing.stderr);
   assert.match(nothing.stdout, /^Not installed \(no .*llm-cache-proxy\.service\): nothing to do/);
-  assert.equal((await box.calls()).length, 9);
+  assert.equal((await box.calls()).length, 10);
 });
 
 Deno.test("install fails with systemctl's message when systemctl fails", async () => {
@@ -165,6 +167,11 @@ Deno.test("install fails with systemctl's message when systemctl fails", async (
     /llm-cache-proxy install: `systemctl --user daemon-reload` failed \(exit 1\): Failed to connect to bus: No medium found\. .*llm-cache-proxy on/,
   );
   assert.deepEqual(await box.calls(), ["systemctl --user daemon-reload"]);
+  await assert.rejects(
+    Deno.stat(box.unitFile),
+    Deno.errors.NotFound,
+    "a failed first install leaves no unit behind for on/stop to trip over",
+  );
 });
 
 Deno.test("install without systemctl on PATH says systemd is needed", async () => {
