@@ -23,12 +23,17 @@ CREATE TABLE IF NOT EXISTS entries (
   size INTEGER NOT NULL,
   usage TEXT NOT NULL DEFAULT '{}',
   snippet TEXT NOT NULL DEFAULT '',
-  body BLOB NOT NULL
+  body BLOB NOT NULL,
+  namespace TEXT NOT NULL DEFAULT '',
+  timing TEXT NOT NULL DEFAULT '[]',
+  request BLOB
 );
 CREATE INDEX IF NOT EXISTS entries_last_hit ON entries(last_hit_at);
 CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires_at);
 -- Lets start-up total the bytes from a small index instead of scanning every row.
 CREATE INDEX IF NOT EXISTS entries_size ON entries(size);
+-- Serves list() and entries(), newest first.
+CREATE INDEX IF NOT EXISTS entries_created ON entries(created_at);
 CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS aliases_key ON aliases(key);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;
@@ -38,10 +43,19 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL)
 const ADDED_COLUMNS = {
   usage: "ALTER TABLE entries ADD COLUMN usage TEXT NOT NULL DEFAULT '{}'",
   snippet: "ALTER TABLE entries ADD COLUMN snippet TEXT NOT NULL DEFAULT ''",
+  namespace: "ALTER TABLE entries ADD COLUMN namespace TEXT NOT NULL DEFAULT ''",
+  timing: "ALTER TABLE entries ADD COLUMN timing TEXT NOT NULL DEFAULT '[]'",
+  request: "ALTER TABLE entries ADD COLUMN request BLOB",
 };
 
+/** Indexes on added columns: made once the columns exist. */
+const LATER_INDEXES = `
+-- Serves similar(): one route, model and namespace, newest first.
+CREATE INDEX IF NOT EXISTS entries_similar ON entries(path, model, namespace, created_at);
+`;
+
 const META = "key, status, content_type, model, path, created_at, expires_at, last_hit_at, " +
-  "hit_count, size, usage, snippet";
+  "hit_count, size, usage, snippet, namespace, timing";
 
 type Row = Record<string, SQLInputValue>;
 
@@ -63,17 +77,18 @@ export function openDatabase(path: string): DatabaseSync {
   for (const [column, ddl] of Object.entries(ADDED_COLUMNS)) {
     if (!columns.has(column)) db.exec(ddl);
   }
+  db.exec(LATER_INDEXES);
   return db;
 }
 
 const SQL = {
-  get: `SELECT ${META}, body FROM entries WHERE key = ? AND expires_at > ?`,
-  getByAlias: `SELECT ${META.replace(/(^|, )/g, "$1e.")}, e.body FROM aliases a ` +
+  get: `SELECT ${META}, body, request FROM entries WHERE key = ? AND expires_at > ?`,
+  getByAlias: `SELECT ${META.replace(/(^|, )/g, "$1e.")}, e.body, e.request FROM aliases a ` +
     `JOIN entries e ON e.key = a.key WHERE a.alias = ? AND e.expires_at > ?`,
   exists: "SELECT size FROM entries WHERE key = ?",
-  inspect: `SELECT ${META}, body FROM entries WHERE key = ?`,
-  insert:
-    `INSERT OR REPLACE INTO entries (${META}, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
+  inspect: `SELECT ${META}, body, request FROM entries WHERE key = ?`,
+  insert: `INSERT OR REPLACE INTO entries (${META}, body, request) ` +
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
   insertAlias: "INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
   touch: "UPDATE entries SET last_hit_at = ?, hit_count = hit_count + ? WHERE key = ?",
   oldest: "SELECT key FROM entries WHERE key != ? ORDER BY last_hit_at LIMIT ?",
@@ -84,6 +99,15 @@ const SQL = {
   list: `SELECT ${META} FROM entries WHERE key >= ? AND key < ? ` +
     "AND (? = '' OR instr(lower(coalesce(model, '') || ' ' || snippet), lower(?)) > 0) " +
     "ORDER BY created_at DESC LIMIT ? OFFSET ?",
+  // `model IS ?`: a NULL model matches a request without one, and still uses the index.
+  similar: "SELECT key, request, created_at FROM entries " +
+    "WHERE path = ? AND model IS ? AND namespace = ? AND request IS NOT NULL " +
+    "ORDER BY created_at DESC LIMIT ?",
+  // One page of entries(), after the cursor (created_at, key) of the previous page's last row.
+  page: "SELECT key, created_at FROM entries " +
+    "WHERE (? IS NULL OR namespace = ?) AND created_at >= ? " +
+    "AND created_at <= ? AND (created_at < ? OR key < ?) " +
+    "ORDER BY created_at DESC, key DESC LIMIT ?",
   count: "SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM entries",
   addCounter: "INSERT INTO counters (name, value) VALUES (?, ?) " +
     "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
@@ -111,7 +135,7 @@ export function prepareStatements(db: DatabaseSync): Statements {
  * @param row the row
  * @returns the meta
  */
-export function toMeta(row: Row): Omit<CacheEntry, "body"> {
+export function toMeta(row: Row): Omit<CacheEntry, "body" | "request"> {
   return {
     key: String(row.key),
     status: Number(row.status),
@@ -124,17 +148,23 @@ export function toMeta(row: Row): Omit<CacheEntry, "body"> {
     hitCount: Number(row.hit_count),
     usage: { ...NO_USAGE, ...JSON.parse(String(row.usage)) },
     snippet: String(row.snippet),
+    namespace: String(row.namespace),
+    timing: JSON.parse(String(row.timing)),
   };
 }
 
 /**
- * An entry from a row with its body.
+ * An entry from a row with its body and request.
  *
  * @param row the row
  * @returns the entry
  */
 export function toEntry(row: Row): CacheEntry {
-  return { ...toMeta(row), body: row.body as Uint8Array };
+  return {
+    ...toMeta(row),
+    body: row.body as Uint8Array,
+    request: row.request === null ? undefined : row.request as Uint8Array,
+  };
 }
 
 /** Creates the folder (0700) and the database file (0600) before SQLite does. */

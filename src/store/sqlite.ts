@@ -22,7 +22,18 @@ import {
   toEntry,
   toMeta,
 } from "./_sqlite_schema.ts";
-import type { CacheEntry, CacheStore, EntrySummary, ListOptions, NewEntry } from "./store.ts";
+import type {
+  CacheEntry,
+  CacheStore,
+  EntrySummary,
+  ListOptions,
+  NewEntry,
+  SimilarRequest,
+  StoredEntry,
+} from "./store.ts";
+
+/** Keys read per query while {@link SqliteStore.entries} walks the store. */
+const PAGE_ROWS = 256;
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -39,7 +50,7 @@ export interface SqliteStoreOptions {
 }
 
 /** A {@link CacheStore} in one SQLite file. */
-export class SqliteStore implements CacheStore {
+export class SqliteStore implements CacheStore, AsyncDisposable {
   #db: DatabaseSync;
   #now: () => number;
   #maxEntries: number;
@@ -87,20 +98,74 @@ export class SqliteStore implements CacheStore {
     }
     let entry = this.#hot.get(key);
     if (entry === undefined) {
-      const row = this.#sql.get.get(key, now) ?? this.#sql.getByAlias.get(key, now);
-      if (!row) return Promise.resolve(undefined);
-      entry = toEntry(row);
-      this.#hot.set(key, entry, entry.body.byteLength + 256);
+      entry = this.#read(key, now);
+      if (!entry) return Promise.resolve(undefined);
+      this.#hot.set(key, entry, entry.body.byteLength + (entry.request?.byteLength ?? 0) + 256);
     } else if (entry.expiresAt <= now) {
       this.#hot.delete(key);
       return Promise.resolve(undefined);
     }
-    const pending = this.#pendingHits.get(entry.key);
-    if (pending) {
-      pending.at = now;
-      pending.n++;
-    } else this.#pendingHits.set(entry.key, { at: now, n: 1 });
+    this.#countHit(entry.key, now);
     return Promise.resolve(entry);
+  }
+
+  /** Reads the file directly: stale reads are rare (upstream failing), so no hot tier. */
+  getStale(key: string, graceMs: number): Promise<CacheEntry | undefined> {
+    const now = this.#now();
+    const entry = this.#read(key, now - (graceMs > 0 ? graceMs : 0));
+    if (entry) this.#countHit(entry.key, now);
+    return Promise.resolve(entry);
+  }
+
+  similar(
+    query: {
+      readonly path: string;
+      readonly model: string | undefined;
+      readonly namespace: string;
+      readonly limit: number;
+    },
+  ): Promise<SimilarRequest[]> {
+    const { path, model, namespace, limit } = query;
+    const rows = this.#sql.similar.all(path, model ?? null, namespace, limit);
+    return Promise.resolve(rows.map((row) => ({
+      key: String(row.key),
+      request: row.request as Uint8Array,
+      createdAt: Number(row.created_at),
+    })));
+  }
+
+  /**
+   * Walks the store by pages of keys, each after the last row's (created_at,
+   * key), reading one entry at a time: memory holds one body, however large
+   * the store, and writes meanwhile neither repeat nor skip an entry that
+   * stays put (one deleted meanwhile is skipped).
+   */
+  async *entries(
+    options: { readonly namespace?: string; readonly since?: number } = {},
+  ): AsyncGenerator<StoredEntry> {
+    const namespace = options.namespace ?? null;
+    let cursor = { createdAt: Number.MAX_SAFE_INTEGER, key: "" };
+    for (;;) {
+      const rows = this.#sql.page.all(
+        namespace,
+        namespace,
+        options.since ?? -Number.MAX_SAFE_INTEGER,
+        cursor.createdAt,
+        cursor.createdAt,
+        cursor.key,
+        PAGE_ROWS,
+      );
+      for (const page of rows) {
+        const key = String(page.key);
+        const row = this.#sql.inspect.get(key);
+        if (!row) continue;
+        const aliases = this.#sql.aliasesOf.all(key).map((a) => String(a.alias));
+        yield { ...toEntry(row), aliases };
+      }
+      const last = rows.at(-1);
+      if (rows.length < PAGE_ROWS || !last) return;
+      cursor = { createdAt: Number(last.created_at), key: String(last.key) };
+    }
   }
 
   inspect(key: string): Promise<CacheEntry | undefined> {
@@ -128,7 +193,10 @@ export class SqliteStore implements CacheStore {
         entry.body.byteLength,
         JSON.stringify(entry.usage),
         entry.snippet,
+        entry.namespace,
+        JSON.stringify(entry.timing),
         entry.body,
+        entry.request ?? null,
       );
       for (const alias of aliases) this.#sql.insertAlias.run(alias, entry.key);
       this.#evictOverCap(entry.key);
@@ -188,6 +256,26 @@ export class SqliteStore implements CacheStore {
     this.#flushHits();
     this.#db.close();
     return Promise.resolve();
+  }
+
+  /** Closes the store at the end of an `await using` block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** A fresh entry by key, then by alias: one that expires after `after`. */
+  #read(key: string, after: number): CacheEntry | undefined {
+    const row = this.#sql.get.get(key, after) ?? this.#sql.getByAlias.get(key, after);
+    return row ? toEntry(row) : undefined;
+  }
+
+  /** Counts a hit in memory; {@link #flushHits} writes it later. */
+  #countHit(key: string, now: number): void {
+    const pending = this.#pendingHits.get(key);
+    if (pending) {
+      pending.at = now;
+      pending.n++;
+    } else this.#pendingHits.set(key, { at: now, n: 1 });
   }
 
   /** Writes batched hit times and counts: one transaction a second, never on the hit path. */

@@ -26,6 +26,13 @@ export interface EntryMeta {
   readonly usage: Usage;
   /** The first 80 characters of the answer text. */
   readonly snippet: string;
+  /** The key space the entry was stored in (`x-cache-namespace`); `""` is the default one. */
+  readonly namespace: string;
+  /**
+   * When the body's chunks arrived, for replay at the original pace: pairs of
+   * [byte offset where a chunk ends, ms after the request was sent]. Empty when unknown.
+   */
+  readonly timing: readonly (readonly [number, number])[];
 }
 
 /** A response to store: its exact bytes plus meta. */
@@ -34,6 +41,11 @@ export interface NewEntry extends EntryMeta {
   readonly key: string;
   /** The response body exactly as received from upstream. */
   readonly body: Uint8Array;
+  /**
+   * The request body that produced it (never its headers, so no credentials), kept to
+   * explain later misses; undefined for entries stored without it.
+   */
+  readonly request: Uint8Array | undefined;
 }
 
 /** A stored response as read back. */
@@ -44,8 +56,20 @@ export interface CacheEntry extends NewEntry {
   readonly hitCount: number;
 }
 
-/** An entry without its body, for listings. */
-export type EntrySummary = Omit<CacheEntry, "body"> & { readonly size: number };
+/** An entry without its body and request, for listings. */
+export type EntrySummary = Omit<CacheEntry, "body" | "request"> & { readonly size: number };
+
+/** An entry with the alias keys that lead to it, as exported in a bundle. */
+export interface StoredEntry extends CacheEntry {
+  readonly aliases: readonly string[];
+}
+
+/** A stored request of the same route and model, to explain a miss. */
+export interface SimilarRequest {
+  readonly key: string;
+  readonly request: Uint8Array;
+  readonly createdAt: number;
+}
 
 /** Options of {@link CacheStore.list}. */
 export interface ListOptions {
@@ -69,6 +93,27 @@ export interface CacheStore extends CounterStore {
    * An expired entry is not returned.
    */
   get(key: string): Promise<CacheEntry | undefined>;
+  /**
+   * Reads an entry by key or alias that expired less than `graceMs` ago (or is
+   * still fresh) and counts it as a hit: what stale-if-error serves.
+   */
+  getStale(key: string, graceMs: number): Promise<CacheEntry | undefined>;
+  /**
+   * Stored requests with this path, model and namespace, newest first, for
+   * explaining a miss; only entries stored with their request.
+   */
+  similar(
+    query: {
+      readonly path: string;
+      readonly model: string | undefined;
+      readonly namespace: string;
+      readonly limit: number;
+    },
+  ): Promise<SimilarRequest[]>;
+  /** Every entry with its aliases (bodies included), newest first, for export. */
+  entries(
+    options?: { readonly namespace?: string; readonly since?: number },
+  ): AsyncIterable<StoredEntry>;
   /**
    * Stores an entry and its alias keys in one atomic step: after a crash either
    * all of it is there or none of it. Replaces an entry with the same key.

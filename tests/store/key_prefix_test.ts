@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { isKeyPrefix, resolveKeyPrefix } from "../../src/store/key_prefix.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { NO_USAGE } from "../../src/stats/usage.ts";
+import { newEntry } from "../support/entry.ts";
 
 const A1 = `aaaaaaaa1${"0".repeat(55)}`;
 const A2 = `aaaaaaaa2${"0".repeat(55)}`;
@@ -10,18 +11,14 @@ const B = `bbbbbbbb${"0".repeat(56)}`;
 async function storeWith(keys: readonly string[]): Promise<SqliteStore> {
   const store = SqliteStore.open(":memory:", { maxEntries: 10 });
   for (const [i, key] of keys.entries()) {
-    await store.put({
-      key,
-      status: 200,
-      contentType: "application/json",
+    await store.put(newEntry(key, {
       model: undefined,
-      path: "/v1/messages",
       createdAt: 1000 + i,
       expiresAt: 10_000,
       body: new TextEncoder().encode("{}"),
       usage: NO_USAGE,
       snippet: "",
-    });
+    }));
   }
   return store;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { openDatabase, prepareStatements } from "../../src/store/_sqlite_schema.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { NewEntry } from "../../src/store/store.ts";
 import { newEntry } from "../support/entry.ts";
@@ -209,4 +210,198 @@ Deno.test("SqliteStore keeps its entry count and bytes right when a put fails mi
   assert.equal(await store.count(), 1);
   assert.equal(await store.bytes(), '{"key":"a"}'.length);
   await store.close();
+});
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+Deno.test("SqliteStore round-trips namespace, chunk timing and request; lists them without bodies", async () => {
+  const c = clock();
+  const store = SqliteStore.open(":memory:", { maxEntries: 10, now: c.now });
+  const stored = entry("k", c.t, {
+    namespace: "team-a",
+    timing: [[120, 35], [480, 910]],
+    request: new Uint8Array([123, 0, 255, 125]),
+  });
+  await store.put(stored);
+  await store.put(entry("plain", c.t - 1));
+  for (const [name, read] of [["get", store.get("k")], ["inspect", store.inspect("k")]] as const) {
+    const got = await read;
+    assert.equal(got?.namespace, "team-a", name);
+    assert.deepEqual(got?.timing, [[120, 35], [480, 910]], name);
+    assert.deepEqual(got?.request, stored.request, name);
+  }
+  const plain = await store.inspect("plain");
+  assert.deepEqual([plain?.namespace, plain?.timing, plain?.request], ["", [], undefined]);
+  const [summary] = await store.list({ limit: 1 });
+  assert.equal(summary?.namespace, "team-a");
+  assert.deepEqual(summary?.timing, [[120, 35], [480, 910]]);
+  assert.ok(!("body" in summary!) && !("request" in summary!));
+  await store.close();
+});
+
+Deno.test("SqliteStore.getStale() serves an entry until graceMs after it expired, by key or alias, as a hit", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/cache.db`;
+  const c = clock();
+  const store = SqliteStore.open(path, { maxEntries: 10, now: c.now });
+  await store.put(entry("k", c.t, { expiresAt: c.t + 1000 }), ["alias"]);
+  assert.equal((await store.getStale("k", 500))?.key, "k", "fresh");
+  c.t += 1000;
+  assert.equal(await store.get("k"), undefined, "expired for get");
+  assert.equal((await store.getStale("k", 500))?.key, "k", "just expired");
+  c.t += 499;
+  assert.equal((await store.getStale("alias", 500))?.key, "k", "by alias, within the grace");
+  c.t += 1;
+  assert.equal(await store.getStale("k", 500), undefined, "past the grace");
+  assert.equal(await store.getStale("alias", 500), undefined);
+  assert.equal(await store.getStale("nope", 500), undefined);
+  await store.close();
+  const reopened = SqliteStore.open(path, { maxEntries: 10, now: c.now });
+  const [summary] = await reopened.list();
+  assert.equal(summary?.hitCount, 3, "each stale read is a hit");
+  assert.equal(summary?.lastHitAt, c.t - 1);
+  await reopened.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("SqliteStore.similar() finds stored requests of one path, model and namespace, newest first", async () => {
+  const c = clock();
+  const store = SqliteStore.open(":memory:", { maxEntries: 20, now: c.now });
+  const put = (key: string, overrides: Partial<NewEntry>) =>
+    store.put(entry(key, c.t++, { request: bytes(key), ...overrides }));
+  await put("old", { expiresAt: 0 }); // expired entries still explain a miss
+  await put("mid", {});
+  await put("new", {});
+  await put("no-request", { request: undefined });
+  await put("other-model", { model: "claude-haiku-4-5" });
+  await put("other-path", { path: "/v1/messages/count_tokens" });
+  await put("other-namespace", { namespace: "ci" });
+  await put("no-model", { model: undefined });
+  const similar = (query: Partial<Parameters<SqliteStore["similar"]>[0]>) =>
+    store.similar({
+      path: "/v1/messages",
+      model: "claude-sonnet-4-5-20250929",
+      namespace: "",
+      limit: 10,
+      ...query,
+    });
+  const found = await similar({});
+  assert.deepEqual(found.map((s) => s.key), ["new", "mid", "old"]);
+  assert.deepEqual(found[0]?.request, bytes("new"));
+  assert.equal(found[0]?.createdAt, c.t - 6);
+  assert.deepEqual(found[0] && Object.keys(found[0]).sort(), ["createdAt", "key", "request"]);
+  assert.deepEqual((await similar({ limit: 2 })).map((s) => s.key), ["new", "mid"]);
+  assert.deepEqual((await similar({ model: undefined })).map((s) => s.key), ["no-model"]);
+  assert.deepEqual((await similar({ namespace: "ci" })).map((s) => s.key), ["other-namespace"]);
+  assert.deepEqual(await similar({ path: "/v1/complete" }), []);
+  await store.close();
+});
+
+Deno.test("SqliteStore.similar() is served by an index, whatever the model", () => {
+  const db = openDatabase(":memory:");
+  const sql = prepareStatements(db);
+  for (const model of ["claude-sonnet-4-5", null]) {
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql.similar.sourceSQL}`)
+      .all("/v1/messages", model, "", 5).map((row) => String(row.detail)).join("\n");
+    assert.match(plan, /USING INDEX entries_similar \(path=\? AND model=\? AND namespace=\?\)/);
+    assert.doesNotMatch(plan, /TEMP B-TREE/, "rows come out in order");
+  }
+  db.close();
+});
+
+Deno.test("SqliteStore.entries() walks every entry with its aliases, newest first, a page at a time", async () => {
+  const c = clock();
+  const store = SqliteStore.open(":memory:", { maxEntries: 1000, now: c.now });
+  const expected: string[] = [];
+  // 150 entries, in runs of three sharing a creation time: pages must break ties by key.
+  for (let i = 0; i < 150; i++) {
+    const key = `k${String(i).padStart(3, "0")}`;
+    await store.put(entry(key, c.t + Math.floor(i / 3), { expiresAt: 0 }), [`${key}-alias`]);
+    expected.unshift(key);
+  }
+  const seen: string[] = [];
+  for await (const stored of store.entries()) {
+    assert.deepEqual(stored.aliases, [`${stored.key}-alias`]);
+    assert.deepEqual(stored.body, bytes(`{"key":"${stored.key}"}`));
+    seen.push(stored.key);
+  }
+  assert.deepEqual(seen, expected, "each once, newest first, expired ones included");
+  await store.close();
+});
+
+Deno.test("SqliteStore.entries() skips what is deleted and leaves out what is added during the walk", async () => {
+  const c = clock();
+  const store = SqliteStore.open(":memory:", { maxEntries: 10, now: c.now });
+  for (const [i, key] of ["a", "b", "c", "d"].entries()) await store.put(entry(key, c.t + i));
+  const seen: string[] = [];
+  for await (const stored of store.entries()) {
+    seen.push(stored.key);
+    if (stored.key === "d") {
+      await store.delete("b");
+      await store.put(entry("newer", c.t + 10));
+      await store.put(entry("c", c.t + 2, { body: bytes("c2") })); // replaced, same time
+    }
+    if (stored.key === "c") assert.deepEqual(stored.body, bytes("c2"));
+  }
+  assert.deepEqual(seen, ["d", "c", "a"]);
+  await store.close();
+});
+
+Deno.test("SqliteStore.entries() filters by namespace and creation time", async () => {
+  const c = clock();
+  const store = SqliteStore.open(":memory:", { maxEntries: 10, now: c.now });
+  await store.put(entry("a", c.t));
+  await store.put(entry("b", c.t + 10, { namespace: "ci" }));
+  await store.put(entry("c", c.t + 20));
+  await store.put(entry("d", c.t + 30, { namespace: "ci" }));
+  const keys = async (options?: Parameters<SqliteStore["entries"]>[0]) =>
+    (await Array.fromAsync(store.entries(options))).map((e) => e.key);
+  assert.deepEqual(await keys(), ["d", "c", "b", "a"]);
+  assert.deepEqual(await keys({ namespace: "ci" }), ["d", "b"]);
+  assert.deepEqual(await keys({ namespace: "" }), ["c", "a"]);
+  assert.deepEqual(await keys({ since: c.t + 10 }), ["d", "c", "b"], "since is inclusive");
+  assert.deepEqual(await keys({ namespace: "ci", since: c.t + 11 }), ["d"]);
+  await store.close();
+});
+
+Deno.test("SqliteStore opens a file made before namespaces, timing and requests, and adds them", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/cache.db`;
+  const old = new DatabaseSync(path);
+  // The first schema: before usage, snippet, namespace, timing and request.
+  old.exec(`CREATE TABLE entries (key TEXT PRIMARY KEY, status INTEGER NOT NULL,
+    content_type TEXT NOT NULL, model TEXT, path TEXT NOT NULL, created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL, last_hit_at INTEGER NOT NULL,
+    hit_count INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL, body BLOB NOT NULL);
+    CREATE TABLE aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL);`);
+  old.prepare(
+    "INSERT INTO entries VALUES ('old', 200, 'application/json', 'm', '/v1/messages', " +
+      "1, 9e15, 1, 0, 2, x'7b7d')",
+  ).run();
+  old.close();
+  const store = SqliteStore.open(path, { maxEntries: 10 });
+  const got = await store.get("old");
+  assert.deepEqual(
+    [got?.namespace, got?.timing, got?.request, got?.snippet, got?.body],
+    ["", [], undefined, "", bytes("{}")],
+  );
+  await store.put(
+    entry("new", Date.now(), { namespace: "x", timing: [[1, 2]], request: bytes("q") }),
+  );
+  assert.deepEqual((await store.inspect("new"))?.timing, [[1, 2]]);
+  assert.deepEqual(
+    (await store.similar({
+      path: "/v1/messages",
+      model: "claude-sonnet-4-5-20250929",
+      namespace: "x",
+      limit: 1,
+    })).map((s) => s.key),
+    ["new"],
+  );
+  await store.close();
+  const db = new DatabaseSync(path);
+  const indexes = db.prepare("PRAGMA index_list(entries)").all().map((row) => String(row.name));
+  assert.ok(indexes.includes("entries_similar"), indexes.join(", "));
+  db.close();
+  await Deno.remove(dir, { recursive: true });
 });

@@ -1,5 +1,6 @@
 /**
- * A cache entry for store tests: a small JSON answer from Sonnet, fresh for an hour.
+ * A cache entry for store tests: a small JSON answer from Sonnet, fresh for an hour, in the
+ * default namespace, without chunk timing or request.
  *
  * @module
  */
@@ -26,6 +27,9 @@ export function newEntry(key: string, overrides: Partial<NewEntry> = {}): NewEnt
     body: new TextEncoder().encode(`{"key":"${key}"}`),
     usage: { ...NO_USAGE, input_tokens: 3, output_tokens: 4 },
     snippet: `answer ${key}`,
+    namespace: "",
+    timing: [],
+    request: undefined,
     ...overrides,
   };
 }
