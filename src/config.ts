@@ -11,12 +11,23 @@
  */
 import { parse as parseDotenv } from "dotenv";
 import { parsePrices, type PriceRule } from "./stats/prices.ts";
+import { NO_RULES, type NormalizeRules, parseNormalizeRules } from "./cache/normalize.ts";
 
 /** How much the proxy writes to its log. */
 export type LogLevel = "silent" | "error" | "info" | "debug";
 
 /** How log lines are written: readable text, or one JSON object per line. */
 export type LogFormat = "text" | "json";
+
+/**
+ * How the cache treats calls: `normal` (hit, else upstream), `replay` (never
+ * upstream: a miss is an error, for hermetic CI) or `record` (always upstream,
+ * always store).
+ */
+export type CacheMode = "normal" | "replay" | "record";
+
+/** Every {@link CacheMode}. */
+export const CACHE_MODES: readonly CacheMode[] = ["normal", "replay", "record"];
 
 /** The validated configuration of one proxy process. */
 export interface Config {
@@ -34,6 +45,10 @@ export interface Config {
   readonly maxEntries: number;
   /** Bypass the cache for every request (`CACHE_OFF=1`). @default false */
   readonly off: boolean;
+  /** `CACHE_MODE`; a request's `x-cache-mode` overrides it. @default "normal" */
+  readonly mode: CacheMode;
+  /** How long after expiry an entry may still be served when upstream fails; 0: never. @default 86400 */
+  readonly staleSec: number;
   /** @default "info" */
   readonly logLevel: LogLevel;
   /** Base URL of the Anthropic API, without a trailing slash. @default "https://api.anthropic.com" */
@@ -50,6 +65,8 @@ export interface Config {
   readonly logFormat: LogFormat;
   /** Price rules from `$CACHE_HOME/prices.json`, tried before the built-in table. */
   readonly prices: readonly PriceRule[];
+  /** Rules from `$CACHE_HOME/normalize.json`; without it, exact keys only. @default NO_RULES */
+  readonly normalize: NormalizeRules;
   /** The user's home folder (`HOME`, or `USERPROFILE` on Windows), if set. */
   readonly userHome: string | undefined;
   /** Where per-user service files go: `$XDG_CONFIG_HOME`, else `~/.config`. */
@@ -71,6 +88,8 @@ export const DEFAULTS = {
   host: "127.0.0.1",
   ttlSec: 604800,
   maxEntries: 5000,
+  mode: "normal" as CacheMode,
+  staleSec: 86400,
 } as const;
 
 /** The allowed range `[min, max]` of each whole-number setting. */
@@ -78,6 +97,7 @@ export const LIMITS = {
   port: [0, 65535],
   ttlSec: [1, 10 * 365 * 86400],
   maxEntries: [1, 1e9],
+  staleSec: [0, 10 * 365 * 86400],
 } as const;
 
 /** The log levels, quietest first. */
@@ -103,7 +123,10 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export async function loadConfig(env: Env): Promise<Config> {
   const home = cacheHome(env);
   const merged: Env = { ...(await readEnvFile(`${home}/.env`)), ...definedOnly(env) };
-  return buildConfig(merged, home, { prices: await readPrices(`${home}/prices.json`) });
+  return buildConfig(merged, home, {
+    prices: await readPrices(`${home}/prices.json`),
+    normalize: await readNormalize(`${home}/normalize.json`),
+  });
 }
 
 /**
@@ -111,14 +134,14 @@ export async function loadConfig(env: Env): Promise<Config> {
  *
  * @param vars the merged variables
  * @param home the cache home folder
- * @param files what the configuration files held: `prices`
+ * @param files what the configuration files held: `prices`, `normalize`
  * @returns the validated configuration
  * @throws {ConfigError} when a value is unusable
  */
 export function buildConfig(
   vars: Env,
   home: string,
-  files: { prices?: readonly PriceRule[] } = {},
+  files: { prices?: readonly PriceRule[]; normalize?: NormalizeRules } = {},
 ): Config {
   const { host, authToken } = hostAndToken(vars);
   return {
@@ -129,6 +152,8 @@ export function buildConfig(
     ttlSec: ttlOf(vars),
     maxEntries: maxEntriesOf(vars),
     off: flag(vars, "CACHE_OFF"),
+    mode: modeOf(vars),
+    staleSec: staleOf(vars),
     logLevel: logLevel(vars),
     upstream: upstreamUrl(vars.CACHE_UPSTREAM),
     home,
@@ -137,6 +162,7 @@ export function buildConfig(
     logFile: logFile(vars.CACHE_LOG_FILE, home),
     logFormat: logFormatOf(vars),
     prices: files.prices ?? [],
+    normalize: files.normalize ?? NO_RULES,
     userHome: userHomeOf(vars),
     configHome: nonEmpty(vars.XDG_CONFIG_HOME) ??
       mapDefined(userHomeOf(vars), (h) => `${h}/.config`),
@@ -254,6 +280,22 @@ export function maxEntriesOf(vars: Env): number {
   );
 }
 
+/** `CACHE_MODE`. */
+export function modeOf(vars: Env): CacheMode {
+  return oneOf(vars, "CACHE_MODE", CACHE_MODES, DEFAULTS.mode);
+}
+
+/** `CACHE_STALE_SEC`. */
+export function staleOf(vars: Env): number {
+  return integer(
+    vars,
+    "CACHE_STALE_SEC",
+    DEFAULTS.staleSec,
+    LIMITS.staleSec,
+    "whole seconds (0 turns stale-if-error off)",
+  );
+}
+
 /** `CACHE_LOG_FORMAT`. */
 export function logFormatOf(vars: Env): LogFormat {
   return oneOf(vars, "CACHE_LOG_FORMAT", ["text", "json"], "text");
@@ -315,6 +357,34 @@ export async function readPrices(path: string): Promise<PriceRule[]> {
   }
   try {
     return parsePrices(JSON.parse(text));
+  } catch (e) {
+    throw new ConfigError(`${path} is not valid: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The rules of a `normalize.json`; the defaults when it does not exist.
+ *
+ * @param path the file, `$CACHE_HOME/normalize.json`
+ * @returns the validated rules
+ * @throws {ConfigError} naming the file and what is wrong in it (e.g. the bad pattern)
+ */
+export async function readNormalize(path: string): Promise<NormalizeRules> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return NO_RULES;
+    throw new ConfigError(`Cannot read ${path}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  try {
+    return parseNormalizeRules(json);
   } catch (e) {
     throw new ConfigError(`${path} is not valid: ${(e as Error).message}`);
   }

@@ -8,6 +8,7 @@
 import { parse as parseDotenv } from "dotenv";
 import { exists } from "./fs.ts";
 import type { PriceRule } from "./stats/prices.ts";
+import { NO_RULES, type NormalizeRules } from "./cache/normalize.ts";
 import {
   buildConfig,
   cacheHome,
@@ -24,16 +25,19 @@ import {
   logFormatOf,
   logLevel,
   maxEntriesOf,
+  modeOf,
   nonEmpty,
   portOf,
+  readNormalize,
   readPrices,
+  staleOf,
   ttlOf,
   upstreamUrl,
 } from "./config.ts";
 
 /** One checked variable or file, as `validate` shows it. */
 export interface ConfigCheck {
-  /** What was checked: a variable name, `.env` or `prices.json`. */
+  /** What was checked: a variable name, `.env`, `prices.json` or `normalize.json`. */
   readonly name: string;
   /** False when the value or file cannot be used as it is. */
   readonly ok: boolean;
@@ -64,6 +68,8 @@ export const KNOWN_VARIABLES: readonly string[] = [
   "CACHE_TTL_SEC",
   "CACHE_MAX_ENTRIES",
   "CACHE_OFF",
+  "CACHE_MODE",
+  "CACHE_STALE_SEC",
   "CACHE_QUIET",
   "CACHE_LOG_LEVEL",
   "CACHE_LOG_FILE",
@@ -95,6 +101,7 @@ export async function checkConfig(env: Env): Promise<ConfigReport> {
     VARIABLE_RULES.map((rule) => checkVariable(rule, vars, home, where)),
   );
   const prices = await checkPrices(`${home}/prices.json`);
+  const normalize = await checkNormalize(`${home}/normalize.json`);
   const failed = new Set(
     VARIABLE_RULES.filter((_, i) => !results[i]!.ok).flatMap((rule) => rule.uses),
   );
@@ -102,8 +109,8 @@ export async function checkConfig(env: Env): Promise<ConfigReport> {
   return {
     home,
     envPath,
-    checks: [...file.checks, ...results, prices.check],
-    config: buildConfig(usable, home, { prices: prices.rules }),
+    checks: [...file.checks, ...results, prices.check, normalize.check],
+    config: buildConfig(usable, home, { prices: prices.rules, normalize: normalize.rules }),
   };
 }
 
@@ -265,6 +272,34 @@ const VARIABLE_RULES: readonly VariableRule[] = [
     describe: logFileShown,
     fix: (where) =>
       `Set CACHE_LOG_FILE to a path in a folder you can write, or to "none", in ${where}`,
+  },
+  {
+    name: "CACHE_MODE",
+    uses: ["CACHE_MODE"],
+    describe: (vars) => {
+      const mode = modeOf(vars);
+      const notes = {
+        normal: "hits replay, misses go upstream",
+        replay: "never calls upstream: a miss is an error",
+        record: "always upstream, always stored",
+      };
+      return { value: mode, note: notes[mode] };
+    },
+    fix: (where) => `Set CACHE_MODE to normal, replay or record in ${where}`,
+  },
+  {
+    name: "CACHE_STALE_SEC",
+    uses: ["CACHE_STALE_SEC"],
+    describe: (vars) => {
+      const stale = staleOf(vars);
+      return {
+        value: String(stale),
+        note: stale === 0
+          ? "stale-if-error off"
+          : `${secondsInWords(stale)} past expiry when upstream fails`,
+      };
+    },
+    fix: (where) => `Set CACHE_STALE_SEC to whole seconds, e.g. 86400 (a day), or 0, in ${where}`,
   },
   {
     name: "CACHE_LOG_FORMAT",
@@ -515,6 +550,41 @@ async function checkPrices(path: string): Promise<{ check: ConfigCheck; rules: P
       `tokens, e.g. {"sonnet": {"input": 3, "output": 15}}`;
     return { check: { name, ok: false, detail: e.message, fix }, rules: [] };
   }
+}
+
+async function checkNormalize(
+  path: string,
+): Promise<{ check: ConfigCheck; rules: NormalizeRules }> {
+  const name = "normalize.json";
+  if (!(await exists(path).catch(() => true))) {
+    const detail =
+      "normalize.json not present (exact keys only; Claude Code billing block ignored)";
+    return { check: { name, ok: true, detail }, rules: NO_RULES };
+  }
+  try {
+    const rules = await readNormalize(path);
+    return {
+      check: { name, ok: true, detail: `normalize.json valid (${rulesSummary(rules)})` },
+      rules,
+    };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const fix = `Fix or remove ${path}: it holds regular expressions to strip ` +
+      `(system_strip, message_strip), field paths to ignore (ignore_fields), suffix_only, ` +
+      `suffix_turns and claude_code_billing, e.g. {"system_strip": ["Today's date[^\\\\n]*"]}`;
+    return { check: { name, ok: false, detail: e.message, fix }, rules: NO_RULES };
+  }
+}
+
+/** E.g. `2 system_strip, 1 message_strip, 1 ignore_fields; suffix_only=false`. */
+function rulesSummary(rules: NormalizeRules): string {
+  const counts = `${rules.systemStrip.length} system_strip, ${rules.messageStrip.length} ` +
+    `message_strip, ${rules.ignoreFields.length} ignore_fields`;
+  const suffix = rules.suffixOnly
+    ? `suffix_only=true, suffix_turns=${rules.suffixTurns}`
+    : "suffix_only=false";
+  const billing = rules.claudeCodeBilling ? "" : "; Claude Code billing block kept in keys";
+  return `${counts}; ${suffix}${billing}`;
 }
 
 function secondsInWords(seconds: number): string {

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { buildConfig, ConfigError, isLoopback, loadConfig } from "../src/config.ts";
+import { checkConfig } from "../src/config_check.ts";
+import { NO_RULES, parseNormalizeRules } from "../src/cache/normalize.ts";
 
 Deno.test("buildConfig() uses the llm-cache-proxy v2 defaults", () => {
   const config = buildConfig({}, "/home/u/.llm-cache-proxy");
@@ -102,4 +104,119 @@ Deno.test("loadConfig() applies $CACHE_HOME/.env where the environment has no va
 Deno.test("loadConfig() defaults CACHE_HOME to ~/.llm-cache-proxy and tolerates a missing .env", async () => {
   const config = await loadConfig({ HOME: "/nonexistent-home" });
   assert.equal(config.home, "/nonexistent-home/.llm-cache-proxy");
+});
+
+/** Runs `body` with a fresh cache home holding `normalize` as its normalize.json, if given. */
+async function withNormalize<T>(
+  normalize: string | undefined,
+  body: (home: string) => Promise<T>,
+): Promise<T> {
+  const home = await Deno.makeTempDir({ prefix: "config_normalize_" });
+  try {
+    if (normalize !== undefined) await Deno.writeTextFile(`${home}/normalize.json`, normalize);
+    return await body(home);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+Deno.test("loadConfig() without normalize.json: exact keys only, billing rule on", async () => {
+  await withNormalize(undefined, async (home) => {
+    const config = await loadConfig({ CACHE_HOME: home });
+    assert.equal(config.normalize, NO_RULES);
+    assert.equal(config.normalize.claudeCodeBilling, true);
+  });
+  assert.equal(buildConfig({}, "/h").normalize, NO_RULES);
+});
+
+Deno.test("loadConfig() reads $CACHE_HOME/normalize.json", async () => {
+  const file = JSON.stringify({
+    system_strip: ["Today's date[^\\n]*", "Working directory: [^\\n]*"],
+    message_strip: ["/home/[^/]+"],
+    ignore_fields: ["temperature"],
+    suffix_only: true,
+    suffix_turns: 2,
+    claude_code_billing: false,
+  });
+  await withNormalize(file, async (home) => {
+    const { normalize } = await loadConfig({ CACHE_HOME: home });
+    assert.deepEqual(normalize.systemStrip.map((r) => r.source), [
+      "Today's date[^\\n]*",
+      "Working directory: [^\\n]*",
+    ]);
+    assert.deepEqual(normalize.ignoreFields.map((p) => p.source), ["temperature"]);
+    assert.deepEqual(
+      [normalize.messageStrip.length, normalize.suffixOnly, normalize.suffixTurns],
+      [1, true, 2],
+    );
+    assert.equal(normalize.claudeCodeBilling, false);
+  });
+});
+
+Deno.test("buildConfig() takes the normalize rules from its files argument", () => {
+  const rules = parseNormalizeRules({ suffix_only: true });
+  assert.equal(buildConfig({}, "/h", { normalize: rules }).normalize, rules);
+});
+
+Deno.test("loadConfig() rejects a bad normalize.json, naming the file and the problem", async (t) => {
+  const cases: [string, RegExp][] = [
+    [
+      '{"system_strip": ["Today.*", "([a-z]+"]}',
+      /^\S+\/normalize\.json is not valid: system_strip\[1\] "\(\[a-z\]\+" is not a regular expression \(Unterminated group\)/,
+    ],
+    ['{"message_strip": "x"}', /normalize\.json is not valid: message_strip must be a list/],
+    ['{"suffix_turns": 0}', /normalize\.json is not valid: suffix_turns must be a whole number/],
+    ['{"suffix_only": "true"}', /normalize\.json is not valid: suffix_only must be true or false/],
+    ['{"ignore_fields": ["a[*]"]}', /normalize\.json is not valid: ignore_fields\[0\] "a\[\*\]"/],
+    ['{"sytem_strip": []}', /normalize\.json is not valid: unknown field "sytem_strip"/],
+    ['{"system_strip": [', /normalize\.json is not valid JSON: /],
+    ["[]", /normalize\.json is not valid: it must be a JSON object/],
+  ];
+  for (const [text, message] of cases) {
+    await t.step(text, async () => {
+      await withNormalize(text, async (home) => {
+        await assert.rejects(loadConfig({ CACHE_HOME: home }), (e: unknown) => {
+          assert.ok(e instanceof ConfigError);
+          assert.match(e.message, message);
+          assert.ok(e.message.startsWith(`${home}/normalize.json `), "names the file");
+          assert.ok(!e.message.includes("\n"), "one line");
+          return true;
+        });
+      });
+    });
+  }
+});
+
+Deno.test("checkConfig() reports normalize.json in one line: absent, valid or what is wrong", async () => {
+  const line = async (file: string | undefined) =>
+    await withNormalize(file, async (home) => {
+      const report = await checkConfig({ CACHE_HOME: home });
+      const check = report.checks.find((c) => c.name === "normalize.json");
+      assert.ok(check !== undefined);
+      return { ...check, normalize: report.config.normalize };
+    });
+  const absent = await line(undefined);
+  assert.deepEqual([absent.ok, absent.detail], [
+    true,
+    "normalize.json not present (exact keys only; Claude Code billing block ignored)",
+  ]);
+  const valid = await line(
+    '{"system_strip": ["a", "b"], "message_strip": ["c"], "ignore_fields": ["d"]}',
+  );
+  assert.deepEqual([valid.ok, valid.detail], [
+    true,
+    "normalize.json valid (2 system_strip, 1 message_strip, 1 ignore_fields; suffix_only=false)",
+  ]);
+  assert.equal(valid.normalize.systemStrip.length, 2, "the report's config uses the rules");
+  const suffix = await line('{"suffix_only": true, "claude_code_billing": false}');
+  assert.equal(
+    suffix.detail,
+    "normalize.json valid (0 system_strip, 0 message_strip, 0 ignore_fields; " +
+      "suffix_only=true, suffix_turns=3; Claude Code billing block kept in keys)",
+  );
+  const bad = await line('{"system_strip": ["("]}');
+  assert.equal(bad.ok, false);
+  assert.match(bad.detail, /normalize\.json is not valid: system_strip\[0\] "\(" is not a reg/);
+  assert.match(bad.fix ?? "", /^Fix or remove \S+\/normalize\.json: /);
+  assert.equal(bad.normalize, NO_RULES);
 });

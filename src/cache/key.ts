@@ -2,15 +2,39 @@
  * The cache key: what makes two requests the same request.
  *
  * SHA-256 (Web Crypto) over the upstream base URL, method, path and query,
- * `anthropic-version`, the set of `anthropic-beta` values, and the body in
- * canonical JSON without its `metadata` object (`metadata.user_id` names a
- * user and session, never changes the answer, and Claude Code sends a fresh
- * one on every run). A body that is not JSON is keyed by its raw bytes.
+ * `anthropic-version`, the set of `anthropic-beta` values, the namespace
+ * (`x-cache-namespace`; the default "" adds nothing, so keys made before
+ * namespaces existed still match) and the body in canonical JSON without its
+ * `metadata` object (`metadata.user_id` names a user and session, never
+ * changes the answer, and Claude Code sends a fresh one on every run) and,
+ * unless switched off, without Claude Code's per-request billing block (see
+ * `normalize.ts`). A body that is not JSON is keyed by its raw bytes.
  * Credentials are never part of the key.
+ *
+ * {@link tierKeys} gives the keys of the looser tiers: `normalized` (after
+ * `normalize.json`'s strip patterns and ignored fields) and `suffix` (that,
+ * with only the last messages). Their hashed head names the tier and the
+ * rules, so a tier key never equals an exact key, and aliases stored under
+ * other rules stop matching when `normalize.json` changes.
  *
  * @module
  */
-import { canonicalJson } from "./canonical_json.ts";
+import {
+  canonicalize,
+  canonicalJson,
+  isJsonObject,
+  type JsonObject,
+  type JsonTree,
+  parseJsonTree,
+} from "./canonical_json.ts";
+import {
+  activeTiers,
+  BILLING_MARKER,
+  dropBillingBlock,
+  NO_RULES,
+  normalizeBody,
+  type NormalizeRules,
+} from "./normalize.ts";
 import { Lru } from "../lru.ts";
 
 /** The parts of a request that decide its key. */
@@ -23,8 +47,18 @@ export interface KeyRequest {
   readonly anthropicVersion: string | null;
   /** The `anthropic-beta` header (comma-separated, possibly repeated), or null. */
   readonly anthropicBeta: string | null;
+  /** The `x-cache-namespace` header; "" (the default) is the shared key space. */
+  readonly namespace: string;
   /** The request body bytes. */
   readonly body: Uint8Array;
+}
+
+/** The keys of the looser tiers; a tier that is off or does not apply is absent. */
+export interface TierKeys {
+  /** The `HIT-NORM` key: the body after strip patterns and ignored fields. */
+  readonly normalized?: string;
+  /** The `HIT-SUFFIX` key: that body with only the last `suffix_turns` messages. */
+  readonly suffix?: string;
 }
 
 /** Bumped whenever the key derivation changes, so old entries are never matched. */
@@ -35,49 +69,93 @@ const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
- * Computes the cache key of a request.
+ * Computes the exact cache key of a request.
  *
- * @param request the method, path, version, betas and body
+ * @param request the method, path, version, betas, namespace and body
  * @param upstream the upstream base URL: a different upstream is a different cache
+ * @param rules the normalization rules; only the built-in billing rule touches this key
+ * @default rules {@link NO_RULES}
  * @returns 64 lower-case hex characters
  * @example
  * ```ts
  * const key = await cacheKey({ method: "POST", path: "/v1/messages",
- *   anthropicVersion: "2023-06-01", anthropicBeta: null, body }, "https://api.anthropic.com");
+ *   anthropicVersion: "2023-06-01", anthropicBeta: null, namespace: "", body },
+ *   "https://api.anthropic.com");
  * ```
  */
-export function cacheKey(request: KeyRequest, upstream: string): Promise<string> {
+export function cacheKey(
+  request: KeyRequest,
+  upstream: string,
+  rules: NormalizeRules = NO_RULES,
+): Promise<string> {
   const text = decodeUtf8(request.body);
+  // Only a body that spells the marker can hold the block: others skip the tree walk.
+  const transform = rules.claudeCodeBilling && text?.includes(BILLING_MARKER)
+    ? { transform: withoutBilling }
+    : {};
   const canonical = text === undefined
     ? undefined
-    : canonicalJson(text, { omitTopLevel: IGNORED_BODY_FIELDS });
-  const head = JSON.stringify([
-    KEY_SCHEME,
-    upstream,
-    request.method.toUpperCase(),
-    request.path,
-    request.anthropicVersion,
-    betaSet(request.anthropicBeta),
-    canonical === undefined ? "raw" : "json",
-  ]);
+    : canonicalJson(text, { omitTopLevel: IGNORED_BODY_FIELDS, ...transform });
+  const label = canonical === undefined ? "raw" : "json";
   const body = canonical === undefined ? request.body : encoder.encode(canonical);
-  return hexDigest(concat(encoder.encode(`${head}\n`), body));
+  const extra = request.namespace === "" ? [] : [request.namespace];
+  return hexDigest(concat(encoder.encode(`${head(request, upstream, label, extra)}\n`), body));
 }
 
 /**
- * A {@link cacheKey} that remembers the keys of requests it has seen, so an
- * exact repeat costs a map lookup instead of a parse and a hash.
+ * Computes the keys of the normalized and suffix tiers that `rules` switch on.
+ *
+ * @param request the request parts
+ * @param upstream the upstream base URL
+ * @param rules the normalization rules
+ * @returns the tier keys; none for a body that is not a JSON object
+ */
+export async function tierKeys(
+  request: KeyRequest,
+  upstream: string,
+  rules: NormalizeRules,
+): Promise<TierKeys> {
+  const tiers = activeTiers(rules);
+  if (!tiers.normalized && !tiers.suffix) return {};
+  const text = decodeUtf8(request.body);
+  const body = text === undefined ? undefined : parseJsonTree(text);
+  if (!isJsonObject(body)) return {};
+  for (const field of IGNORED_BODY_FIELDS) delete body[field];
+  if (rules.claudeCodeBilling) dropBillingBlock(body);
+  normalizeBody(body, rules);
+  const fingerprint = rulesFingerprint(rules);
+  const keys: { normalized?: string; suffix?: string } = {};
+  if (tiers.normalized) {
+    keys.normalized = await tierDigest(request, upstream, ["normalized", fingerprint], body);
+  }
+  if (tiers.suffix && Array.isArray(body.messages)) {
+    body.messages = body.messages.slice(-rules.suffixTurns);
+    const label: [string, ...unknown[]] = ["suffix", rules.suffixTurns, fingerprint];
+    keys.suffix = await tierDigest(request, upstream, label, body);
+  }
+  return keys;
+}
+
+/**
+ * A {@link cacheKey} (and {@link tierKeys}) that remembers the keys of
+ * requests it has seen, so an exact repeat costs a map lookup instead of a
+ * parse and a hash.
  */
 export class KeyMemo {
   #upstream: string;
-  #seen: Lru<string, string>;
+  #rules: NormalizeRules;
+  #seen: Lru<string, { exact: string; tiers?: TierKeys }>;
 
   /**
+   * Remembers keys for one upstream and one set of rules.
+   *
    * @param upstream the upstream base URL
-   * @param options `maxBytes`: memory for remembered requests @default 64 MiB
+   * @param options `maxBytes`: memory for remembered requests @default 64 MiB;
+   *   `rules`: the normalization rules @default {@link NO_RULES}
    */
-  constructor(upstream: string, options: { maxBytes?: number } = {}) {
+  constructor(upstream: string, options: { maxBytes?: number; rules?: NormalizeRules } = {}) {
     this.#upstream = upstream;
+    this.#rules = options.rules ?? NO_RULES;
     this.#seen = new Lru(options.maxBytes ?? 64 * 1024 * 1024);
   }
 
@@ -89,12 +167,13 @@ export class KeyMemo {
    */
   async key(request: KeyRequest): Promise<string> {
     const identity = requestIdentity(request);
-    if (identity === undefined) return cacheKey(request, this.#upstream);
+    if (identity === undefined) return cacheKey(request, this.#upstream, this.#rules);
     const known = this.#seen.get(identity);
-    if (known !== undefined) return known;
-    const key = await cacheKey(request, this.#upstream);
-    this.#seen.set(identity, key, identity.length * 2 + 64);
-    return key;
+    if (known !== undefined) return known.exact;
+    const exact = await cacheKey(request, this.#upstream, this.#rules);
+    // The size counts room for tier keys added later by tiers().
+    this.#seen.set(identity, { exact }, identity.length * 2 + 256);
+    return exact;
   }
 
   /**
@@ -106,17 +185,78 @@ export class KeyMemo {
    */
   known(request: KeyRequest): string | undefined {
     const identity = requestIdentity(request);
-    return identity === undefined ? undefined : this.#seen.get(identity);
+    return identity === undefined ? undefined : this.#seen.get(identity)?.exact;
   }
+
+  /**
+   * The {@link tierKeys} of `request`, remembered beside its exact key once
+   * {@link KeyMemo.key} has seen it.
+   *
+   * @param request the request parts
+   * @returns the tier keys
+   */
+  async tiers(request: KeyRequest): Promise<TierKeys> {
+    const identity = requestIdentity(request);
+    const entry = identity === undefined ? undefined : this.#seen.get(identity);
+    if (entry?.tiers !== undefined) return entry.tiers;
+    const tiers = await tierKeys(request, this.#upstream, this.#rules);
+    if (entry !== undefined) entry.tiers = tiers;
+    return tiers;
+  }
+}
+
+function withoutBilling(tree: JsonTree): JsonTree {
+  return isJsonObject(tree) ? dropBillingBlock(tree) : tree;
+}
+
+/** The hashed head: JSON, so no two different heads spell alike, and never a line break. */
+function head(request: KeyRequest, upstream: string, label: string, extra: unknown[]): string {
+  return JSON.stringify([
+    KEY_SCHEME,
+    upstream,
+    request.method.toUpperCase(),
+    request.path,
+    request.anthropicVersion,
+    betaSet(request.anthropicBeta),
+    label,
+    ...extra,
+  ]);
+}
+
+function tierDigest(
+  request: KeyRequest,
+  upstream: string,
+  [label, ...rest]: [string, ...unknown[]],
+  body: JsonObject,
+): Promise<string> {
+  const line = head(request, upstream, label, [request.namespace, ...rest]);
+  return hexDigest(encoder.encode(`${line}\n${canonicalize(body)}`));
+}
+
+const fingerprints = new WeakMap<NormalizeRules, string>();
+
+/** The rules that shape a tier's body, as text for the head. */
+function rulesFingerprint(rules: NormalizeRules): string {
+  let known = fingerprints.get(rules);
+  if (known === undefined) {
+    known = JSON.stringify([
+      rules.systemStrip.map((r) => r.source),
+      rules.messageStrip.map((r) => r.source),
+      rules.ignoreFields.map((p) => p.source),
+      rules.claudeCodeBilling,
+    ]);
+    fingerprints.set(rules, known);
+  }
+  return known;
 }
 
 /** Everything the key depends on, as one string; undefined when the body is not UTF-8. */
 function requestIdentity(request: KeyRequest): string | undefined {
   const text = decodeUtf8(request.body);
   if (text === undefined) return undefined;
-  // Header values cannot hold NUL, so "\0" stands for an absent header unambiguously.
+  // Header values cannot hold NUL or line breaks, so "\0" stands for an absent header.
   return `${request.method} ${request.path}\n${request.anthropicVersion ?? "\0"}\n` +
-    `${request.anthropicBeta ?? "\0"}\n${text}`;
+    `${request.anthropicBeta ?? "\0"}\n${JSON.stringify(request.namespace)}\n${text}`;
 }
 
 /** `anthropic-beta` as a sorted set: `b, a` and `a,b` are the same betas. */
