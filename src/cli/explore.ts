@@ -1,11 +1,12 @@
 /**
  * `llm-cache-proxy explore`: browse the cache. On a terminal a full-screen
- * browser; in scripts `--list`, `--view KEY` and `--invalidate KEY`. It opens
+ * browser; in scripts `--list`, `--view KEY`, `--why KEY` and `--invalidate KEY`. It opens
  * the store file itself, so it works whether or not the proxy runs: SQLite's
  * WAL lets both use the file, and the proxy notices a deletion at once.
  *
  * @module
  */
+import { missReason, nearest, requestDiff } from "../cache/diff.ts";
 import { type Config, loadConfig } from "../config.ts";
 import { exists } from "../fs.ts";
 import { MIN_PREFIX_DIGITS, resolveKeyPrefix } from "../store/key_prefix.ts";
@@ -13,7 +14,15 @@ import { SqliteStore } from "../store/sqlite.ts";
 import type { CacheStore } from "../store/store.ts";
 import { parseFlags, UsageError, wholeFlag } from "./args.ts";
 import { exploreScreen } from "./explore_screen.ts";
-import { bodyText, entryTable, metaLines, oneLine, SHORT_KEY } from "./explore_view.ts";
+import {
+  bodyText,
+  entryTable,
+  metaLines,
+  oneLine,
+  SHORT_KEY,
+  whyLines,
+  type WhyReport,
+} from "./explore_view.ts";
 import { styleFor } from "./term.ts";
 
 /** One line for the command list. */
@@ -23,9 +32,10 @@ export const summary = "Browse, view and invalidate cached responses";
 export const help = `Usage: llm-cache-proxy explore [--search TEXT]
        llm-cache-proxy explore --list [--limit N] [--search TEXT] [--json]
        llm-cache-proxy explore --view KEY [--json]
+       llm-cache-proxy explore --why KEY [--json]
        llm-cache-proxy explore --invalidate KEY [--json]
 
-Without --list, --view or --invalidate: a full-screen browser of the cache
+Without --list, --view, --why or --invalidate: a full-screen browser of the cache
 (needs a terminal). Keys: up/down or j/k move, PgUp/PgDn page, enter views
 an entry, d invalidates it, / searches model and answer text, r reloads,
 q quits (in an entry: esc, q or left goes back).
@@ -34,13 +44,18 @@ q quits (in an entry: esc, q or left goes back).
   --limit N         Rows --list prints (default 50)
   --search TEXT     Only entries whose model or answer snippet contains TEXT
   --view KEY        An entry's metadata and the start of its body
+  --why KEY         Why KEY's request missed: what differs, field by field, from
+                    the nearest stored request of the same route, model and
+                    namespace (what the proxy sums up in x-cache-miss)
   --invalidate KEY  Delete an entry; its next request goes upstream again
-  --json            Machine-readable output (--view: metadata and the whole body)
+  --json            Machine-readable output (--view: metadata and the whole body;
+                    --why: the reason and every difference)
 
 KEY is a full key or a unique prefix of at least 8 hex digits, as --list shows.
 Works whether or not the proxy is running.
 
-Exit codes: 0 ok, 1 no entry matched or the prefix is ambiguous,
+Exit codes: 0 ok (--why also when nothing compares), 1 no entry matched, the
+prefix is ambiguous or (--why) the entry was stored without its request,
 2 bad flags (a KEY that is not hex among them) or no terminal for the browser.`;
 
 const FLAGS = {
@@ -48,6 +63,7 @@ const FLAGS = {
   limit: { type: "string" },
   search: { type: "string" },
   view: { type: "string" },
+  why: { type: "string" },
   invalidate: { type: "string" },
   json: { type: "boolean" },
 } as const;
@@ -55,7 +71,13 @@ const FLAGS = {
 /** Lines of the body `--view` prints without `--json`. */
 const VIEW_BODY_LINES = 40;
 
-type Mode = "screen" | "list" | "view" | "invalidate";
+/** Stored requests `--why` compares with, as the proxy does on a miss. */
+const SIMILAR_LIMIT = 50;
+
+/** Differences `--why` prints without `--json`. */
+const WHY_DIFF_LINES = 100;
+
+type Mode = "screen" | "list" | "view" | "why" | "invalidate";
 
 /**
  * Runs the explorer.
@@ -91,6 +113,8 @@ export async function run(args: string[]): Promise<number> {
         return await printList(store, { limit, search, json, hint: emptyHint(config) });
       case "view":
         return await printEntry(store, values.view!, json);
+      case "why":
+        return await printWhy(store, values.why!, json);
       case "invalidate":
         return await invalidate(store, values.invalidate!, json);
     }
@@ -102,6 +126,7 @@ export async function run(args: string[]): Promise<number> {
 function modeOf(values: {
   list?: boolean;
   view?: string;
+  why?: string;
   invalidate?: string;
   json?: boolean;
   limit?: string;
@@ -110,6 +135,7 @@ function modeOf(values: {
   const chosen = [
     values.list ? "--list" : undefined,
     values.view !== undefined ? "--view" : undefined,
+    values.why !== undefined ? "--why" : undefined,
     values.invalidate !== undefined ? "--invalidate" : undefined,
   ].filter((flag) => flag !== undefined);
   if (chosen.length > 1) throw new UsageError(`${chosen.join(" and ")} cannot be combined`);
@@ -117,15 +143,17 @@ function modeOf(values: {
     ? "list"
     : values.view !== undefined
     ? "view"
+    : values.why !== undefined
+    ? "why"
     : values.invalidate !== undefined
     ? "invalidate"
     : "screen";
   if (values.limit !== undefined && mode !== "list") throw new UsageError("--limit needs --list");
-  if (values.search !== undefined && (mode === "view" || mode === "invalidate")) {
+  if (values.search !== undefined && (mode === "view" || mode === "why" || mode === "invalidate")) {
     throw new UsageError("--search goes with --list or the browser, not a single KEY");
   }
   if (values.json && mode === "screen") {
-    throw new UsageError("--json needs --list, --view KEY or --invalidate KEY");
+    throw new UsageError("--json needs --list, --view KEY, --why KEY or --invalidate KEY");
   }
   return mode;
 }
@@ -194,6 +222,60 @@ async function printEntry(store: CacheStore, given: string, json: boolean): Prom
     console.log(style.dim(`… ${lines.length - head.length} more lines; --json prints it all`));
   }
   return 0;
+}
+
+/**
+ * Compares the request stored with entry `given` with the nearest other stored request of the
+ * same route, model and namespace, as the proxy does when it explains a miss.
+ */
+async function printWhy(store: CacheStore, given: string, json: boolean): Promise<number> {
+  const key = await resolveOrExplain(store, given, "why");
+  if (key === undefined) return 1;
+  const entry = await store.inspect(key);
+  if (!entry) return gone(given);
+  if (entry.request === undefined) {
+    console.error(
+      `llm-cache-proxy explore: the entry ${key.slice(0, SHORT_KEY)} has no stored request: ` +
+        "it was stored before requests were kept (or by an old version); invalidate it " +
+        "(--invalidate KEY) and its next request stores it again with its request",
+    );
+    return 1;
+  }
+  const { path, model, namespace } = entry;
+  const similar = await store.similar({ path, model, namespace, limit: SIMILAR_LIMIT });
+  const near = nearest(entry.request, similar.filter((s) => s.key !== entry.key));
+  if (near === undefined) {
+    if (json) {
+      console.log(JSON.stringify({ key: entry.key, nearest: null, reason: null, diff: [] }));
+    } else {
+      const where = `${oneLine(path)}, ${oneLine(model ?? "no model")}` +
+        (namespace === "" ? "" : `, namespace ${oneLine(namespace)}`);
+      console.log(`No stored request of the same route and model to compare with (${where})`);
+    }
+    return 0;
+  }
+  const summary = (await store.list({ keyPrefix: near.key, limit: 1 }))[0];
+  const report: WhyReport = {
+    entry: { key: entry.key, createdAt: entry.createdAt, snippet: entry.snippet },
+    nearest: { key: near.key, createdAt: near.createdAt, snippet: summary?.snippet ?? "" },
+    reason: missReason(entry.request, near) ?? "the requests are not JSON",
+    diff: requestDiff(near.request, entry.request),
+  };
+  if (json) console.log(JSON.stringify(whyJson(report), null, 2));
+  else {
+    const style = styleFor(Deno.stdout);
+    console.log(whyLines(report, Date.now(), { style, maxDiff: WHY_DIFF_LINES }).join("\n"));
+  }
+  return 0;
+}
+
+function whyJson(report: WhyReport): Record<string, unknown> {
+  return {
+    key: report.entry.key,
+    nearest: report.nearest,
+    reason: report.reason,
+    diff: report.diff.map((d) => ({ ...d, before: d.before ?? null, after: d.after ?? null })),
+  };
 }
 
 async function invalidate(store: CacheStore, given: string, json: boolean): Promise<number> {

@@ -7,8 +7,9 @@
  *
  * @module
  */
+import type { DiffLine } from "../cache/diff.ts";
 import type { EntrySummary } from "../store/store.ts";
-import { formatBytes, formatCount, formatDuration } from "./term.ts";
+import { formatBytes, formatCount, formatDuration, type Style } from "./term.ts";
 
 /** Hex digits of a key shown in the table. */
 export const SHORT_KEY = 12;
@@ -99,6 +100,66 @@ export function metaLines(entry: EntrySummary, now: number): string[] {
     ["snippet", oneLine(entry.snippet) || "-"],
   ];
   return fields.map(([label, value]) => `${label.padEnd(8)} ${value}`);
+}
+
+/** An entry as `explore --why` names it. */
+export interface WhyEntry {
+  readonly key: string;
+  readonly createdAt: number;
+  readonly snippet: string;
+}
+
+/** What `explore --why` found: the entry, the stored request nearest to its own, the diff. */
+export interface WhyReport {
+  /** The entry asked about. */
+  readonly entry: WhyEntry;
+  /** The entry whose stored request is nearest to the entry's request. */
+  readonly nearest: WhyEntry;
+  /** The few words the proxy puts in `x-cache-miss`. */
+  readonly reason: string;
+  /** From the nearest request (`-`) to the entry's request (`+`). */
+  readonly diff: readonly DiffLine[];
+}
+
+const WHY_SNIPPET_WIDTH = 60;
+const DIFF_MARK = { added: "+", removed: "-", changed: "~" } as const;
+
+/**
+ * `explore --why` as lines: both entries, the reason, a legend, then each
+ * difference with its values (`-` before in red, `+` after in green).
+ *
+ * @param report what was found
+ * @param now the clock, for ages (ms since the epoch)
+ * @param options `style` for colour; `maxDiff`: differences shown before a "more" line
+ * @returns the lines, without trailing newlines
+ */
+export function whyLines(
+  report: WhyReport,
+  now: number,
+  options: { style: Style; maxDiff: number },
+): string[] {
+  const { style } = options;
+  const name = (e: WhyEntry) =>
+    `${e.key.slice(0, SHORT_KEY)}  ${formatDuration(now - e.createdAt)} ago  ` +
+    `"${fit(oneLine(e.snippet), WHY_SNIPPET_WIDTH)}"`;
+  const lines = [
+    `${style.bold("entry   ")} ${name(report.entry)}`,
+    `${style.bold("nearest ")} ${name(report.nearest)}`,
+    `${style.bold("why     ")} ${report.reason}`,
+    "",
+  ];
+  if (report.diff.length === 0) return [...lines, "The request bodies are the same."];
+  lines.push(
+    style.dim(`${style.red("-")} the nearest entry's request   ${style.green("+")} this entry's`),
+  );
+  for (const diff of report.diff.slice(0, options.maxDiff)) {
+    lines.push(`${DIFF_MARK[diff.kind]} ${style.bold(oneLine(diff.path))}`);
+    if (diff.before !== undefined) lines.push(style.red(`    - ${printable(diff.before)}`));
+    if (diff.after !== undefined) lines.push(style.green(`    + ${printable(diff.after)}`));
+  }
+  const more = report.diff.length - options.maxDiff;
+  if (more > 0) lines.push(style.dim(`… ${formatCount(more)} more differences; --json lists all`));
+  return lines;
 }
 
 /**
