@@ -88,6 +88,7 @@ function keyOf(i: number, upstream: string): Promise<string> {
     path: "/v1/messages",
     anthropicVersion: HEADERS["anthropic-version"]!,
     anthropicBeta: null,
+    namespace: "",
     body: new TextEncoder().encode(entryRequest(i)),
   }, upstream);
 }

@@ -16,6 +16,8 @@ export interface Recording {
   readonly headers: Headers;
   /** The body in the chunks it arrived in. */
   readonly chunks: readonly Uint8Array[];
+  /** When each chunk arrived, in ms after the upstream call started. */
+  readonly times: readonly number[];
 }
 
 /** Facts about the request that produced a recording, and about its answer. */
@@ -34,6 +36,10 @@ export interface RecordedRequest {
   readonly usage: Usage;
   /** The first 80 characters of the answer text. */
   readonly snippet: string;
+  /** The key space (`x-cache-namespace`), `""` by default. */
+  readonly namespace: string;
+  /** The request body, kept to explain later misses. */
+  readonly body: Uint8Array | undefined;
 }
 
 /** A whole upstream answer. */
@@ -41,6 +47,8 @@ export interface Answer {
   readonly status: number;
   readonly contentType: string;
   readonly body: Uint8Array;
+  /** When its chunks arrived: [end offset, ms after the request], as stored for paced replay. */
+  readonly timing?: readonly (readonly [number, number])[];
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -66,6 +74,9 @@ export function entryFor(request: RecordedRequest, answer: Answer): NewEntry | u
     usage: request.usage,
     snippet: request.snippet,
     body: answer.body,
+    namespace: request.namespace,
+    timing: answer.timing ?? [],
+    request: request.body,
   };
 }
 
@@ -122,6 +133,21 @@ export function joinChunks(chunks: readonly Uint8Array[]): Uint8Array {
     offset += chunk.byteLength;
   }
   return out;
+}
+
+/**
+ * When each chunk of a recording arrived, as stored for paced replay: pairs
+ * of [byte offset where the chunk ends, whole ms after the call started].
+ *
+ * @param recording the chunks and their arrival times
+ * @returns the pairs, one per chunk
+ */
+export function timingOf(recording: Recording): [number, number][] {
+  let end = 0;
+  return recording.chunks.map((chunk, i) => {
+    end += chunk.byteLength;
+    return [end, Math.round(recording.times[i] ?? 0)];
+  });
 }
 
 function parsesAsJson(text: string): boolean {

@@ -10,6 +10,8 @@ import { ConfigError } from "../config.ts";
 import { VERSION } from "../version.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import * as explore from "./explore.ts";
+import * as exportBundle from "./export.ts";
+import * as importBundle from "./import.ts";
 import { install, uninstall } from "./install.ts";
 import * as monitor from "./monitor.ts";
 import * as off from "./off.ts";
@@ -47,6 +49,8 @@ const COMMANDS: Record<string, Command> = {
   validate,
   monitor,
   explore,
+  export: exportBundle,
+  import: importBundle,
   install,
   uninstall,
   serve,

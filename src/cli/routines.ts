@@ -18,13 +18,15 @@ export const key: Command = {
   help: `Usage: llm-cache-proxy key [flags] [BODY | -]
 
 Prints the cache key the proxy gives a request: a SHA-256 over the upstream
-URL, method, path, anthropic-version, the anthropic-beta set and the body as
-canonical JSON (key order, whitespace and "metadata" do not count). BODY is
-the JSON text; "-" or no BODY reads it from stdin.
+URL, method, path, anthropic-version, the anthropic-beta set, the namespace
+and the body as canonical JSON (key order, whitespace, "metadata" and Claude
+Code's billing block do not count). BODY is the JSON text; "-" or no BODY
+reads it from stdin.
 
   --path PATH                 request path and query    (default /v1/messages)
   --anthropic-version VER     the header's value        (default 2023-06-01)
   --beta LIST                 the anthropic-beta header (default none)
+  --namespace NAME            the x-cache-namespace header (default none)
   --json                      print the inputs with the key
 
   echo '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[]}' | llm-cache-proxy key
@@ -35,6 +37,7 @@ Exit codes: 0 ok, 2 bad flags or configuration.`,
       path: { type: "string", default: "/v1/messages" },
       "anthropic-version": { type: "string", default: "2023-06-01" },
       beta: { type: "string" },
+      namespace: { type: "string", default: "" },
       json: { type: "boolean" },
     }, 1);
     const config = await loadConfig(Deno.env.toObject());
@@ -44,9 +47,10 @@ Exit codes: 0 ok, 2 bad flags or configuration.`,
       path: values.path,
       anthropicVersion: values["anthropic-version"],
       anthropicBeta: values.beta ?? null,
+      namespace: values.namespace,
       body,
     };
-    const result = await cacheKey(request, config.upstream);
+    const result = await cacheKey(request, config.upstream, config.normalize);
     if (!values.json) return console.log(result), 0;
     const { body: _body, ...inputs } = request;
     console.log(JSON.stringify({ key: result, upstream: config.upstream, ...inputs }, null, 2));

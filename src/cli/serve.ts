@@ -76,8 +76,10 @@ async function serve(config: Config, log: Logger): Promise<number> {
     await store.close();
     return 1;
   }
-  const pruner = setInterval(() => store.prune(Date.now()).catch(() => {}), PRUNE_EVERY_MS);
-  await store.prune(Date.now());
+  // Expired entries stay for CACHE_STALE_SEC more, for stale-if-error.
+  const prune = () => store.prune(Date.now() - config.staleSec * 1000);
+  const pruner = setInterval(() => prune().catch(() => {}), PRUNE_EVERY_MS);
+  await prune();
   const stopped = stopSignal(); // before the listening line: a supervisor may signal right after it
   await writePid(config, Deno.pid).catch((e) =>
     log.error(

@@ -41,6 +41,9 @@ export class Flight<T = void> {
   /** Resolves with the end handler's result once the body has ended or broken off. */
   readonly ended: Promise<T>;
   #chunks: Uint8Array[] = [];
+  /** When each chunk arrived, in ms after the upstream call started. */
+  #times: number[] = [];
+  #startedAt = performance.now();
   #state: "running" | "done" | "failed" = "running";
   #failure: unknown;
   #listeners = 0;
@@ -114,7 +117,12 @@ export class Flight<T = void> {
       this.#failure = e;
       complete = false;
     }
-    const recording = { status: response.status, headers: response.headers, chunks: this.#chunks };
+    const recording = {
+      status: response.status,
+      headers: response.headers,
+      chunks: this.#chunks,
+      times: this.#times,
+    };
     try {
       return await onEnd(recording, complete);
     } finally {
@@ -124,6 +132,7 @@ export class Flight<T = void> {
 
   #push(chunk: Uint8Array): void {
     this.#chunks.push(chunk);
+    this.#times.push(performance.now() - this.#startedAt);
     for (const controller of this.#subscribers) controller.enqueue(chunk);
   }
 

@@ -5,16 +5,19 @@
  *
  * @module
  */
-import type { KeyMemo } from "../cache/key.ts";
-import { type Answer, entryFor, joinChunks, type Recording } from "../cache/recorder.ts";
+import { missReason, nearest } from "../cache/diff.ts";
+import type { KeyMemo, KeyRequest } from "../cache/key.ts";
+import { type Answer, entryFor, joinChunks, type Recording, timingOf } from "../cache/recorder.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { isoTime } from "../clock.ts";
 import type { CallKind, CallReport } from "../stats/events.ts";
 import type { Stats } from "../stats/stats.ts";
-import { readAnswer, type Usage } from "../stats/usage.ts";
+import { NO_USAGE, readAnswer, type Usage } from "../stats/usage.ts";
 import type { CacheEntry, CacheStore } from "../store/store.ts";
 import { readBody } from "./body.ts";
+import { type Controls, readControls } from "./controls.ts";
+import { errorResponse, HttpError } from "./errors.ts";
 import { Flight, type Flights } from "./flight.ts";
 import { replay } from "./replay.ts";
 import type { CacheSwitch } from "./views.ts";
@@ -52,10 +55,19 @@ interface Call {
   readonly path: string;
   /** Path without the query, as reported. */
   readonly route: string;
-  readonly key: string | null;
+  readonly key: string;
+  readonly controls: Controls;
 }
 
-const YES = new Set(["1", "true", "yes"]);
+/** What a miss stores besides the answer: the request, its tier aliases and TTL. */
+interface MissPlan {
+  readonly body: Uint8Array;
+  readonly aliases: readonly string[];
+  readonly ttlSec: number;
+}
+
+/** The short key prefix responses carry in `x-cache-key` (and `explore --view` accepts). */
+const SHORT_KEY = 12;
 
 /**
  * Serves one request of the cached route.
@@ -73,46 +85,137 @@ export async function handleMessages(
   const { route, path } = url;
   const started = performance.now();
   const body = await readBody(req, ctx.config.maxBodyBytes);
-  const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal });
-  if (ctx.cacheSwitch.off || YES.has(req.headers.get("x-cache-bypass") ?? "")) {
-    const flight = new Flight(
-      forward,
-      (recording, complete) => Promise.resolve(outcomeOf(answerOf(recording), complete, body)),
-    );
-    return follow(flight, req, "BYPASS", { started, path, route, key: null }, ctx);
-  }
-  const keyRequest = {
+  const controls = readControls(req.headers);
+  const keyRequest: KeyRequest = {
     method: req.method,
     path,
     anthropicVersion: req.headers.get("anthropic-version"),
     anthropicBeta: req.headers.get("anthropic-beta"),
+    namespace: controls.namespace,
     body,
   };
   const key = ctx.keys.known(keyRequest) ?? await ctx.keys.key(keyRequest);
-  const call = { started, path, route, key };
-  let hit: CacheEntry | undefined;
-  try {
-    hit = await ctx.store.get(key);
-  } catch (e) {
-    ctx.log.error(`Cache read failed, serving from upstream: ${(e as Error).message}`);
+  const call: Call = { started, path, route, key, controls };
+  const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal });
+  if (ctx.cacheSwitch.off || controls.bypass) {
+    const flight = new Flight(
+      forward,
+      (recording, complete) => Promise.resolve(outcomeOf(answerOf(recording), complete, body)),
+    );
+    return follow(flight, req, "BYPASS", call, ctx);
   }
-  if (hit) {
-    ctx.stats.events.emit(hitReport(hit, call, ctx));
-    return replay(hit);
+  const mode = controls.mode ?? ctx.config.mode;
+  const fresh = mode !== "record" && !controls.refresh;
+  if (fresh) {
+    const hit = await read(() => ctx.store.get(key), ctx);
+    if (hit) return served(hit, "HIT", call, ctx);
+  }
+  const tiers = await ctx.keys.tiers(keyRequest);
+  if (fresh) {
+    for (const [kind, alias] of [["HIT-NORM", tiers.normalized], ["HIT-SUFFIX", tiers.suffix]]) {
+      const hit = alias === undefined ? undefined : await read(() => ctx.store.get(alias), ctx);
+      if (hit) return served(hit, kind as CallKind, call, ctx);
+    }
   }
   const running = ctx.flights.get(key);
   if (running) return follow(running, req, "HIT-COALESCED", call, ctx);
+  if (mode === "replay") {
+    return replayMiss(call, modelOf(body), await explainMiss(body, call, ctx), ctx);
+  }
+  const plan: MissPlan = {
+    body,
+    aliases: [tiers.normalized, tiers.suffix].filter((k): k is string => k !== undefined),
+    ttlSec: controls.ttlSec ?? ctx.config.ttlSec,
+  };
   const flight = ctx.flights.start(
     key,
     forward,
-    (recording, complete) => finish(ctx, call, body, recording, complete),
+    (recording, complete) => finish(ctx, call, plan, recording, complete),
   );
-  return follow(flight, req, "MISS", call, ctx);
+  const why = explainMiss(body, call, ctx); // after the upstream call has gone out
+  return follow(flight, req, "MISS", call, ctx, why);
+}
+
+/** A store read that fails open: a broken store is a miss, logged. */
+async function read(
+  get: () => Promise<CacheEntry | undefined>,
+  ctx: MessagesContext,
+): Promise<CacheEntry | undefined> {
+  try {
+    return await get();
+  } catch (e) {
+    ctx.log.error(`Cache read failed, serving from upstream: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Replays a stored entry as `kind` and reports it. */
+function served(entry: CacheEntry, kind: CallKind, call: Call, ctx: MessagesContext): Response {
+  ctx.stats.events.emit(hitReport(entry, kind, call, ctx));
+  const response = replay(entry, call.controls.realtime);
+  if (kind !== "HIT") response.headers.set("x-cache", kind);
+  response.headers.set("x-cache-key", call.key.slice(0, SHORT_KEY));
+  response.headers.set(
+    "x-cache-age",
+    String(Math.max(0, Math.floor((ctx.now() - entry.createdAt) / 1000))),
+  );
+  return response;
+}
+
+/**
+ * Why this request missed, in a few words, when a stored request of the same
+ * route and model is near; computed beside the upstream call, never before it.
+ */
+async function explainMiss(
+  body: Uint8Array,
+  call: Call,
+  ctx: MessagesContext,
+): Promise<string | undefined> {
+  try {
+    const candidates = await ctx.store.similar({
+      path: call.path,
+      model: modelOf(body),
+      namespace: call.controls.namespace,
+      limit: 20,
+    });
+    const near = nearest(body, candidates.filter((c) => c.key !== call.key));
+    return near && missReason(body, near);
+  } catch (e) {
+    ctx.log.debug(`No miss explanation: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Replay mode: a miss never goes upstream; it fails at once and says how to record it. */
+function replayMiss(
+  call: Call,
+  model: string | undefined,
+  why: string | undefined,
+  ctx: MessagesContext,
+): Response {
+  const short = call.key.slice(0, SHORT_KEY);
+  const error = new HttpError(
+    404,
+    "not_found_error",
+    `llm-cache-proxy is in replay mode and has no recorded answer for this request (key ${short}` +
+      `${why ? `; nearest stored request: ${why}` : ""}). Record it by sending it once with ` +
+      `CACHE_MODE=record (or normal), or with the header x-cache-mode: record`,
+  );
+  const response = errorResponse(error, {
+    "x-cache": "MISS",
+    "x-cache-key": short,
+    ...(why ? { "x-cache-miss": why } : {}),
+  });
+  ctx.stats.events.emit(
+    report(call, ctx, "ERROR", model, 404, 0, { usage: NO_USAGE, snippet: "" }),
+  );
+  return response;
 }
 
 /**
  * Streams a flight to one client and reports the call when the answer ends.
- * Until the head arrives, a disconnect is seen on `req.signal`.
+ * Until the head arrives, a disconnect is seen on `req.signal`. When upstream
+ * fails and a recently expired answer is kept, that is served instead (STALE).
  */
 async function follow(
   flight: Flight<Outcome>,
@@ -120,14 +223,26 @@ async function follow(
   label: CallKind,
   call: Call,
   ctx: MessagesContext,
+  why?: Promise<string | undefined>,
 ): Promise<Response> {
   const subscription = flight.subscribe();
   const leave = () => subscription.leave();
   req.signal.addEventListener("abort", leave, { once: true });
   try {
     const { status, headers } = await flight.head;
+    if (label !== "BYPASS" && failed(status) && ctx.config.staleSec > 0) {
+      const stale = await read(() => ctx.store.getStale(call.key, ctx.config.staleSec * 1000), ctx);
+      if (stale) {
+        subscription.leave();
+        return served(stale, "STALE", call, ctx);
+      }
+    }
     const response = new Response(subscription.stream, { status, headers });
     response.headers.set("x-cache", label);
+    response.headers.set("x-cache-key", call.key.slice(0, SHORT_KEY));
+    // Only an explanation that is ready by now: waiting for it would delay the first byte.
+    const reason = why && await Promise.race([why, Promise.resolve(undefined)]);
+    if (reason) response.headers.set("x-cache-miss", reason);
     flight.ended.then((outcome) => ctx.stats.events.emit(flightReport(outcome, label, call, ctx)));
     return response;
   } finally {
@@ -135,29 +250,36 @@ async function follow(
   }
 }
 
+/** Upstream failures that stale-if-error covers: overloaded, rate-limited, 5xx, unreachable. */
+function failed(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
 /** Reads what the answer used, stores it if it is a complete 200, and never throws. */
 async function finish(
   ctx: MessagesContext,
   call: Call,
-  requestBody: Uint8Array,
+  plan: MissPlan,
   recording: Recording,
   complete: boolean,
 ): Promise<Outcome> {
   const answer = answerOf(recording);
-  const outcome = outcomeOf(answer, complete, requestBody);
+  const outcome = outcomeOf(answer, complete, plan.body);
   if (!complete) return outcome;
   const entry = entryFor({
-    key: call.key!,
+    key: call.key,
     path: call.path,
     model: outcome.model,
     now: ctx.now(),
-    ttlSec: ctx.config.ttlSec,
+    ttlSec: plan.ttlSec,
     usage: outcome.usage,
     snippet: outcome.snippet,
+    namespace: call.controls.namespace,
+    body: plan.body,
   }, answer);
   if (!entry) return outcome;
   try {
-    await ctx.store.put(entry);
+    await ctx.store.put(entry, plan.aliases);
   } catch (e) {
     ctx.log.error(
       `Cache write failed, the answer was served but not kept: ${(e as Error).message}`,
@@ -172,6 +294,7 @@ function answerOf(recording: Recording): Answer {
     status: recording.status,
     contentType: recording.headers.get("content-type") ?? "",
     body: joinChunks(recording.chunks),
+    timing: timingOf(recording),
   };
 }
 
@@ -187,8 +310,13 @@ function outcomeOf(answer: Answer, complete: boolean, requestBody: Uint8Array): 
   };
 }
 
-function hitReport(entry: CacheEntry, call: Call, ctx: MessagesContext): CallReport {
-  return report(call, ctx, "HIT", entry.model, entry.status, entry.body.byteLength, entry);
+function hitReport(
+  entry: CacheEntry,
+  kind: CallKind,
+  call: Call,
+  ctx: MessagesContext,
+): CallReport {
+  return report(call, ctx, kind, entry.model, entry.status, entry.body.byteLength, entry);
 }
 
 function flightReport(
@@ -222,7 +350,7 @@ function report(
     usage: answer.usage,
     dollars: Math.round(ctx.stats.prices.costOf(model, answer.usage) * 1e10) / 1e10,
     snippet: answer.snippet,
-    key: call.key?.slice(0, 12) ?? null,
+    key: call.key.slice(0, SHORT_KEY),
   };
 }
 

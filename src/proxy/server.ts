@@ -63,7 +63,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     config,
     store: deps.store,
     flights: new Flights<Outcome>(),
-    keys: new KeyMemo(config.upstream),
+    keys: new KeyMemo(config.upstream, { rules: config.normalize }),
     target: { base: config.upstream, apiKey: config.apiKey, fetch: deps.fetch ?? fetch },
     now: deps.now ?? Date.now,
     log,

@@ -37,6 +37,8 @@ Deno.test("entryFor() stores only a complete 200, with its exact bytes", async (
     ttlSec: 60,
     usage,
     snippet: "Hello",
+    namespace: "",
+    body: undefined,
   };
   const sse = await fixture("stream_text.sse");
   const entry = entryFor(request, { status: 200, contentType: SSE, body: sse });

@@ -28,6 +28,8 @@ const VERBS = [
   "validate",
   "monitor",
   "explore",
+  "export",
+  "import",
   "install",
   "uninstall",
   "key",

@@ -23,6 +23,7 @@ Deno.test("key prints the proxy's key for a body, from an argument or stdin", as
       path: "/v1/messages",
       anthropicVersion: "2023-06-01",
       anthropicBeta: null,
+      namespace: "",
       body: new TextEncoder().encode(body),
     }, "https://api.anthropic.com");
     const fromArg = await runCli(["key", body], { env });

@@ -156,6 +156,11 @@ Deno.test("x-cache-bypass: 1 and CACHE_OFF=1 go straight upstream and store noth
 Deno.test("a broken store fails open: requests still reach upstream", async () => {
   const broken = {
     get: () => Promise.reject(new Error("disk on fire")),
+    getStale: () => Promise.reject(new Error("disk on fire")),
+    similar: () => Promise.reject(new Error("disk on fire")),
+    entries: () => ({
+      [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error("disk on fire")) }),
+    }),
     put: () => Promise.reject(new Error("disk on fire")),
     delete: () => Promise.resolve(false),
     list: () => Promise.resolve([]),

@@ -11,6 +11,7 @@ import { openStats, type Stats } from "../../src/stats/stats.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { CacheStore } from "../../src/store/store.ts";
 import { type MockAnthropic, startMockAnthropic } from "./mock_anthropic.ts";
+import type { NormalizeRules } from "../../src/cache/normalize.ts";
 
 /** A running proxy and its upstream, torn down with `await using`. */
 export interface ProxyUnderTest extends AsyncDisposable {
@@ -42,6 +43,8 @@ export interface ProxyOptions {
   readonly upstream?: string;
   /** The fetch the proxy calls upstream with (to delay or observe it). */
   readonly fetch?: typeof fetch;
+  /** Normalization rules, as `$CACHE_HOME/normalize.json` would give them. */
+  readonly normalize?: NormalizeRules;
 }
 
 /**
@@ -52,11 +55,15 @@ export interface ProxyOptions {
  */
 export async function startProxy(options: ProxyOptions = {}): Promise<ProxyUnderTest> {
   const mock = await startMockAnthropic();
-  const config = buildConfig({
-    CACHE_UPSTREAM: options.upstream ?? mock.url,
-    CACHE_LOG_LEVEL: "debug",
-    ...options.env,
-  }, "/nonexistent-cache-home");
+  const config = buildConfig(
+    {
+      CACHE_UPSTREAM: options.upstream ?? mock.url,
+      CACHE_LOG_LEVEL: "debug",
+      ...options.env,
+    },
+    "/nonexistent-cache-home",
+    options.normalize ? { normalize: options.normalize } : {},
+  );
   const store = options.store ?? SqliteStore.open(":memory:", {
     maxEntries: config.maxEntries,
     ...(options.now ? { now: options.now } : {}),
