@@ -1,0 +1,486 @@
+/**
+ * The shared store: a Redis (or Valkey) server that a team or a CI fleet of
+ * proxies points at with `CACHE_STORE=redis://…`, through npm `redis`
+ * (node-redis). Standalone servers only; Redis Cluster is not supported.
+ *
+ * Data model, every key under one prefix (`llm-cache-proxy:` by default):
+ *
+ * | key | type | holds |
+ * | --- | --- | --- |
+ * | `e:<key>` | hash | one entry: meta fields, `body` and `request` as raw bytes |
+ * | `a:<alias>` | string | the entry key an alias leads to |
+ * | `al:<key>` | set | the aliases of an entry, so that deleting it finds them |
+ * | `lru` | sorted set | entry keys by last hit time: eviction order; ZCARD is the count |
+ * | `created` | sorted set | entry keys by creation time: `list()`, `entries()` |
+ * | `expires` | sorted set | entry keys by expiry time: `prune()` |
+ * | `sim:<route, model, namespace>` | sorted set | keys with a stored request, by creation |
+ * | `info` | hash | entry key → "size group": undoes the indexes once its hash is gone |
+ * | `stats` | hash | `bytes`: the running total of body bytes |
+ * | `counters` | hash | the ledger's all-time counters, shared by every instance |
+ *
+ * (`lock:<key>` and the `released` channel under the same prefix are `redis_locks.ts`'s.)
+ *
+ * Every change is one Lua script, so it is atomic: a put writes the hash,
+ * the aliases, the indexes and the byte total and evicts beyond the cap in
+ * one step; a hit reads the hash and counts itself (HINCRBY, HSET, ZADD):
+ * O(log n), never a scan. Entry, alias and alias-set keys expire by Redis
+ * TTL at `expiresAt + staleMs` (measured on this store's clock, so a
+ * skewed server clock does not shorten it), which lets `getStale()` read a
+ * recently expired entry while `get()` treats it as a miss. The sorted sets
+ * outlive expired hashes until `prune()` (or eviction) removes them; reads
+ * skip such members. `list()`, `entries()` and `similar()` walk an index
+ * newest first, a page at a time: they are not on the hit path. Under a
+ * memory limit, use `maxmemory-policy volatile-lru` (or `noeviction`): it
+ * only drops entries, which the indexes survive; `allkeys-*` may drop an index.
+ *
+ * Fail fast: commands are never queued while disconnected (they reject at
+ * once), each one times out after `commandTimeoutMs`, the client reconnects
+ * in the background every {@link RETRY_EVERY_MS} ms, and a dropped
+ * connection is an error event, never a crash. `open()` returns within
+ * about a second even when Redis is down; a fail-open wrapper turns the
+ * rejections into misses and probes recovery with {@link RedisStore.ping}.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { createClient, ErrorReply, RESP_TYPES, TimeoutError } from "redis";
+import {
+  fieldsOf,
+  KEYS,
+  loadScripts,
+  META_FIELDS,
+  metaFieldsOf,
+  type Scripts,
+  similarGroup,
+  toBytes,
+  toEntry,
+  toFields,
+  toSummary,
+} from "./_redis_schema.ts";
+import { RedisFlightLocks } from "./redis_locks.ts";
+import type {
+  CacheEntry,
+  CacheStore,
+  EntrySummary,
+  ListOptions,
+  NewEntry,
+  SimilarRequest,
+  StoredEntry,
+} from "./store.ts";
+
+/** The key prefix when none is given. */
+export const DEFAULT_PREFIX = "llm-cache-proxy:";
+
+/** How often a lost connection is retried, in ms. */
+export const RETRY_EVERY_MS = 500;
+
+/** How long `open()` waits for a first connection, in ms. */
+const CONNECT_TIMEOUT_MS = 1000;
+
+/**
+ * An entry stored past its stale window (an old bundle) still lives this long,
+ * as SQLite keeps it until the next prune.
+ */
+const MIN_TTL_MS = 60_000;
+
+/** Index members read per round trip while walking newest first. */
+const PAGE = 100;
+
+/** Entries removed per script while pruning, so Redis is never blocked for long. */
+const PRUNE_BATCH = 500;
+
+type Client = ReturnType<typeof newClient>;
+type CommandOptions = NonNullable<Parameters<Client["sendCommand"]>[1]>;
+
+/** Replies with bulk strings as Buffers: bodies are bytes, not text. */
+const BUFFERS: CommandOptions = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
+
+/** Options of {@link RedisStore.open}. */
+export interface RedisStoreOptions {
+  /** Entries kept before the least recently hit are evicted. */
+  readonly maxEntries: number;
+  /** How long an expired entry stays readable by `getStale()`, in ms. @default 86_400_000 */
+  readonly staleMs?: number;
+  /** Clock in ms since the epoch. @default Date.now */
+  readonly now?: () => number;
+  /** Prefix of every key, so a shared Redis can hold other data. @default "llm-cache-proxy:" */
+  readonly prefix?: string;
+  /** A command fails after this many ms (a put gets 1 s more per MiB). @default 1000 */
+  readonly commandTimeoutMs?: number;
+}
+
+/** A {@link CacheStore} on a Redis server, shared by every proxy that names it. */
+export class RedisStore implements CacheStore, AsyncDisposable {
+  #client: Client;
+  #scripts: Scripts;
+  #where: string;
+  #prefix: string;
+  #now: () => number;
+  #maxEntries: number;
+  #staleMs: number;
+  #timeoutMs: number;
+  #lastError: Error | undefined;
+  #closed = false;
+  /** Cross-instance coalescing on the same Redis, keys under the same prefix. */
+  readonly locks: RedisFlightLocks;
+
+  private constructor(client: Client, where: string, scripts: Scripts, options: RedisStoreOptions) {
+    this.#client = client;
+    this.locks = new RedisFlightLocks(client, { prefix: options.prefix ?? DEFAULT_PREFIX });
+    this.#where = where;
+    this.#scripts = scripts;
+    this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.#now = options.now ?? Date.now;
+    this.#maxEntries = options.maxEntries;
+    this.#staleMs = options.staleMs ?? 86_400_000;
+    this.#timeoutMs = options.commandTimeoutMs ?? 1000;
+    // Without a listener, a dropped connection would be an uncaught error event.
+    client.on("error", (e: Error) => this.#lastError = e);
+    client.on("ready", () => this.#lastError = undefined);
+  }
+
+  /**
+   * Connects to `url` (`redis://[user:pass@]host:port[/db]`, or `rediss://` for
+   * TLS). Returns once connected, or after about a second when Redis is down:
+   * the store then rejects every command until Redis is back.
+   *
+   * @param url where Redis is
+   * @param options the entry cap, stale window, clock and key prefix
+   * @returns the store
+   * @throws {TypeError} when `url` is not a Redis URL
+   * @example
+   * ```ts
+   * const store = await RedisStore.open("redis://127.0.0.1:6379", { maxEntries: 5000 });
+   * ```
+   */
+  static async open(url: string, options: RedisStoreOptions): Promise<RedisStore> {
+    const where = describe(url);
+    const client = newClient(url, options.commandTimeoutMs ?? 1000);
+    const store = new RedisStore(client, where, await scripts(), options);
+    await firstAttempt(client);
+    return store;
+  }
+
+  /** The prefix of this store's keys. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  get(key: string): Promise<CacheEntry | undefined> {
+    const now = this.#now();
+    return this.#hit(key, now, now);
+  }
+
+  getStale(key: string, graceMs: number): Promise<CacheEntry | undefined> {
+    const now = this.#now();
+    return this.#hit(key, now - Math.max(graceMs, 0), now);
+  }
+
+  async similar(
+    query: {
+      readonly path: string;
+      readonly model: string | undefined;
+      readonly namespace: string;
+      readonly limit: number;
+    },
+  ): Promise<SimilarRequest[]> {
+    const found: SimilarRequest[] = [];
+    if (query.limit <= 0) return found;
+    for await (const keys of this.#newestFirst(KEYS.similar(this.#prefix, similarGroup(query)))) {
+      const rows = await Promise.all(
+        keys.map((key) =>
+          this.#send<(Buffer | null)[]>(
+            ["HMGET", this.#entryKey(key), "request", "created"],
+            BUFFERS,
+          )
+        ),
+      );
+      for (const [i, key] of keys.entries()) {
+        const [request, created] = rows[i]!;
+        if (!request || !created) continue; // expired and gone, not yet pruned
+        found.push({ key, request: toBytes(request), createdAt: Number(String(created)) });
+        if (found.length === query.limit) return found;
+      }
+    }
+    return found;
+  }
+
+  /** Walks the creation index a page at a time, reading one entry at a time. */
+  async *entries(
+    options: { readonly namespace?: string; readonly since?: number } = {},
+  ): AsyncGenerator<StoredEntry> {
+    const since = options.since === undefined ? "-inf" : String(options.since);
+    for await (const keys of this.#newestFirst(KEYS.created(this.#prefix), since)) {
+      for (const key of keys) {
+        const [reply, aliases] = await Promise.all([
+          this.#send<Buffer[]>(["HGETALL", this.#entryKey(key)], BUFFERS),
+          this.#send<string[]>(["SMEMBERS", KEYS.aliasesOf(this.#prefix, key)]),
+        ]);
+        if (reply.length === 0) continue;
+        const entry = toEntry(key, fieldsOf(reply));
+        if (options.namespace !== undefined && entry.namespace !== options.namespace) continue;
+        yield { ...entry, aliases: aliases.sort() };
+      }
+    }
+  }
+
+  async put(entry: NewEntry, aliases: readonly string[] = []): Promise<void> {
+    const ttl = Math.max(Math.ceil(entry.expiresAt + this.#staleMs - this.#now()), MIN_TTL_MS);
+    const fields = toFields(entry);
+    const bytes = entry.body.byteLength + (entry.request?.byteLength ?? 0);
+    await this.#eval("put", [
+      entry.key,
+      String(ttl),
+      String(this.#maxEntries),
+      String(entry.createdAt),
+      String(entry.expiresAt),
+      String(entry.body.byteLength),
+      entry.request === undefined ? "" : similarGroup(entry),
+      String(fields.length / 2),
+      ...fields,
+      ...aliases,
+    ], { timeout: this.#timeoutMs + Math.ceil(bytes / 1024 / 1024) * 1000 });
+  }
+
+  async inspect(key: string): Promise<CacheEntry | undefined> {
+    const reply = await this.#send<Buffer[]>(["HGETALL", this.#entryKey(key)], BUFFERS);
+    return reply.length === 0 ? undefined : toEntry(key, fieldsOf(reply));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return await this.#eval("delete", [key]) === 1;
+  }
+
+  async list(options: ListOptions = {}): Promise<EntrySummary[]> {
+    const limit = options.limit ?? 100;
+    const prefix = options.keyPrefix ?? "";
+    const query = (options.query ?? "").toLowerCase();
+    let skip = options.offset ?? 0;
+    const listed: EntrySummary[] = [];
+    if (limit === 0) return listed;
+    for await (const page of this.#newestFirst(KEYS.created(this.#prefix))) {
+      const keys = page.filter((key) => key.startsWith(prefix));
+      const rows = await Promise.all(
+        keys.map((key) =>
+          this.#send<(Buffer | null)[]>(["HMGET", this.#entryKey(key), ...META_FIELDS], BUFFERS)
+        ),
+      );
+      for (const [i, key] of keys.entries()) {
+        const fields = metaFieldsOf(rows[i]!);
+        if (!fields.has("created")) continue; // expired and gone, not yet pruned
+        const summary = toSummary(key, fields);
+        const text = `${summary.model ?? ""} ${summary.snippet}`.toLowerCase();
+        if (query && !text.includes(query)) continue;
+        if (skip > 0) skip--;
+        else if (listed.push(summary) === limit) return listed;
+      }
+    }
+    return listed;
+  }
+
+  async count(): Promise<number> {
+    return Number(await this.#send(["ZCARD", KEYS.lru(this.#prefix)]));
+  }
+
+  async bytes(): Promise<number> {
+    return Number(await this.#send(["HGET", KEYS.stats(this.#prefix), "bytes"]) ?? 0);
+  }
+
+  async prune(olderThan: number): Promise<number> {
+    let pruned = 0;
+    for (;;) {
+      const n = Number(await this.#eval("prune", [String(olderThan), String(PRUNE_BATCH)]));
+      pruned += n;
+      if (n < PRUNE_BATCH) return pruned;
+    }
+  }
+
+  async addCounters(deltas: ReadonlyMap<string, number>): Promise<void> {
+    if (deltas.size === 0) return;
+    await this.#eval("addCounters", [...deltas].flatMap(([name, value]) => [name, String(value)]));
+  }
+
+  async readCounters(): Promise<Map<string, number>> {
+    const reply = await this.#send<string[]>(["HGETALL", KEYS.counters(this.#prefix)]);
+    const counters = new Map<string, number>();
+    for (let i = 0; i + 1 < reply.length; i += 2) counters.set(reply[i]!, Number(reply[i + 1]));
+    return counters;
+  }
+
+  /**
+   * Asks Redis whether it is there: cheap enough to probe recovery with.
+   *
+   * @returns resolves when Redis answered
+   * @throws {Error} while Redis cannot be reached, saying where it was looked for
+   */
+  async ping(): Promise<void> {
+    await this.#send(["PING"]);
+  }
+
+  /** Waits for commands in flight (at most a command timeout), then disconnects. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.locks.close();
+    if (this.#client.isReady) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const gaveUp = new Promise<void>((resolve) => timer = setTimeout(resolve, this.#timeoutMs));
+      await Promise.race([this.#client.close().catch(() => {}), gaveUp]);
+      clearTimeout(timer);
+    }
+    this.#client.destroy();
+  }
+
+  /** Closes the store at the end of an `await using` block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #hit(key: string, after: number, now: number): Promise<CacheEntry | undefined> {
+    const reply = await this.#eval("get", [key, String(after), String(now)], BUFFERS);
+    if (!Array.isArray(reply)) return undefined;
+    const [found, fields] = reply as [Buffer, Buffer[]];
+    return toEntry(String(found), fieldsOf(fields));
+  }
+
+  /**
+   * Keys of a sorted set by score, highest first, a page per yield. Each page
+   * ends with every member tied on its last score, and the next page starts
+   * below that score: a walk neither repeats nor skips a member that stays.
+   */
+  async *#newestFirst(set: string, min = "-inf"): AsyncGenerator<string[]> {
+    let max = "+inf";
+    for (;;) {
+      const reply = await this.#send<string[]>(
+        ["ZREVRANGEBYSCORE", set, max, min, "WITHSCORES", "LIMIT", "0", String(PAGE)],
+      );
+      const last = reply.at(-1);
+      if (last === undefined) return;
+      const page = reply.filter((_, i) => i % 2 === 0 && reply[i + 1] !== last);
+      page.push(...await this.#send<string[]>(["ZREVRANGEBYSCORE", set, last, last]));
+      yield page;
+      if (reply.length < 2 * PAGE) return;
+      max = `(${last}`;
+    }
+  }
+
+  #entryKey(key: string): string {
+    return KEYS.entry(this.#prefix, key);
+  }
+
+  /** Runs a script by its SHA-1, sending its text once when Redis has not seen it. */
+  async #eval(
+    name: keyof Scripts,
+    args: readonly (string | Buffer)[],
+    options?: CommandOptions,
+  ): Promise<unknown> {
+    const { sha, source } = this.#scripts[name];
+    try {
+      return await this.#command(["EVALSHA", sha, "0", this.#prefix, ...args], options);
+    } catch (e) {
+      if (!(e instanceof ErrorReply && e.message.startsWith("NOSCRIPT"))) throw this.#explain(e);
+    }
+    return await this.#send(["EVAL", source, "0", this.#prefix, ...args], options);
+  }
+
+  async #send<T = unknown>(args: (string | Buffer)[], options?: CommandOptions): Promise<T> {
+    try {
+      return await this.#command(args, options) as T;
+    } catch (e) {
+      throw this.#explain(e);
+    }
+  }
+
+  /**
+   * One command with a deadline. The client's own timeout only covers a
+   * command still waiting to be written; this one also covers a written
+   * command whose reply does not come (a hung server). The client still
+   * matches the late reply to its command, so later replies stay in step.
+   */
+  async #command(args: (string | Buffer)[], options?: CommandOptions): Promise<unknown> {
+    const reply = this.#client.sendCommand(args, options);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError()), options?.timeout ?? this.#timeoutMs);
+    });
+    try {
+      return await Promise.race([reply, late]);
+    } finally {
+      clearTimeout(timer);
+      reply.catch(() => {}); // a reply given up on may still fail later
+    }
+  }
+
+  /** A client error in words that say what is wrong and where. */
+  #explain(e: unknown): Error {
+    if (e instanceof ErrorReply) {
+      return new Error(`Redis at ${this.#where}: ${e.message}`, { cause: e });
+    }
+    if (this.#closed) {
+      return new Error(`The Redis store for ${this.#where} is closed`, { cause: e });
+    }
+    if (e instanceof TimeoutError) {
+      return new Error(`Redis at ${this.#where} did not answer within the command timeout`, {
+        cause: e,
+      });
+    }
+    const why = this.#lastError?.message || (e as Error).message;
+    return new Error(
+      `Cannot reach Redis at ${this.#where} (${why}); retrying every ${RETRY_EVERY_MS} ms. ` +
+        "Check that Redis is running and that CACHE_STORE names it",
+      { cause: e },
+    );
+  }
+}
+
+let scriptsLoaded: Promise<Scripts> | undefined;
+
+/** The scripts, hashed once per process. */
+function scripts(): Promise<Scripts> {
+  return scriptsLoaded ??= loadScripts();
+}
+
+/** A client that fails fast: no offline queue, a timeout per command, retries in the background. */
+function newClient(url: string, timeoutMs: number) {
+  return createClient({
+    url,
+    RESP: 2, // flat replies, and servers older than Redis 6 work too
+    disableOfflineQueue: true,
+    maintNotifications: "disabled",
+    socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: RETRY_EVERY_MS },
+    commandOptions: { timeout: timeoutMs },
+  });
+}
+
+/** Starts connecting; resolves on the first success or failure, or after the connect timeout. */
+function firstAttempt(client: Client): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off("ready", done).off("error", done);
+      resolve();
+    };
+    const timer = setTimeout(done, CONNECT_TIMEOUT_MS);
+    client.on("ready", done).on("error", done);
+    // Rejects only once the client is closed: it keeps retrying until then.
+    client.connect().catch(() => {});
+  });
+}
+
+/** `host:port[/db]` of a Redis URL, without credentials, for messages. */
+function describe(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // The URL may hold a password: never echo it.
+    throw new TypeError(`Cannot parse the Redis URL: expected ${URL_SHAPE}`);
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new TypeError(`Cannot use a ${parsed.protocol} URL for Redis: expected ${URL_SHAPE}`);
+  }
+  const db = parsed.pathname.length > 1 ? parsed.pathname : "";
+  return `${parsed.hostname}:${parsed.port || "6379"}${db}`;
+}
+
+const URL_SHAPE = "redis://[user:pass@]host:port[/db] or rediss://… for TLS";

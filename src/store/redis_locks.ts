@@ -1,0 +1,282 @@
+/**
+ * Cross-instance coalescing over Redis: the {@link FlightLocks} of a shared
+ * store. A lock is one key set with `SET NX PX` to a random token; only the
+ * token's owner can extend or delete it (Lua scripts compare first), and a
+ * release is published so waiting instances wake up at once. Waiters also
+ * poll, because a message can be lost and a dead holder sends none: its lock
+ * simply expires. Nothing here waits longer than it was told to.
+ *
+ * @module
+ */
+import { createClient } from "redis";
+import type { FlightLocks, HeldLock } from "./store.ts";
+
+/** The key prefix when none is given (the same as the Redis store's). */
+export const DEFAULT_PREFIX = "llm-cache-proxy:";
+
+// PEXPIRE only while the token matches; a lock that expired and that nobody took is taken back.
+const EXTEND = `local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if v then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
+// DEL only while the token matches, then wake the waiters (also when the lock already expired).
+const RELEASE = `local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then redis.call('DEL', KEYS[1]) elseif v then return 0 end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+if v then return 1 end
+return 0`;
+
+/** The connection the subscriber uses: a duplicate of the command connection. */
+export interface SubscriberClient {
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string) => unknown): Promise<unknown>;
+  on(event: "error", listener: (error: unknown) => void): unknown;
+  destroy(): void;
+}
+
+/** What the locks need of a node-redis client (`createClient()` from npm `redis` fits). */
+export interface LockClient {
+  sendCommand(
+    args: readonly string[],
+    options?: { readonly abortSignal?: AbortSignal },
+  ): Promise<unknown>;
+  duplicate(): SubscriberClient;
+}
+
+/** Options of {@link RedisFlightLocks}. */
+export interface RedisLocksOptions {
+  /** Prefix of every key and channel. @default "llm-cache-proxy:" */
+  readonly prefix?: string;
+  /** How often a waiter checks whether the lock is gone. @default 150 */
+  readonly pollMs?: number;
+  /** A Redis command that takes longer fails (acquire rejects, a wait ends). @default 500 */
+  readonly commandTimeoutMs?: number;
+}
+
+type Run = (args: readonly string[]) => Promise<unknown>;
+
+/**
+ * {@link FlightLocks} shared by every proxy instance on one Redis.
+ *
+ * @example
+ * ```ts
+ * const locks = new RedisFlightLocks(client); // a connected node-redis client
+ * const lock = await locks.acquire(key, 10_000);
+ * if (!lock) await locks.released(key, 10_000);
+ * ```
+ */
+export class RedisFlightLocks implements FlightLocks {
+  readonly #client: LockClient;
+  readonly #owned: SubscriberClient | undefined;
+  readonly #prefix: string;
+  readonly #channel: string;
+  readonly #pollMs: number;
+  readonly #timeoutMs: number;
+  readonly #waiters = new Map<string, Set<() => void>>();
+  #subscriber: SubscriberClient | undefined;
+  #subscribed: Promise<void> | undefined;
+  #closed = false;
+
+  /**
+   * @param client a node-redis client (its owner connects and closes it), or a
+   *   `redis://` URL to connect to (closed by {@link close})
+   * @param options prefix, poll interval and command timeout
+   */
+  constructor(client: LockClient | string, options: RedisLocksOptions = {}) {
+    if (typeof client === "string") {
+      const own = createClient({ url: client });
+      own.on("error", () => {}); // the store reports outages; here they only mean "fail open"
+      own.connect().catch(() => {});
+      this.#owned = own;
+      this.#client = own;
+    } else {
+      this.#owned = undefined;
+      this.#client = client;
+    }
+    this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.#channel = `${this.#prefix}released`;
+    this.#pollMs = options.pollMs ?? 150;
+    this.#timeoutMs = options.commandTimeoutMs ?? 500;
+  }
+
+  /**
+   * Takes the lock for `key` unless another instance holds it.
+   *
+   * @param key the cache key
+   * @param ttlMs the lock expires this long after it was taken or last extended
+   * @returns the held lock, or undefined when another instance holds it
+   * @throws when Redis does not answer within the command timeout
+   */
+  async acquire(key: string, ttlMs: number): Promise<HeldLock | undefined> {
+    const token = crypto.randomUUID();
+    const lockKey = this.#lockKey(key);
+    const run: Run = (args) => this.#run(args);
+    let reply: unknown;
+    try {
+      reply = await run(["SET", lockKey, token, "NX", "PX", String(ttlMs)]);
+    } catch (error) {
+      // The SET may have landed before the timeout: leave no lock that nobody releases.
+      releaseLock(run, lockKey, token, [this.#channel, key]).catch(() => {});
+      throw error;
+    }
+    if (reply !== "OK") return undefined;
+    return new RedisHeldLock(run, { lockKey, token, ttlMs, wake: [this.#channel, key] });
+  }
+
+  /**
+   * Resolves once the lock for `key` is released or expired, or after
+   * `timeoutMs`; also (soon) when Redis cannot be reached. Never rejects.
+   *
+   * @param key the cache key
+   * @param timeoutMs the longest wait
+   */
+  released(key: string, timeoutMs: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    let settled = false;
+    let poll: ReturnType<typeof setTimeout> | undefined;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      clearTimeout(poll);
+      this.#waiters.get(key)?.delete(done);
+      if (this.#waiters.get(key)?.size === 0) this.#waiters.delete(key);
+      resolve();
+    };
+    const deadline = setTimeout(done, timeoutMs);
+    const waiters = this.#waiters.get(key) ?? new Set();
+    this.#waiters.set(key, waiters.add(done));
+    const check = async () => {
+      if (settled) return;
+      const held = await this.#run(["EXISTS", this.#lockKey(key)]).then(
+        (n) => n === 1,
+        () => false,
+      );
+      if (!held) return done(); // gone, or Redis is down: either way stop waiting
+      if (!settled) poll = setTimeout(check, this.#pollMs);
+    };
+    // Subscribe first, then look: a release between the two is seen by one or the other.
+    this.#subscribe().then(check);
+    return promise;
+  }
+
+  /** Ends every wait and closes the subscriber (and the client this created from a URL). */
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const waiters of [...this.#waiters.values()]) for (const done of [...waiters]) done();
+    this.#subscriber?.destroy();
+    this.#owned?.destroy();
+    return Promise.resolve();
+  }
+
+  #lockKey(key: string): string {
+    return `${this.#prefix}lock:${key}`;
+  }
+
+  #run(args: readonly string[]): Promise<unknown> {
+    return withTimeout((abortSignal) => this.#client.sendCommand(args, { abortSignal }), {
+      ms: this.#timeoutMs,
+      what: args[0] ?? "",
+    });
+  }
+
+  /** Resolves when subscribed, or after the command timeout; never rejects. */
+  #subscribe(): Promise<void> {
+    this.#subscribed ??= this.#openSubscriber().catch(() => {
+      this.#subscriber?.destroy();
+      this.#subscribed = undefined; // try again on the next wait
+    });
+    return withTimeout(() => this.#subscribed ?? Promise.resolve(), {
+      ms: this.#timeoutMs,
+      what: "SUBSCRIBE",
+    }).catch(() => {});
+  }
+
+  async #openSubscriber(): Promise<void> {
+    const subscriber = this.#subscriber = this.#client.duplicate();
+    subscriber.on("error", () => {}); // polling covers a subscriber that is down
+    await subscriber.connect();
+    await subscriber.subscribe(this.#channel, (key) => this.#wake(key));
+  }
+
+  #wake(key: string): void {
+    for (const done of [...this.#waiters.get(key) ?? []]) done();
+  }
+}
+
+/** Where a held lock lives and whom its release wakes. */
+interface LockPlace {
+  readonly lockKey: string;
+  readonly token: string;
+  readonly ttlMs: number;
+  /** The release channel and message. */
+  readonly wake: readonly [string, string];
+}
+
+/** A lock this instance holds in Redis. */
+class RedisHeldLock implements HeldLock {
+  readonly #run: Run;
+  readonly #place: LockPlace;
+  #released: Promise<void> | undefined;
+
+  /**
+   * @param run sends one command to Redis
+   * @param place the lock's key, token, TTL and release channel
+   */
+  constructor(run: Run, place: LockPlace) {
+    this.#run = run;
+    this.#place = place;
+  }
+
+  /**
+   * Keeps the lock for another full TTL; takes it back if it expired and
+   * nobody else took it.
+   *
+   * Does nothing once released, or when another instance holds the lock now.
+   *
+   * @throws when Redis does not answer
+   */
+  async extend(): Promise<void> {
+    if (this.#released) return;
+    const { lockKey, token, ttlMs } = this.#place;
+    await this.#run(["EVAL", EXTEND, "1", lockKey, token, String(ttlMs)]);
+  }
+
+  /** Deletes the lock if it is still ours and wakes the waiters; never rejects. Idempotent. */
+  release(): Promise<void> {
+    const { lockKey, token, wake } = this.#place;
+    return this.#released ??= releaseLock(this.#run, lockKey, token, wake).then(() => {}, () => {});
+  }
+}
+
+function releaseLock(
+  run: Run,
+  lockKey: string,
+  token: string,
+  wake: readonly [string, string],
+): Promise<unknown> {
+  return run(["EVAL", RELEASE, "1", lockKey, token, ...wake]);
+}
+
+/** Runs `task` with an abort signal; rejects (and aborts it) after `ms`. */
+async function withTimeout<T>(
+  task: (signal: AbortSignal) => Promise<T>,
+  { ms, what }: { readonly ms: number; readonly what: string },
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`Cannot reach Redis: no answer to ${what} within ${ms} ms`));
+      controller.abort(); // after the reject, so the race settles with the error above
+    }, ms);
+  });
+  try {
+    return await Promise.race([task(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
