@@ -57,6 +57,16 @@ export interface Config {
   readonly home: string;
   /** Path of the SQLite store: `$CACHE_HOME/cache.db`. */
   readonly dbPath: string;
+  /**
+   * `CACHE_STORE`: a `redis://` or `rediss://` URL selects a Redis store shared by
+   * every proxy that names it; undefined keeps the embedded SQLite file.
+   */
+  readonly storeUrl: string | undefined;
+  /**
+   * `CACHE_LOCK_SEC`: with a shared store, how long one instance's claim on a
+   * miss lives unless renewed; a crashed instance blocks the others this long. @default 10
+   */
+  readonly lockSec: number;
   /** Largest request body accepted, in bytes. @default 33554432 (32 MiB) */
   readonly maxBodyBytes: number;
   /** Log file (`CACHE_LOG_FILE`; `none` turns it off). @default "$CACHE_HOME/proxy.log" */
@@ -90,6 +100,7 @@ export const DEFAULTS = {
   maxEntries: 5000,
   mode: "normal" as CacheMode,
   staleSec: 86400,
+  lockSec: 10,
 } as const;
 
 /** The allowed range `[min, max]` of each whole-number setting. */
@@ -98,6 +109,7 @@ export const LIMITS = {
   ttlSec: [1, 10 * 365 * 86400],
   maxEntries: [1, 1e9],
   staleSec: [0, 10 * 365 * 86400],
+  lockSec: [1, 600],
 } as const;
 
 /** The log levels, quietest first. */
@@ -158,6 +170,8 @@ export function buildConfig(
     upstream: upstreamUrl(vars.CACHE_UPSTREAM),
     home,
     dbPath: `${home}/cache.db`,
+    storeUrl: storeUrlOf(vars),
+    lockSec: lockOf(vars),
     maxBodyBytes: MAX_BODY_BYTES,
     logFile: logFile(vars.CACHE_LOG_FILE, home),
     logFormat: logFormatOf(vars),
@@ -277,6 +291,53 @@ export function maxEntriesOf(vars: Env): number {
     DEFAULTS.maxEntries,
     LIMITS.maxEntries,
     "a whole number, at least 1",
+  );
+}
+
+/** `CACHE_STORE`: a Redis URL, or undefined for the embedded SQLite store. */
+export function storeUrlOf(vars: Env): string | undefined {
+  const raw = nonEmpty(vars.CACHE_STORE);
+  if (raw === undefined || raw.toLowerCase() === "sqlite") return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "redis:" && url.protocol !== "rediss:") || !url.hostname) {
+    throw new ConfigError(
+      `CACHE_STORE="${
+        redactUrl(raw)
+      }" is not a Redis URL: use redis://[user:pass@]host:port[/db], ` +
+        "rediss:// for TLS, or leave it unset for the embedded SQLite file",
+    );
+  }
+  if (!/^\/?(\d+)?$/.test(url.pathname)) {
+    throw new ConfigError(
+      `CACHE_STORE="${redactUrl(raw)}": the database must be a number, e.g. /0`,
+    );
+  }
+  return raw;
+}
+
+/**
+ * A URL with its password replaced by `****`, for messages and logs.
+ *
+ * @param raw a URL, or any text
+ * @returns the text without the password
+ */
+export function redactUrl(raw: string): string {
+  return raw.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, "$1****@");
+}
+
+/** `CACHE_LOCK_SEC`. */
+export function lockOf(vars: Env): number {
+  return integer(
+    vars,
+    "CACHE_LOCK_SEC",
+    DEFAULTS.lockSec,
+    LIMITS.lockSec,
+    "whole seconds, 1 to 600",
   );
 }
 

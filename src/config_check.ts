@@ -20,6 +20,7 @@ import {
   flag,
   hostAndToken,
   isLoopback,
+  lockOf,
   LOG_LEVELS,
   logFile,
   logFormatOf,
@@ -30,7 +31,9 @@ import {
   portOf,
   readNormalize,
   readPrices,
+  redactUrl,
   staleOf,
+  storeUrlOf,
   ttlOf,
   upstreamUrl,
 } from "./config.ts";
@@ -69,6 +72,8 @@ export const KNOWN_VARIABLES: readonly string[] = [
   "CACHE_MAX_ENTRIES",
   "CACHE_OFF",
   "CACHE_MODE",
+  "CACHE_STORE",
+  "CACHE_LOCK_SEC",
   "CACHE_STALE_SEC",
   "CACHE_QUIET",
   "CACHE_LOG_LEVEL",
@@ -272,6 +277,26 @@ const VARIABLE_RULES: readonly VariableRule[] = [
     describe: logFileShown,
     fix: (where) =>
       `Set CACHE_LOG_FILE to a path in a folder you can write, or to "none", in ${where}`,
+  },
+  {
+    name: "CACHE_STORE",
+    uses: ["CACHE_STORE"],
+    describe: (vars) => {
+      const url = storeUrlOf(vars);
+      return url === undefined
+        ? { value: undefined, note: "the embedded SQLite file, cache.db" }
+        : { value: redactUrl(url), note: "shared Redis store" };
+    },
+    fix: (where) => `Set CACHE_STORE=redis://host:6379/0 in ${where}, or remove it for SQLite`,
+  },
+  {
+    name: "CACHE_LOCK_SEC",
+    uses: ["CACHE_LOCK_SEC"],
+    describe: (vars) => ({
+      value: String(lockOf(vars)),
+      note: "how long a crashed instance's claim on a miss blocks the fleet",
+    }),
+    fix: (where) => `Set CACHE_LOCK_SEC to whole seconds from 1 to 600 in ${where}`,
   },
   {
     name: "CACHE_MODE",

@@ -220,3 +220,24 @@ Deno.test("checkConfig() reports normalize.json in one line: absent, valid or wh
   assert.match(bad.fix ?? "", /^Fix or remove \S+\/normalize\.json: /);
   assert.equal(bad.normalize, NO_RULES);
 });
+
+Deno.test("CACHE_STORE selects Redis by URL; a bad one is refused without echoing its password", () => {
+  assert.equal(buildConfig({}, "/h").storeUrl, undefined);
+  assert.equal(buildConfig({ CACHE_STORE: "sqlite" }, "/h").storeUrl, undefined);
+  for (
+    const url of ["redis://127.0.0.1:6379", "redis://u:p@cache:6380/2", "rediss://cache.example"]
+  ) {
+    assert.equal(buildConfig({ CACHE_STORE: url }, "/h").storeUrl, url);
+  }
+  for (
+    const bad of ["http://cache:6379", "redis://", "redis://u:hunter2@cache:6379/x", "cache:6379"]
+  ) {
+    assert.throws(
+      () => buildConfig({ CACHE_STORE: bad }, "/h"),
+      (e: Error) =>
+        e instanceof ConfigError && /CACHE_STORE=/.test(e.message) &&
+        !e.message.includes("hunter2"),
+      bad,
+    );
+  }
+});

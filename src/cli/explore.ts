@@ -8,9 +8,8 @@
  */
 import { missReason, nearest, requestDiff } from "../cache/diff.ts";
 import { type Config, loadConfig } from "../config.ts";
-import { exists } from "../fs.ts";
 import { MIN_PREFIX_DIGITS, resolveKeyPrefix } from "../store/key_prefix.ts";
-import { SqliteStore } from "../store/sqlite.ts";
+import { openForCommand } from "../store/open.ts";
 import type { CacheStore } from "../store/store.ts";
 import { parseFlags, UsageError, wholeFlag } from "./args.ts";
 import { exploreScreen } from "./explore_screen.ts";
@@ -161,13 +160,9 @@ function modeOf(values: {
 /** Opens the store, or says why not; a cache never written to is an empty store in memory. */
 async function openStore(config: Config): Promise<CacheStore | undefined> {
   try {
-    if (!(await exists(config.dbPath))) return SqliteStore.open(":memory:", { maxEntries: 1 });
-    return SqliteStore.open(config.dbPath, { maxEntries: config.maxEntries });
+    return (await openForCommand(config)).store;
   } catch (e) {
-    console.error(
-      `llm-cache-proxy explore: cannot open the cache at ${config.dbPath} ` +
-        `(${(e as Error).message}); check that CACHE_HOME (${config.home}) is readable`,
-    );
+    console.error(`llm-cache-proxy explore: ${(e as Error).message}`);
     return undefined;
   }
 }

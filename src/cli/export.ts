@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { loadConfig } from "../config.ts";
-import { exists } from "../fs.ts";
+import { type Config, loadConfig } from "../config.ts";
 import { exportBundle, type ExportResult } from "../store/bundle.ts";
-import { SqliteStore } from "../store/sqlite.ts";
+import { openForCommand } from "../store/open.ts";
+import type { CacheStore } from "../store/store.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { formatBytes, formatCount, styleFor } from "./term.ts";
 
@@ -76,7 +76,7 @@ export async function run(args: string[]): Promise<number> {
   };
   let result: ExportResult;
   try {
-    await using store = await openStore(config.dbPath, config.maxEntries);
+    await using store = await openStore(config);
     result = await writeBundle(file, (out) => exportBundle(store, out, filter));
   } catch (e) {
     console.error(`llm-cache-proxy export: ${(e as Error).message}`);
@@ -94,13 +94,10 @@ export async function run(args: string[]): Promise<number> {
   return 0;
 }
 
-async function openStore(path: string, maxEntries: number): Promise<SqliteStore> {
-  try {
-    // No cache yet: export nothing rather than create one.
-    return SqliteStore.open((await exists(path)) ? path : ":memory:", { maxEntries });
-  } catch (e) {
-    throw new Error(`cannot open the cache at ${path}: ${(e as Error).message}`);
-  }
+/** The store, closed with `await using`; no cache yet exports nothing rather than create one. */
+async function openStore(config: Config): Promise<CacheStore & AsyncDisposable> {
+  const { store } = await openForCommand(config);
+  return Object.assign(store, { [Symbol.asyncDispose]: () => store.close() });
 }
 
 /** Writes to FILE through a temporary file, so a failed export leaves no half bundle behind. */

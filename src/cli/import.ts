@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { loadConfig } from "../config.ts";
+import { type Config, loadConfig } from "../config.ts";
 import { BundleError, importBundle, type ImportResult } from "../store/bundle.ts";
-import { SqliteStore } from "../store/sqlite.ts";
+import { openForCommand } from "../store/open.ts";
+import type { CacheStore } from "../store/store.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { formatCount, styleFor } from "./term.ts";
 
@@ -62,7 +63,7 @@ export async function run(args: string[]): Promise<number> {
   let report: ImportReport;
   try {
     const input = await openInput(file);
-    await using store = openStore(config.dbPath, config.maxEntries, input);
+    await using store = await openStore(config, input);
     const before = await store.count();
     const { header, ...result } = await importBundle(store, input).catch((e) => {
       if (e instanceof BundleError) throw new Error(`cannot import ${file}: ${e.message}`);
@@ -98,12 +99,17 @@ async function openInput(file: string): Promise<ReadableStream<Uint8Array>> {
   }
 }
 
-function openStore(path: string, maxEntries: number, input: ReadableStream): SqliteStore {
+/** The store, created if needed and closed with `await using`. */
+async function openStore(
+  config: Config,
+  input: ReadableStream,
+): Promise<CacheStore & AsyncDisposable> {
   try {
-    return SqliteStore.open(path, { maxEntries });
+    const { store } = await openForCommand(config, true);
+    return Object.assign(store, { [Symbol.asyncDispose]: () => store.close() });
   } catch (e) {
     input.cancel().catch(() => {}); // closes the file
-    throw new Error(`cannot open the cache at ${path}: ${(e as Error).message}`);
+    throw e;
   }
 }
 

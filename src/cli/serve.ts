@@ -11,7 +11,8 @@ import { createLogger, type Logger } from "../log.ts";
 import { LogFileError } from "../log_file.ts";
 import { createHandler, type Handler } from "../proxy/server.ts";
 import { openStats } from "../stats/stats.ts";
-import { SqliteStore } from "../store/sqlite.ts";
+import { openStore } from "../store/open.ts";
+import type { CacheStore } from "../store/store.ts";
 
 /** One line for the command list. */
 export const summary = "Run the proxy in the foreground (Ctrl-C stops it)";
@@ -58,9 +59,10 @@ export async function run(args: string[]): Promise<number> {
 }
 
 async function serve(config: Config, log: Logger): Promise<number> {
-  let store: SqliteStore;
+  let store: CacheStore;
+  let where: string;
   try {
-    store = SqliteStore.open(config.dbPath, { maxEntries: config.maxEntries });
+    ({ store, where } = await openStore(config, log));
   } catch (e) {
     startupError(
       log,
@@ -90,7 +92,9 @@ async function serve(config: Config, log: Logger): Promise<number> {
   );
   log.info(
     `llm-cache-proxy listening on ${servers.map(origin).join(" and ")}` +
-      ` · cache ${config.dbPath} (${await store.count()} entries)` +
+      ` · cache ${where} (${await store.count()} entries${
+        store.health?.() === "degraded" ? ", unreachable: bypassing until it is back" : ""
+      })` +
       ` · upstream ${config.upstream}${config.off ? " · cache OFF (bypass)" : ""}`,
   );
   await log.flush(); // whoever waits for the listening line should not wait for a batch
@@ -101,7 +105,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
     Promise.all(servers.map((s) => s.shutdown())),
     new Promise((resolve) => Deno.unrefTimer(setTimeout(resolve, DRAIN_MS))),
   ]);
-  await stats.close();
+  await stats.close(); // a store that is down keeps the last second's counts: logged, not fatal
   await store.close();
   await removePid(config, Deno.pid);
   return 0;

@@ -4,11 +4,10 @@
  *
  * @module
  */
-import { loadConfig } from "../config.ts";
+import { type Config, loadConfig } from "../config.ts";
 import { formatCompact } from "../format.ts";
-import { exists } from "../fs.ts";
 import { Ledger, type Totals } from "../stats/ledger.ts";
-import { SqliteStore } from "../store/sqlite.ts";
+import { openForCommand } from "../store/open.ts";
 import { parseFlags } from "./args.ts";
 import { columns, formatBytes, formatCount, formatPercent, formatUsd, styleFor } from "./term.ts";
 
@@ -43,7 +42,7 @@ export async function run(args: string[]): Promise<number> {
   const config = await loadConfig(Deno.env.toObject());
   let report: StatsReport;
   try {
-    report = await readReport(config.dbPath, config.maxEntries);
+    report = await readReport(config);
   } catch (e) {
     console.error(`llm-cache-proxy stats: cannot read ${config.dbPath}: ${(e as Error).message}`);
     return 1;
@@ -53,14 +52,13 @@ export async function run(args: string[]): Promise<number> {
   return 0;
 }
 
-async function readReport(path: string, maxEntries: number): Promise<StatsReport> {
-  // No file yet: report zeros from an empty store rather than create one.
-  const store = SqliteStore.open((await exists(path)) ? path : ":memory:", { maxEntries });
+async function readReport(config: Config): Promise<StatsReport> {
+  const { store, where } = await openForCommand(config);
   const ledger = await Ledger.open(store);
   try {
     return {
       ...ledger.allTime(),
-      cache: { path, entries: await store.count(), bytes: await store.bytes() },
+      cache: { path: where, entries: await store.count(), bytes: await store.bytes() },
     };
   } finally {
     await ledger.close();

@@ -9,7 +9,7 @@
 import type { Config } from "../config.ts";
 import { checkConfig, type ConfigCheck } from "../config_check.ts";
 import { exists } from "../fs.ts";
-import { SqliteStore } from "../store/sqlite.ts";
+import { openForCommand } from "../store/open.ts";
 import { parseFlags } from "./args.ts";
 import { ProxyClient } from "./proxy_client.ts";
 import { formatCount, formatPercent, type Style, styleFor } from "./term.ts";
@@ -75,15 +75,20 @@ export async function run(args: string[]): Promise<number> {
 }
 
 async function checkDatabase(config: Config): Promise<ConfigCheck> {
-  const name = "cache.db";
-  if (!(await exists(config.dbPath).catch(() => true))) {
+  const shared = config.storeUrl !== undefined;
+  const name = shared ? "CACHE_STORE" : "cache.db";
+  if (!shared && !(await exists(config.dbPath).catch(() => true))) {
     return { name, ok: true, detail: `cache.db not created yet (the proxy makes it on start)` };
   }
   try {
-    const store = SqliteStore.open(config.dbPath, { maxEntries: config.maxEntries });
+    const { store, where } = await openForCommand(config);
     try {
       const n = await store.count();
-      return { name, ok: true, detail: `cache.db opens (${plural(n, "entry", "entries")})` };
+      return {
+        name,
+        ok: true,
+        detail: `${shared ? where : "cache.db"} opens (${plural(n, "entry", "entries")})`,
+      };
     } finally {
       await store.close();
     }
@@ -91,8 +96,12 @@ async function checkDatabase(config: Config): Promise<ConfigCheck> {
     return {
       name,
       ok: false,
-      detail: `cache.db cannot be opened: ${(e as Error).message}`,
-      fix: `Stop the proxy and move ${config.dbPath} aside (the proxy starts a new, empty cache)`,
+      detail: `${shared ? "the Redis store" : "cache.db"} cannot be opened: ${
+        (e as Error).message
+      }`,
+      fix: shared
+        ? "Start Redis or fix CACHE_STORE; meanwhile the proxy serves every call uncached"
+        : `Stop the proxy and move ${config.dbPath} aside (the proxy starts a new, empty cache)`,
     };
   }
 }

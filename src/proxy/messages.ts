@@ -20,6 +20,7 @@ import { type Controls, readControls } from "./controls.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { Flight, type Flights } from "./flight.ts";
 import { replay } from "./replay.ts";
+import { coordinate, type Lease } from "./shared_flight.ts";
 import type { CacheSwitch } from "./views.ts";
 import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
 
@@ -64,6 +65,8 @@ interface MissPlan {
   readonly body: Uint8Array;
   readonly aliases: readonly string[];
   readonly ttlSec: number;
+  /** The fleet-wide lock on this key, released once the answer is stored (or not). */
+  readonly lease: Lease | undefined;
 }
 
 /** The short key prefix responses carry in `x-cache-key` (and `explore --view` accepts). */
@@ -97,7 +100,7 @@ export async function handleMessages(
   const key = ctx.keys.known(keyRequest) ?? await ctx.keys.key(keyRequest);
   const call: Call = { started, path, route, key, controls };
   const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal });
-  if (ctx.cacheSwitch.off || controls.bypass) {
+  if (ctx.cacheSwitch.off || controls.bypass || ctx.store.health?.() === "degraded") {
     const flight = new Flight(
       forward,
       (recording, complete) => Promise.resolve(outcomeOf(answerOf(recording), complete, body)),
@@ -122,10 +125,28 @@ export async function handleMessages(
   if (mode === "replay") {
     return replayMiss(call, modelOf(body), await explainMiss(body, call, ctx), ctx);
   }
+  let lease: Lease | undefined;
+  const { locks } = ctx.store;
+  if (fresh && locks) {
+    const shared = await coordinate(
+      key,
+      locks,
+      ctx.config.lockSec * 1000,
+      (k) => read(() => ctx.store.get(k), ctx),
+    );
+    if (shared.entry) return served(shared.entry, "HIT-COALESCED", call, ctx);
+    lease = shared.lock;
+    const joined = ctx.flights.get(key); // a request here started one while this one waited
+    if (joined) {
+      await lease?.release();
+      return follow(joined, req, "HIT-COALESCED", call, ctx);
+    }
+  }
   const plan: MissPlan = {
     body,
     aliases: [tiers.normalized, tiers.suffix].filter((k): k is string => k !== undefined),
     ttlSec: controls.ttlSec ?? ctx.config.ttlSec,
+    lease,
   };
   const flight = ctx.flights.start(
     key,
@@ -257,6 +278,20 @@ function failed(status: number): boolean {
 
 /** Reads what the answer used, stores it if it is a complete 200, and never throws. */
 async function finish(
+  ctx: MessagesContext,
+  call: Call,
+  plan: MissPlan,
+  recording: Recording,
+  complete: boolean,
+): Promise<Outcome> {
+  try {
+    return await record(ctx, call, plan, recording, complete);
+  } finally {
+    await plan.lease?.release(); // after the put: waiters wake up to a stored answer
+  }
+}
+
+async function record(
   ctx: MessagesContext,
   call: Call,
   plan: MissPlan,

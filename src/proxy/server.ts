@@ -70,7 +70,16 @@ export function createHandler(deps: HandlerDeps): Handler {
     stats: deps.stats,
     cacheSwitch: { off: config.off },
   };
-  const health = JSON.stringify({ status: "ok", pid: Deno.pid, version: VERSION });
+  const store = deps.store;
+  // The store's state is the one part that changes; "ok" while it serves, "degraded" while a
+  // shared store is unreachable (the proxy still answers, bypassing the cache).
+  const health = () =>
+    JSON.stringify({
+      status: "ok",
+      pid: Deno.pid,
+      version: VERSION,
+      store: store.health?.() ?? "ok",
+    });
   const views: Record<string, () => Response | Promise<Response>> = {
     "/stats": () => statsView(ctx),
     "/metrics": () => metricsView(ctx),
@@ -81,7 +90,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     try {
       const { path, pathAndQuery } = splitUrl(req.url);
       if (path === "/health" && req.method === "GET") {
-        return new Response(health, { headers: { "content-type": "application/json" } });
+        return new Response(health(), { headers: { "content-type": "application/json" } });
       }
       // The page itself holds no data and a browser cannot add x-cache-auth to a page
       // load; it asks for the token and sends it on every call it makes.

@@ -168,18 +168,35 @@ export class Ledger {
     return this.#allTime;
   }
 
-  /** Writes the counters changed since the last flush. */
+  /**
+   * Writes the counters changed since the last flush, then reads the stored
+   * totals back: other processes on the same store (a fleet on one Redis, or
+   * two proxies on one SQLite file) add to them too, and all-time means theirs.
+   */
   async flush(): Promise<void> {
-    if (this.#pending.size === 0) return;
     const deltas = this.#pending;
     this.#pending = new Map();
     try {
-      await this.#store.addCounters(deltas);
+      if (deltas.size > 0) await this.#store.addCounters(deltas);
     } catch (e) {
       for (const [name, value] of deltas) {
         this.#pending.set(name, (this.#pending.get(name) ?? 0) + value);
       }
       throw e;
+    }
+    this.#adopt(await this.#store.readCounters());
+  }
+
+  /** Takes the stored totals as all-time, plus what was counted since the flush began. */
+  #adopt(persisted: Counters): void {
+    for (const [name, value] of this.#pending) {
+      persisted.set(name, (persisted.get(name) ?? 0) + value);
+    }
+    this.#allTime = persisted;
+    const { byKind: _byKind, models: _models, ...summary } = totalsOf(persisted);
+    this.#summary = summary;
+    for (const name of persisted.keys()) {
+      if (this.#models.size < MAX_MODELS) this.#models.add(parseName(name).model);
     }
   }
 

@@ -83,6 +83,29 @@ export interface ListOptions {
   readonly query?: string;
 }
 
+/** A lock held by this instance; see {@link FlightLocks}. */
+export interface HeldLock {
+  /** Keeps the lock alive for another full TTL (call it while the upstream call runs). */
+  extend(): Promise<void>;
+  /** Gives the lock up and wakes the instances waiting for it. Idempotent. */
+  release(): Promise<void>;
+}
+
+/**
+ * Cross-instance coalescing: at most one instance calls upstream for a key at
+ * a time. A lock expires on its own after its TTL, so a holder that dies
+ * blocks the others for at most that long.
+ */
+export interface FlightLocks {
+  /** Takes the lock for `key` unless another instance holds it. */
+  acquire(key: string, ttlMs: number): Promise<HeldLock | undefined>;
+  /** Resolves once the lock for `key` is released or expired, or after `timeoutMs`. */
+  released(key: string, timeoutMs: number): Promise<void>;
+}
+
+/** Whether a store can be used right now. */
+export type StoreHealth = "ok" | "degraded";
+
 /**
  * Where cached responses live. Every method may throw when the backend is
  * broken; callers fail open (treat a failed read as a miss, log a failed write).
@@ -133,4 +156,11 @@ export interface CacheStore extends CounterStore {
   prune(olderThan: number): Promise<number>;
   /** Writes what is pending and releases the backend. */
   close(): Promise<void>;
+  /**
+   * `degraded` while the backend cannot be reached (a shared store that is
+   * down): the proxy then bypasses the cache. A local store is always `ok`.
+   */
+  health?(): StoreHealth;
+  /** Present on stores shared by several proxy instances. */
+  readonly locks?: FlightLocks;
 }

@@ -9,6 +9,7 @@ Deno.test("GET /health answers status, pid and version; unknown routes get an An
     status: "ok",
     pid: Deno.pid,
     version: VERSION,
+    store: "ok",
   }]);
   const missing = await proxy.fetch("/nope");
   assert.equal(missing.status, 404);

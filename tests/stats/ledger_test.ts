@@ -123,3 +123,36 @@ Deno.test("Ledger reports dollars without float noise", async () => {
   await ledger.close();
   await store.close();
 });
+
+Deno.test("all-time totals include what other processes on the same store counted", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".db" });
+  const storeA = SqliteStore.open(path, { maxEntries: 10 });
+  const storeB = SqliteStore.open(path, { maxEntries: 10 });
+  const a = await Ledger.open(storeA, { flushEveryMs: 60_000 });
+  const b = await Ledger.open(storeB, { flushEveryMs: 60_000 });
+  try {
+    a.record(event("MISS", "m", 1));
+    b.record(event("HIT", "m", 1));
+    b.record(event("HIT", "m", 1));
+    await a.flush();
+    await b.flush();
+    await a.flush();
+    for (const ledger of [a, b]) {
+      const t = ledger.allTime();
+      assert.deepEqual([t.calls, t.hits, t.misses], [3, 2, 1], "the fleet's totals");
+      assert.equal(ledger.summary().calls, 3);
+    }
+    assert.equal(a.session().calls, 1, "each keeps its own session");
+    assert.equal(b.session().calls, 2);
+    a.record(event("HIT", "m", 1));
+    assert.equal(a.allTime().calls, 4, "a call counted after the refresh adds to it at once");
+    await a.flush();
+    assert.equal(a.allTime().calls, 4, "and is not counted twice once written");
+  } finally {
+    await a.close();
+    await b.close();
+    await storeA.close();
+    await storeB.close();
+    await Deno.remove(path);
+  }
+});

@@ -1,0 +1,78 @@
+/**
+ * Opens the store a configuration names: the embedded SQLite file, or a Redis
+ * store shared by a fleet, wrapped so that the proxy fails open while Redis is
+ * unreachable (at start or later) and resumes caching by itself when it is back.
+ *
+ * @module
+ */
+import { type Config, redactUrl } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { FailOpenStore } from "./fail_open.ts";
+import { RedisStore } from "./redis.ts";
+import { exists } from "../fs.ts";
+import { SqliteStore } from "./sqlite.ts";
+import type { CacheStore } from "./store.ts";
+
+/** An open store and how to name it in the start-up line. */
+export interface OpenStore {
+  readonly store: CacheStore;
+  /** e.g. `/home/u/.llm-cache-proxy/cache.db` or `redis://cache:6379 (shared)`. */
+  readonly where: string;
+}
+
+/**
+ * Opens the configured store.
+ *
+ * @param config the configuration (`storeUrl`, `dbPath`, `maxEntries`, `staleSec`)
+ * @param log where a Redis outage is reported, once per outage
+ * @returns the store, ready to serve (degraded when Redis is down)
+ * @throws when the SQLite file cannot be opened
+ */
+export async function openStore(config: Config, log: Logger): Promise<OpenStore> {
+  if (config.storeUrl === undefined) {
+    return {
+      store: SqliteStore.open(config.dbPath, { maxEntries: config.maxEntries }),
+      where: config.dbPath,
+    };
+  }
+  const redis = await RedisStore.open(config.storeUrl, {
+    maxEntries: config.maxEntries,
+    staleMs: config.staleSec * 1000,
+  });
+  const store = new FailOpenStore(redis, log);
+  await store.check();
+  return { store, where: `${redactUrl(config.storeUrl)} (shared)` };
+}
+
+/**
+ * Opens the configured store for a command (`stats`, `explore`, `export`,
+ * `import`, `validate`): Redis as is, so an outage is an error the command
+ * reports; the SQLite file only if it exists, unless `create` (an empty
+ * in-memory store stands in, so reading a cache never creates one).
+ *
+ * @param config the configuration
+ * @param create create the SQLite file when it does not exist (for `import`)
+ * @returns the store and its name
+ * @throws when it cannot be opened, with where it was looked for
+ */
+export async function openForCommand(config: Config, create = false): Promise<OpenStore> {
+  if (config.storeUrl !== undefined) {
+    const store = await RedisStore.open(config.storeUrl, {
+      maxEntries: config.maxEntries,
+      staleMs: config.staleSec * 1000,
+    });
+    return { store, where: redactUrl(config.storeUrl) };
+  }
+  try {
+    const path = create || (await exists(config.dbPath)) ? config.dbPath : ":memory:";
+    return {
+      store: SqliteStore.open(path, { maxEntries: config.maxEntries }),
+      where: config.dbPath,
+    };
+  } catch (e) {
+    throw new Error(
+      `cannot open the cache at ${config.dbPath} (${(e as Error).message}); ` +
+        `check that CACHE_HOME (${config.home}) is a readable, writable folder`,
+    );
+  }
+}
