@@ -1,0 +1,145 @@
+/**
+ * A fleet: real proxy processes sharing one real redis-server. One upstream call for a burst split
+ * across instances, takeover when the lock holder dies, and failing open while Redis is down.
+ */
+import assert from "node:assert/strict";
+import { startMockAnthropic } from "../support/mock_anthropic.ts";
+import { spawnServe } from "../support/process.ts";
+import { messageBody } from "../support/proxy.ts";
+import { startRedis } from "../support/redis.ts";
+
+async function tempHome(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "fleet_" });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+async function call(base: string, body: string): Promise<{ kind: string | null; text: string }> {
+  const res = await fetch(`${base}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body,
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  return { kind: res.headers.get("x-cache"), text };
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const storeOf = async (base: string) => (await (await fetch(`${base}/health`)).json()).store;
+
+Deno.test("a burst split across two instances on one Redis makes one upstream call", async () => {
+  await using redis = await startRedis();
+  await using mock = await startMockAnthropic();
+  await using homeA = await tempHome();
+  await using homeB = await tempHome();
+  const env = { CACHE_STORE: redis.url, CACHE_UPSTREAM: mock.url, CACHE_PORT: "0" };
+  await using a = await spawnServe({ ...env, CACHE_HOME: homeA.path });
+  await using b = await spawnServe({ ...env, CACHE_HOME: homeB.path });
+  const body = messageBody("[mock:slow:40] one answer for the fleet", { stream: true });
+  const burst = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => call(i % 2 === 0 ? a.url : b.url, body)),
+  );
+  assert.equal(mock.count("/v1/messages"), 1, "exactly one upstream call");
+  const kinds = burst.map((r) => r.kind).sort();
+  assert.deepEqual(kinds, ["HIT-COALESCED", ...Array(8).fill("HIT-COALESCED"), "MISS"].sort());
+  for (const r of burst) assert.equal(r.text, burst[0]!.text, "every client got the same bytes");
+  assert.match(burst[0]!.text, /event: message_stop/);
+  // Both instances now hit what one of them paid for, and report the fleet's totals.
+  assert.equal((await call(b.url, body)).kind, "HIT");
+  assert.equal((await call(a.url, body)).kind, "HIT");
+  const totals = await eventually("the ledgers to share their counts", async () => {
+    const [sa, sb] = await Promise.all(
+      [a.url, b.url].map(async (u) => await (await fetch(`${u}/stats`)).json()),
+    );
+    return sa.calls === 12 && sb.calls === 12 ? [sa, sb] : undefined;
+  });
+  assert.deepEqual(totals.map((t) => t.session.calls).sort(), [6, 6], "each keeps its own session");
+});
+
+Deno.test("when the instance holding the lock dies, another takes over once it expires", async () => {
+  await using redis = await startRedis();
+  await using mock = await startMockAnthropic();
+  await using homeA = await tempHome();
+  await using homeB = await tempHome();
+  const env = {
+    CACHE_STORE: redis.url,
+    CACHE_UPSTREAM: mock.url,
+    CACHE_PORT: "0",
+    CACHE_LOCK_SEC: "1",
+  };
+  await using a = await spawnServe({ ...env, CACHE_HOME: homeA.path });
+  await using b = await spawnServe({ ...env, CACHE_HOME: homeB.path });
+  const body = messageBody("[mock:slow:150] the holder dies", { stream: true });
+  const doomed = fetch(`${a.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body,
+  }).then((res) => res.text()).catch(() => "cut");
+  await eventually("A to call upstream", () => Promise.resolve(mock.count() === 1 || undefined));
+  await a.stop("SIGKILL");
+  await doomed;
+  const started = performance.now();
+  const taken = await call(b.url, body);
+  const waited = performance.now() - started;
+  assert.equal(taken.kind, "MISS", "B went upstream itself");
+  assert.match(taken.text, /event: message_stop/);
+  assert.equal(mock.count("/v1/messages"), 2);
+  assert.ok(waited < 8_000, `B waited ${waited} ms: at most about a lock TTL, then the answer`);
+});
+
+Deno.test("Redis down at start or mid-run: every call still reaches Anthropic; caching resumes", async () => {
+  await using redis = await startRedis();
+  await using mock = await startMockAnthropic();
+  await using home = await tempHome();
+  await redis.stop();
+  await using proxy = await spawnServe({
+    CACHE_HOME: home.path,
+    CACHE_STORE: redis.url,
+    CACHE_UPSTREAM: mock.url,
+    CACHE_PORT: "0",
+  });
+  assert.match(proxy.listening, /unreachable: bypassing until it is back/);
+  assert.equal(await storeOf(proxy.url), "degraded");
+  const body = messageBody("fail open");
+  assert.equal((await call(proxy.url, body)).kind, "BYPASS");
+
+  await redis.start();
+  await eventually(
+    "the store to come back",
+    async () => (await storeOf(proxy.url)) === "ok" || undefined,
+  );
+  assert.equal((await call(proxy.url, body)).kind, "MISS");
+  assert.equal((await call(proxy.url, body)).kind, "HIT");
+
+  await redis.stop(); // mid-run
+  const first = await call(proxy.url, body);
+  assert.ok(
+    ["BYPASS", "MISS"].includes(first.kind!),
+    `the call that meets the outage: ${first.kind}`,
+  );
+  for (let i = 0; i < 3; i++) assert.equal((await call(proxy.url, body)).kind, "BYPASS");
+  assert.equal(await storeOf(proxy.url), "degraded");
+
+  await redis.start(); // a new, empty Redis
+  await eventually(
+    "the store to come back",
+    async () => (await storeOf(proxy.url)) === "ok" || undefined,
+  );
+  assert.equal((await call(proxy.url, body)).kind, "MISS");
+  assert.equal((await call(proxy.url, body)).kind, "HIT");
+
+  const out = await proxy.stop();
+  const log = out.stdout + out.stderr;
+  assert.equal(log.match(/Cache store unreachable/g)?.length, 2, "one warning per outage");
+  assert.equal(log.match(/Cache store is back/g)?.length, 2);
+  assert.equal(mock.count("/v1/messages"), 1 + 1 + 4 + 1, "nothing failed: every call was served");
+});
