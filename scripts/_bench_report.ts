@@ -58,8 +58,16 @@ export interface Results {
   readonly store: { entries: number; requests: number; one: StoreRun; big: StoreRun };
   /** Start-up samples in ms: spawn to listening line, spawn to first `/health` 200. */
   readonly startup: { listening: number[]; health: number[] };
+  /** The same JSON ~2 KB hit from the embedded SQLite store and from a shared Redis store. */
+  readonly backends: { requests: number; sqlite: BackendRun; redis: BackendRun };
   /** Cores and load averages (1, 5, 15 min) before and after: other work skews the figures. */
   readonly machine: { cores: number; loadBefore: number[]; loadAfter: number[] };
+}
+
+/** Hits from one store backend: sequential latency and throughput at concurrency 32. */
+export interface BackendRun {
+  readonly sequential: Summary;
+  readonly load: Load;
 }
 
 /** One target and whether it is met. */
@@ -134,6 +142,7 @@ export function toMarkdown(r: Report): string {
     missTable(r),
     storeTable(r),
     startupTable(r),
+    backendsTable(r),
     targetsTable(r),
     machine,
   ]
@@ -201,6 +210,23 @@ function storeTable(r: Report): string {
     markdownTable(head, [row("one key repeated", "oneKey"), row("random keys", "randomKeys")]) +
     `\n\nFill ${entries} entries: ${fmt(big.fillMs / 1000, 1)} s; ` +
     `spawn to listening on it: ${fmt(big.startMs, 1)} ms (1 entry: ${fmt(one.startMs, 1)} ms).`;
+}
+
+function backendsTable(r: Report): string {
+  const { requests, sqlite, redis } = r.backends;
+  const row = (name: string, b: BackendRun) => [
+    name,
+    `${fmt(b.sequential.p50, 3)} / ${fmt(b.sequential.p99, 3)}`,
+    fmt(b.load.rps, 0),
+    `${fmt(b.load.p50Ms)} / ${fmt(b.load.p99Ms)}`,
+  ];
+  return `### Hits by store: SQLite vs Redis (JSON ~2 KB; ${requests} sequential, then wrk -c32)\n\n` +
+    markdownTable(
+      ["store", "sequential p50/p99 ms", "req/s at 32 connections", "p50/p99 ms at 32"],
+      [row("SQLite file (hot tier in memory)", sqlite), row("Redis on loopback", redis)],
+    ) +
+    `\n\nRedis/SQLite: ${fmt(redis.sequential.p50 / sqlite.sequential.p50)}× sequential p50, ` +
+    `${fmt(redis.load.rps / sqlite.load.rps)}× throughput.`;
 }
 
 function startupTable(r: Report): string {

@@ -8,13 +8,16 @@
  * 2. the time to first byte that a miss adds, proxy against direct (and
  *    against a bare fetch pass-through, the floor of any Deno proxy);
  * 3. sequential hit latency with 1 and with 100,000 entries in the store;
- * 4. start-up time, spawn to the listening line and to the first `/health` 200.
+ * 4. start-up time, spawn to the listening line and to the first `/health` 200;
+ * 5. the same hit from the SQLite store and from a shared Redis store (a real
+ *    `redis-server`, Debian package `redis-server`).
  *
  * Progress goes to stderr. Needs `wrk` (Debian package `wrk`).
  *
  * @module
  */
 import { messageBody } from "../tests/support/proxy.ts";
+import { startRedis } from "../tests/support/redis.ts";
 import { firstByte, HEADERS, post, sequentialHits } from "./_bench_http.ts";
 import {
   cpuSince,
@@ -276,6 +279,35 @@ async function storeSize(
   return { entries: STORE_ENTRIES, requests: n, one: result[0]!, big: result[1]! };
 }
 
+/** The same hit served from the SQLite file and from Redis, alternating. */
+async function storeBackends(res: Resources, mock: string, dir: string) {
+  await using redis = await startRedis();
+  const body = HIT_CASES[0]!.body;
+  const sqlite = await startProxy(res, await res.tempDir("sqlite"), mock);
+  const { args, env } = proxyCommand(await res.tempDir("redis"), mock);
+  const shared = res.track(await start(args, { ...env, CACHE_STORE: redis.url }));
+  await prime(sqlite.url, body);
+  await prime(shared.url, body);
+  const n = SEQUENTIAL_REQUESTS;
+  progress(`SQLite vs Redis: ${n} sequential hits each, alternating blocks of ${BLOCK}`);
+  const bodies = Array<string>(n).fill(body);
+  await alternate([sqlite.url, shared.url], [bodies.slice(0, 200), bodies.slice(0, 200)]);
+  const [seqSqlite, seqRedis] = await alternate([sqlite.url, shared.url], [bodies, bodies]);
+  const script = await writePostScript(dir, "backends", body, { ...HEADERS });
+  const loads: Load[][] = [[], []];
+  for (let round = 1; round <= HIT_ROUNDS; round++) {
+    progress(`SQLite vs Redis throughput (round ${round}/${HIT_ROUNDS})`);
+    loads[0]!.push(await load(sqlite, script));
+    loads[1]!.push(await load(shared, script));
+  }
+  await Promise.all([sqlite.stop(), shared.stop()]);
+  return {
+    requests: n,
+    sqlite: { sequential: seqSqlite!, load: medianLoad(loads[0]!) },
+    redis: { sequential: seqRedis!, load: medianLoad(loads[1]!) },
+  };
+}
+
 async function firstHealth(port: number, deadline: number): Promise<number> {
   while (performance.now() < deadline) {
     try {
@@ -332,6 +364,7 @@ async function main(): Promise<number> {
       miss,
       store,
       startup: await startup(res, mock.url),
+      backends: await storeBackends(res, mock.url, work),
       machine: { cores: navigator.hardwareConcurrency, loadBefore, loadAfter: await loadAverage() },
     });
     console.log(

@@ -8,7 +8,7 @@
 import { type Config, redactUrl } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { FailOpenStore } from "./fail_open.ts";
-import { RedisStore } from "./redis.ts";
+import type { RedisStore } from "./redis.ts";
 import { exists } from "../fs.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { CacheStore } from "./store.ts";
@@ -35,11 +35,7 @@ export async function openStore(config: Config, log: Logger): Promise<OpenStore>
       where: config.dbPath,
     };
   }
-  const redis = await RedisStore.open(config.storeUrl, {
-    maxEntries: config.maxEntries,
-    staleMs: config.staleSec * 1000,
-  });
-  const store = new FailOpenStore(redis, log);
+  const store = new FailOpenStore(await openRedis(config, config.storeUrl), log);
   await store.check();
   return { store, where: `${redactUrl(config.storeUrl)} (shared)` };
 }
@@ -57,11 +53,7 @@ export async function openStore(config: Config, log: Logger): Promise<OpenStore>
  */
 export async function openForCommand(config: Config, create = false): Promise<OpenStore> {
   if (config.storeUrl !== undefined) {
-    const store = await RedisStore.open(config.storeUrl, {
-      maxEntries: config.maxEntries,
-      staleMs: config.staleSec * 1000,
-    });
-    return { store, where: redactUrl(config.storeUrl) };
+    return { store: await openRedis(config, config.storeUrl), where: redactUrl(config.storeUrl) };
   }
   try {
     const path = create || (await exists(config.dbPath)) ? config.dbPath : ":memory:";
@@ -75,4 +67,16 @@ export async function openForCommand(config: Config, create = false): Promise<Op
         `check that CACHE_HOME (${config.home}) is a readable, writable folder`,
     );
   }
+}
+
+/**
+ * The Redis store, its client loaded only when it is used: the npm client
+ * costs a SQLite-only proxy about 100 ms of start-up.
+ */
+async function openRedis(config: Config, url: string): Promise<RedisStore> {
+  const { RedisStore } = await import("./redis.ts");
+  return await RedisStore.open(url, {
+    maxEntries: config.maxEntries,
+    staleMs: config.staleSec * 1000,
+  });
 }
