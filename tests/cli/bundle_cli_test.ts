@@ -8,6 +8,7 @@ import { denoDir } from "../support/cli.ts";
 import { newEntry } from "../support/entry.ts";
 import { baseEnv, ROOT } from "../support/process.ts";
 import { messageBody, postMessage, startProxy } from "../support/proxy.ts";
+import { tempHome } from "../support/harness.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -57,12 +58,6 @@ async function cli(
   }
 }
 
-/** A temporary CACHE_HOME, removed at the end of an `await using` block. */
-async function tempHome(): Promise<{ readonly path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "bundle_cli_" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
 async function seed(home: string, entries: [NewEntry, string[]][]): Promise<void> {
   await using store = SqliteStore.open(`${home}/cache.db`, { maxEntries: 100 });
   for (const [entry, aliases] of entries) await store.put(entry, aliases);
@@ -109,11 +104,11 @@ function sample(now: number): [NewEntry, string[]][] {
 }
 
 Deno.test("export and import carry a cache to another home, through a file or a pipe, once", async () => {
-  await using aDir = await tempHome();
+  await using aDir = await tempHome("bundle_cli_");
   const a = aDir.path;
-  await using bDir = await tempHome();
+  await using bDir = await tempHome("bundle_cli_");
   const b = bDir.path;
-  await using cDir = await tempHome();
+  await using cDir = await tempHome("bundle_cli_");
   const c = cDir.path;
   await seed(a, sample(Date.now()));
   const original = await contents(`${a}/cache.db`);
@@ -162,7 +157,7 @@ Deno.test("export and import carry a cache to another home, through a file or a 
 });
 
 Deno.test("export --namespace and --since choose the entries", async () => {
-  await using homeDir = await tempHome();
+  await using homeDir = await tempHome("bundle_cli_");
   const home = homeDir.path;
   const now = Date.now();
   await seed(home, [
@@ -187,7 +182,7 @@ Deno.test("export --namespace and --since choose the entries", async () => {
 });
 
 Deno.test("import refuses a file that is not a bundle with exit 1 and says what it expected", async () => {
-  await using homeDir = await tempHome();
+  await using homeDir = await tempHome("bundle_cli_");
   const home = homeDir.path;
   await seed(home, sample(Date.now()));
   const cases: [string, Uint8Array | undefined, RegExp][] = [
@@ -220,8 +215,8 @@ Deno.test("import refuses a file that is not a bundle with exit 1 and says what 
 });
 
 Deno.test("import into a full cache says how many entries made room", async () => {
-  await using fromDir = await tempHome();
-  await using toDir = await tempHome();
+  await using fromDir = await tempHome("bundle_cli_");
+  await using toDir = await tempHome("bundle_cli_");
   await seed(fromDir.path, sample(Date.now()));
   const file = await Deno.open(`${fromDir.path}/out.bundle`, { write: true, create: true });
   {
@@ -273,7 +268,7 @@ const BEARER = "SECRETBEARERTOKEN0123456789abcdefghijklmnop";
 const REAL_KEY = "sk-ant-api03-SECRETREALKEY0123456789abcdefghijklmnopqrstuvwxyz";
 
 Deno.test("a bundle never contains credentials: keys and tokens sent to the proxy stay out", async () => {
-  await using homeDir = await tempHome();
+  await using homeDir = await tempHome("bundle_cli_");
   const home = homeDir.path;
   const store = SqliteStore.open(`${home}/cache.db`, { maxEntries: 100 });
   await using proxy = await startProxy({ store, env: { ANTHROPIC_API_KEY_REAL: REAL_KEY } });
@@ -314,8 +309,8 @@ async function waitFor(probe: () => Promise<boolean>, what: string, timeoutMs = 
 }
 
 Deno.test("an import reaches a running proxy: the next identical request is a hit, upstream untouched", async () => {
-  await using fromDir = await tempHome();
-  await using toDir = await tempHome();
+  await using fromDir = await tempHome("bundle_cli_");
+  await using toDir = await tempHome("bundle_cli_");
   const body = messageBody("carry me over", { stream: true });
   const fromStore = SqliteStore.open(`${fromDir.path}/cache.db`, { maxEntries: 100 });
   await using source = await startProxy({ store: fromStore });

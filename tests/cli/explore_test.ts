@@ -13,12 +13,7 @@ import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { baseEnv, ROOT, spawnServe } from "../support/process.ts";
 import { messageBody } from "../support/proxy.ts";
 import { newEntry } from "../support/entry.ts";
-
-/** A temporary CACHE_HOME, removed with `await using`. */
-async function tempHome(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "explore_test_" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
+import { tempHome } from "../support/harness.ts";
 
 /** The environment `explore` runs with: the cache home, no colour. HOME stays (Deno's cache). */
 function exploreEnv(home: string): Record<string, string> {
@@ -83,7 +78,7 @@ const BRAVO = entry(hexKey("2222bbbb"), "bravo answer");
 const CHARLIE = entry(hexKey("3333cccc"), "charlie answer", { model: "claude-opus-4-1" });
 
 Deno.test("explore --list shows what the running proxy cached, and --invalidate reaches it", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("explore_test_");
   await using mock = await startMockAnthropic();
   await using proxy = await spawnServe({ CACHE_HOME: home.path, CACHE_UPSTREAM: mock.url });
   const post = (text: string, extra: Record<string, unknown> = {}) =>
@@ -132,7 +127,7 @@ Deno.test("explore --list shows what the running proxy cached, and --invalidate 
 });
 
 Deno.test("explore --view shows an entry's metadata and body by key prefix", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("explore_test_");
   await fill(home.path, [ALPHA, BRAVO]);
   const shown = await explore(home.path, "--view", "2222BBBB");
   assert.equal(shown.code, 0, shown.stderr);
@@ -151,7 +146,7 @@ Deno.test("explore --view shows an entry's metadata and body by key prefix", asy
 });
 
 Deno.test("explore --invalidate deletes one entry and refuses unclear prefixes", async (t) => {
-  await using home = await tempHome();
+  await using home = await tempHome("explore_test_");
   const twin = entry(hexKey("1111aaaa9"), "twin answer");
   await fill(home.path, [ALPHA, BRAVO, twin]);
 
@@ -181,7 +176,7 @@ Deno.test("explore --invalidate deletes one entry and refuses unclear prefixes",
 });
 
 Deno.test("explore without a terminal or with clashing flags exits 2", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("explore_test_");
   const bare = await explore(home.path);
   assert.equal(bare.code, 2);
   assert.match(bare.stderr, /needs a terminal.*--list, --view KEY or --invalidate KEY/);
@@ -194,7 +189,7 @@ Deno.test("explore without a terminal or with clashing flags exits 2", async () 
 });
 
 Deno.test("explore --list on an empty cache says how to fill it and creates nothing", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("explore_test_");
   const out = await explore(home.path, "--list");
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /cache is empty.*\n.*ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:4000/);
@@ -260,7 +255,7 @@ async function startBrowser(home: string): Promise<Tmux> {
 }
 
 Deno.test("explore on a terminal browses, views, invalidates, searches and quits", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("explore_test_");
   await fill(home.path, [ALPHA, BRAVO, CHARLIE]);
   await using tmux = await startBrowser(home.path);
 
@@ -311,7 +306,7 @@ Deno.test("explore on a terminal browses, views, invalidates, searches and quits
 });
 
 Deno.test("explore on a terminal says how to fill an empty cache", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("explore_test_");
   await using tmux = await startBrowser(home.path);
   await tmux.screen("the hint", (p) => /The cache is empty.*\n.*ANTHROPIC_BASE_URL=/.test(p));
   await tmux.run("send-keys", "C-c");

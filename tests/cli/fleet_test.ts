@@ -7,11 +7,7 @@ import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { spawnServe } from "../support/process.ts";
 import { messageBody } from "../support/proxy.ts";
 import { startRedis } from "../support/redis.ts";
-
-async function tempHome(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "fleet_" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
+import { eventually, tempHome } from "../support/harness.ts";
 
 async function call(base: string, body: string): Promise<{ kind: string | null; text: string }> {
   const res = await fetch(`${base}/v1/messages`, {
@@ -24,23 +20,13 @@ async function call(base: string, body: string): Promise<{ kind: string | null; 
   return { kind: res.headers.get("x-cache"), text };
 }
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 const storeOf = async (base: string) => (await (await fetch(`${base}/health`)).json()).store;
 
 Deno.test("a burst split across two instances on one Redis makes one upstream call", async () => {
   await using redis = await startRedis();
   await using mock = await startMockAnthropic();
-  await using homeA = await tempHome();
-  await using homeB = await tempHome();
+  await using homeA = await tempHome("fleet_");
+  await using homeB = await tempHome("fleet_");
   const env = { CACHE_STORE: redis.url, CACHE_UPSTREAM: mock.url, CACHE_PORT: "0" };
   await using a = await spawnServe({ ...env, CACHE_HOME: homeA.path });
   await using b = await spawnServe({ ...env, CACHE_HOME: homeB.path });
@@ -68,8 +54,8 @@ Deno.test("a burst split across two instances on one Redis makes one upstream ca
 Deno.test("when the instance holding the lock dies, another takes over once it expires", async () => {
   await using redis = await startRedis();
   await using mock = await startMockAnthropic();
-  await using homeA = await tempHome();
-  await using homeB = await tempHome();
+  await using homeA = await tempHome("fleet_");
+  await using homeB = await tempHome("fleet_");
   const env = {
     CACHE_STORE: redis.url,
     CACHE_UPSTREAM: mock.url,
@@ -99,7 +85,7 @@ Deno.test("when the instance holding the lock dies, another takes over once it e
 Deno.test("Redis down at start or mid-run: every call still reaches Anthropic; caching resumes", async () => {
   await using redis = await startRedis();
   await using mock = await startMockAnthropic();
-  await using home = await tempHome();
+  await using home = await tempHome("fleet_");
   await redis.stop();
   await using proxy = await spawnServe({
     CACHE_HOME: home.path,

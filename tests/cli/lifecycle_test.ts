@@ -3,25 +3,11 @@
  * order of a day's use: on → status → a call → stats → off → monitor → restart → on → stop.
  */
 import assert from "node:assert/strict";
+import { isAlive } from "../../src/cli/daemon.ts";
 import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { messageBody } from "../support/proxy.ts";
 import { runCli, startCli } from "../support/cli.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    Deno.kill(pid, 0 as unknown as Deno.Signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { eventually, freePort } from "../support/harness.ts";
 
 async function call(base: string, text: string): Promise<string | null> {
   const res = await fetch(`${base}/v1/messages`, {
@@ -32,16 +18,6 @@ async function call(base: string, text: string): Promise<string | null> {
   await res.arrayBuffer();
   assert.equal(res.status, 200);
   return res.headers.get("x-cache");
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 Deno.test("on → status → calls → stats → off → monitor → restart → on → stop", async () => {

@@ -8,17 +8,9 @@ import { DatabaseSync } from "node:sqlite";
 import { type MockAnthropic, startMockAnthropic } from "../support/mock_anthropic.ts";
 import { messageBody } from "../support/proxy.ts";
 import { runServe, type ServeProcess, spawnServe } from "../support/process.ts";
+import { tempHome } from "../support/harness.ts";
 
 const decoder = new TextDecoder();
-
-/** A temporary CACHE_HOME, removed with `await using`. */
-async function tempHome(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "serve_test_" });
-  return {
-    path,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -173,7 +165,7 @@ type FirstTry =
   | { readonly kind: "cut"; readonly reason: string };
 
 Deno.test("kill -9 while answers are being stored never leaves a torn or mixed entry", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("serve_test_");
   const dbPath = `${home.path}/cache.db`;
   let completed = 0;
   let cut = 0;
@@ -288,7 +280,7 @@ Deno.test("bad configuration exits 2 with one line naming the variable and value
     { env: {}, dotenv: "CACHE_TTL_SEC=abc\n", names: ["CACHE_TTL_SEC", '"abc"'] },
   ];
   await Promise.all(cases.map(async ({ env, dotenv, names }) => {
-    await using home = await tempHome();
+    await using home = await tempHome("serve_test_");
     if (dotenv !== undefined) await Deno.writeTextFile(`${home.path}/.env`, dotenv);
     const out = await runServe({ CACHE_HOME: home.path, CACHE_PORT: "0", ...env });
     const what = `${JSON.stringify(env)} .env=${JSON.stringify(dotenv)}`;
@@ -302,7 +294,7 @@ Deno.test("bad configuration exits 2 with one line naming the variable and value
 });
 
 Deno.test("the environment overrides $CACHE_HOME/.env, which fills in what it lacks", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("serve_test_");
   const fromDotenv = "http://127.0.0.1:9/from-dotenv";
   await Deno.writeTextFile(
     `${home.path}/.env`,
@@ -321,7 +313,7 @@ Deno.test("the environment overrides $CACHE_HOME/.env, which fills in what it la
 // 3. Reachable on localhost, both families
 
 Deno.test("the default host answers /health on 127.0.0.1 and [::1]", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("serve_test_");
   await using proxy = await spawnServe({ CACHE_HOME: home.path, CACHE_PORT: "0" });
   assert.ok(proxy.url6, `listening line names [::1]: ${proxy.listening}`);
   assert.notEqual(proxy.port, 0);
@@ -350,7 +342,7 @@ async function assertStops(proxy: ServeProcess, signal: Deno.Signal, what: strin
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.test(`${signal} stops the proxy promptly with exit code 0`, async () => {
-    await using home = await tempHome();
+    await using home = await tempHome("serve_test_");
     // Right after the "listening" line, as a supervisor waiting for it would.
     for (let i = 0; i < 4; i++) {
       await using proxy = await spawnServe({ CACHE_HOME: home.path, CACHE_PORT: "0" });
@@ -368,7 +360,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 // 5. Restart
 
 Deno.test("the cache survives a restart and cache.db is private", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("serve_test_");
   await using mock = await startMockAnthropic();
   const body = messageBody(`restart ${crypto.randomUUID()}`);
   let firstBytes: Uint8Array;
@@ -399,7 +391,7 @@ Deno.test("the cache survives a restart and cache.db is private", async () => {
 // 6. Client disconnect mid-stream
 
 Deno.test("a client leaving mid-stream neither crashes the proxy nor stores half a stream", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("serve_test_");
   await using mock = await startMockAnthropic();
   await using proxy = await serve(home.path, mock.url);
   const prompt = `[mock:slow:50] disconnect ${crypto.randomUUID()}`;
@@ -441,7 +433,7 @@ Deno.test("a client leaving mid-stream neither crashes the proxy nor stores half
 });
 
 Deno.test("the ledger's all-time totals survive kill -9, losing at most the last second", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("serve_test_");
   await using mock = await startMockAnthropic();
   const body = messageBody(`ledger ${crypto.randomUUID()}`);
   {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { messageBody } from "../support/proxy.ts";
 import { runCli } from "../support/cli.ts";
+import { eventually, freePort } from "../support/harness.ts";
 
 const FAKE_SYSTEMCTL = `#!/bin/sh
 printf '%s\\n' "systemctl $*" >> "$FAKE_LOG"
@@ -33,13 +34,6 @@ case "$2" in
 esac
 `;
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 async function health(base: string): Promise<{ pid: number } | undefined> {
   try {
     const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(500) });
@@ -47,16 +41,6 @@ async function health(base: string): Promise<{ pid: number } | undefined> {
   } catch {
     return undefined;
   }
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 Deno.test("with the service installed, on/stop/status go through systemctl", async () => {

@@ -7,6 +7,7 @@ import { runCli } from "../support/cli.ts";
 import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { spawnServe } from "../support/process.ts";
 import { messageBody } from "../support/proxy.ts";
+import { freePort, tempHome } from "../support/harness.ts";
 
 const KEY = "sk-ant-api03-Zq9vXbN4mT7rL2kP8wY5hJ3gF6dS1aQ0eRtUiOpLkJhG-abcd";
 const TOKEN = "0123456789abcdef0123456789abcdef";
@@ -14,20 +15,6 @@ const TOKEN = "0123456789abcdef0123456789abcdef";
 interface JsonReport {
   ok: boolean;
   checks: { section: string; name: string; ok: boolean; detail: string; fix?: string }[];
-}
-
-/** A temporary CACHE_HOME, removed with `await using`. */
-async function tempHome(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "validate_test_" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
-/** A port nothing listens on, so that no other test's proxy answers there. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 async function writeEnv(home: string, text: string, mode = 0o600): Promise<void> {
@@ -40,7 +27,7 @@ function validate(home: string, args: string[] = [], env: Record<string, string>
 }
 
 Deno.test("validate passes with a valid .env and a running proxy, and checks its routes", async (t) => {
-  await using home = await tempHome();
+  await using home = await tempHome("validate_test_");
   await using mock = await startMockAnthropic();
   await writeEnv(
     home.path,
@@ -94,7 +81,7 @@ Deno.test("validate passes with a valid .env and a running proxy, and checks its
 });
 
 Deno.test("validate says when the proxy is not running, without failing", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("validate_test_");
   await writeEnv(home.path, `CACHE_PORT=${freePort()}\n`);
   const out = await validate(home.path);
   assert.equal(out.code, 0, out.stdout + out.stderr);
@@ -179,7 +166,7 @@ Deno.test("validate fails on each kind of bad configuration, naming it on a ✗ 
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
-      await using home = await tempHome();
+      await using home = await tempHome("validate_test_");
       // The bad line comes last so that it wins over the good CACHE_PORT above it.
       const bad = c.env.replace("${home}", home.path);
       await writeEnv(
@@ -199,7 +186,7 @@ Deno.test("validate fails on each kind of bad configuration, naming it on a ✗ 
 });
 
 Deno.test("validate reports every problem at once, also as JSON", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("validate_test_");
   await writeEnv(home.path, "CACHE_PORT=abc\nCACHE_TTL_SEC=-1\nCACHE_OFF=maybe\n");
   const out = await validate(home.path, ["--json"]);
   assert.equal(out.code, 1, out.stderr);
@@ -214,7 +201,7 @@ Deno.test("validate reports every problem at once, also as JSON", async () => {
 });
 
 Deno.test("validate refuses an unknown flag with exit 2", async () => {
-  await using home = await tempHome();
+  await using home = await tempHome("validate_test_");
   const out = await validate(home.path, ["--bogus"]);
   assert.equal(out.code, 2);
   assert.match(out.stderr, /Unknown option '--bogus'/);

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { freePort } from "./harness.ts";
 
 /** A running (or stopped) test Redis. */
 export interface RedisServer extends AsyncDisposable {
@@ -132,12 +133,4 @@ async function answersPing(port: number): Promise<boolean> {
   } finally {
     conn?.close();
   }
-}
-
-/** A loopback port nobody listens on right now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
