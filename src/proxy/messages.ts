@@ -7,15 +7,25 @@
  */
 import { missReason, nearest } from "../cache/diff.ts";
 import type { KeyMemo, KeyRequest } from "../cache/key.ts";
-import { type Answer, entryFor, joinChunks, type Recording, timingOf } from "../cache/recorder.ts";
+import { entryFor, type Recording } from "../cache/recorder.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { isoTime } from "../clock.ts";
-import type { CallKind, CallReport } from "../stats/events.ts";
+import type { CallKind } from "../stats/events.ts";
 import type { Stats } from "../stats/stats.ts";
-import { NO_USAGE, readAnswer, type Usage } from "../stats/usage.ts";
+import { NO_USAGE } from "../stats/usage.ts";
 import type { CacheEntry, CacheStore } from "../store/store.ts";
 import { readBody } from "./body.ts";
+import {
+  answerOf,
+  flightReport,
+  hitReport,
+  modelOf,
+  type Outcome,
+  outcomeOf,
+  report,
+  type ReportedCall,
+  SHORT_KEY,
+} from "./call_report.ts";
 import { type Controls, readControls } from "./controls.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { Flight, type Flights } from "./flight.ts";
@@ -23,17 +33,6 @@ import { replay } from "./replay.ts";
 import { coordinate, type Lease } from "./shared_flight.ts";
 import type { CacheSwitch } from "./views.ts";
 import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
-
-/** What a finished upstream answer was, for every call that received it. */
-export interface Outcome {
-  readonly status: number;
-  readonly bytes: number;
-  readonly usage: Usage;
-  readonly snippet: string;
-  /** False when the body broke off. */
-  readonly complete: boolean;
-  readonly model: string | undefined;
-}
 
 /** What the cached route works with. */
 export interface MessagesContext {
@@ -50,13 +49,9 @@ export interface MessagesContext {
 }
 
 /** One call being served: when it arrived, where to, and its key. */
-interface Call {
-  readonly started: number;
+interface Call extends ReportedCall {
   /** Path and query, as keyed and stored. */
   readonly path: string;
-  /** Path without the query, as reported. */
-  readonly route: string;
-  readonly key: string;
   readonly controls: Controls;
 }
 
@@ -68,9 +63,6 @@ interface MissPlan {
   /** The fleet-wide lock on this key, released once the answer is stored (or not). */
   readonly lease: Lease | undefined;
 }
-
-/** The short key prefix responses carry in `x-cache-key` (and `explore --view` accepts). */
-const SHORT_KEY = 12;
 
 /**
  * Serves one request of the cached route.
@@ -321,79 +313,4 @@ async function record(
     );
   }
   return outcome;
-}
-
-/** The recorded answer as one body: joined once, then read and stored from that copy. */
-function answerOf(recording: Recording): Answer {
-  return {
-    status: recording.status,
-    contentType: recording.headers.get("content-type") ?? "",
-    body: joinChunks(recording.chunks),
-    timing: timingOf(recording),
-  };
-}
-
-function outcomeOf(answer: Answer, complete: boolean, requestBody: Uint8Array): Outcome {
-  const { usage, snippet } = readAnswer(answer.contentType, answer.body);
-  return {
-    status: answer.status,
-    bytes: answer.body.byteLength,
-    usage,
-    snippet,
-    complete,
-    model: modelOf(requestBody),
-  };
-}
-
-function hitReport(
-  entry: CacheEntry,
-  kind: CallKind,
-  call: Call,
-  ctx: MessagesContext,
-): CallReport {
-  return report(call, ctx, kind, entry.model, entry.status, entry.body.byteLength, entry);
-}
-
-function flightReport(
-  outcome: Outcome,
-  label: CallKind,
-  call: Call,
-  ctx: MessagesContext,
-): CallReport {
-  const kind = !outcome.complete || outcome.status >= 400 ? "ERROR" : label;
-  return report(call, ctx, kind, outcome.model, outcome.status, outcome.bytes, outcome);
-}
-
-/** One call's report, built as a single object: this runs on every hit. */
-function report(
-  call: Call,
-  ctx: MessagesContext,
-  kind: CallKind,
-  model: string | undefined,
-  status: number,
-  bytes: number,
-  answer: { readonly usage: Usage; readonly snippet: string },
-): CallReport {
-  return {
-    time: isoTime(ctx.now()),
-    kind,
-    model: model ?? null,
-    path: call.route,
-    status,
-    bytes,
-    durationMs: Math.round((performance.now() - call.started) * 1000) / 1000, // to the µs
-    usage: answer.usage,
-    dollars: Math.round(ctx.stats.prices.costOf(model, answer.usage) * 1e10) / 1e10,
-    snippet: answer.snippet,
-    key: call.key.slice(0, SHORT_KEY),
-  };
-}
-
-function modelOf(body: Uint8Array): string | undefined {
-  try {
-    const model = JSON.parse(new TextDecoder().decode(body))?.model;
-    return typeof model === "string" ? model : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -18,7 +18,8 @@ import type { CacheStore } from "../store/store.ts";
 import { handleEntries } from "./entries.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { Flights } from "./flight.ts";
-import { handleMessages, type MessagesContext, type Outcome } from "./messages.ts";
+import type { Outcome } from "./call_report.ts";
+import { handleMessages, type MessagesContext } from "./messages.ts";
 import { forwardRequest } from "./upstream.ts";
 import { dashboardView, metricsView, monitorView, statsView } from "./views.ts";
 

@@ -1,0 +1,120 @@
+/**
+ * How the cached route reports what it served: the answer read once (usage,
+ * snippet, model), and one call event built as a single object, since this
+ * runs on every hit.
+ *
+ * @module
+ */
+import { type Answer, joinChunks, type Recording, timingOf } from "../cache/recorder.ts";
+import { isoTime } from "../clock.ts";
+import type { CallKind, CallReport } from "../stats/events.ts";
+import type { Stats } from "../stats/stats.ts";
+import { readAnswer, type Usage } from "../stats/usage.ts";
+import type { CacheEntry } from "../store/store.ts";
+
+/** The short key prefix responses carry in `x-cache-key` (and `explore --view` accepts). */
+export const SHORT_KEY = 12;
+
+/** What a finished upstream answer was, for every call that received it. */
+export interface Outcome {
+  readonly status: number;
+  readonly bytes: number;
+  readonly usage: Usage;
+  readonly snippet: string;
+  /** False when the body broke off. */
+  readonly complete: boolean;
+  readonly model: string | undefined;
+}
+
+/** What a report needs to know of a call: when it arrived, its route and key. */
+export interface ReportedCall {
+  readonly started: number;
+  /** Path without the query, as reported. */
+  readonly route: string;
+  readonly key: string;
+}
+
+/** What a report reads: the clock and the prices. */
+export interface ReportContext {
+  readonly now: () => number;
+  readonly stats: Stats;
+}
+
+/** The recorded answer as one body: joined once, then read and stored from that copy. */
+export function answerOf(recording: Recording): Answer {
+  return {
+    status: recording.status,
+    contentType: recording.headers.get("content-type") ?? "",
+    body: joinChunks(recording.chunks),
+    timing: timingOf(recording),
+  };
+}
+
+/** What an answer was, for every call that received it. */
+export function outcomeOf(answer: Answer, complete: boolean, requestBody: Uint8Array): Outcome {
+  const { usage, snippet } = readAnswer(answer.contentType, answer.body);
+  return {
+    status: answer.status,
+    bytes: answer.body.byteLength,
+    usage,
+    snippet,
+    complete,
+    model: modelOf(requestBody),
+  };
+}
+
+/** The report of a call answered from the cache. */
+export function hitReport(
+  entry: CacheEntry,
+  kind: CallKind,
+  call: ReportedCall,
+  ctx: ReportContext,
+): CallReport {
+  return report(call, ctx, kind, entry.model, entry.status, entry.body.byteLength, entry);
+}
+
+/** The report of a call answered by a flight: ERROR when it failed or broke off. */
+export function flightReport(
+  outcome: Outcome,
+  label: CallKind,
+  call: ReportedCall,
+  ctx: ReportContext,
+): CallReport {
+  const kind = !outcome.complete || outcome.status >= 400 ? "ERROR" : label;
+  return report(call, ctx, kind, outcome.model, outcome.status, outcome.bytes, outcome);
+}
+
+/** One call's report, built as a single object: this runs on every hit. */
+export function report(
+  call: ReportedCall,
+  ctx: ReportContext,
+  kind: CallKind,
+  model: string | undefined,
+  status: number,
+  bytes: number,
+  answer: { readonly usage: Usage; readonly snippet: string },
+): CallReport {
+  return {
+    time: isoTime(ctx.now()),
+    kind,
+    model: model ?? null,
+    path: call.route,
+    status,
+    bytes,
+    durationMs: Math.round((performance.now() - call.started) * 1000) / 1000, // to the µs
+    usage: answer.usage,
+    dollars: Math.round(ctx.stats.prices.costOf(model, answer.usage) * 1e10) / 1e10,
+    snippet: answer.snippet,
+    key: call.key.slice(0, SHORT_KEY),
+  };
+}
+
+/** The `model` a request body names, if any. */
+export function modelOf(body: Uint8Array): string | undefined {
+  try {
+    const model = JSON.parse(new TextDecoder().decode(body))?.model;
+    return typeof model === "string" ? model : undefined;
+  } catch {
+    return undefined;
+  }
+}
