@@ -20,16 +20,14 @@ import {
   launchdDomain,
   launchdLoaded,
   launchdTarget,
-  renderPlist,
-  renderUnit,
   runChecked,
   ServiceError,
   type ServiceManager,
   servicePlace,
-  type ServiceSpec,
   SYSTEM_MANAGER,
   systemctl,
 } from "./service.ts";
+import { renderPlist, renderUnit, type ServiceSpec } from "./service_files.ts";
 import { styleFor } from "./term.ts";
 
 /** One line of progress: a step done, a warning, or a note. */

@@ -4,7 +4,7 @@
  * browser driven through a pseudo-terminal by tmux.
  */
 import assert from "node:assert/strict";
-import { decodeKeys } from "../../src/cli/explore_screen.ts";
+import { decodeKeys } from "../../src/cli/explore_terminal.ts";
 import { RUN_FLAGS } from "../../src/cli/self.ts";
 import { NO_USAGE } from "../../src/stats/usage.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";

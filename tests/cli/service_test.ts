@@ -10,17 +10,15 @@ import { installService, type Step, uninstallService } from "../../src/cli/insta
 import {
   findService,
   isServiceActive,
-  renderPlist,
-  renderUnit,
   runChecked,
   ServiceError,
   type ServiceManager,
   servicePlace,
-  type ServiceSpec,
   startService,
   stopService,
   SYSTEM_MANAGER,
 } from "../../src/cli/service.ts";
+import { renderPlist, renderUnit, type ServiceSpec } from "../../src/cli/service_files.ts";
 
 const decoder = new TextDecoder();
 /** Every character a path may hold that a unit or a plist must quote or escape. */
