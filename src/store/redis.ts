@@ -45,17 +45,20 @@
 import { Buffer } from "node:buffer";
 import { createClient, ErrorReply, RESP_TYPES, TimeoutError } from "redis";
 import {
+  browseEntries,
+  listEntries,
+  pruneInBatches,
+  type RedisReader,
+  similarRequests,
+} from "./_redis_browse.ts";
+import {
   fieldsOf,
   KEYS,
   loadScripts,
-  META_FIELDS,
-  metaFieldsOf,
   type Scripts,
   similarGroup,
-  toBytes,
   toEntry,
   toFields,
-  toSummary,
 } from "./_redis_schema.ts";
 import { RedisFlightLocks } from "./redis_locks.ts";
 import type {
@@ -82,12 +85,6 @@ const CONNECT_TIMEOUT_MS = 1000;
  * as SQLite keeps it until the next prune.
  */
 const MIN_TTL_MS = 60_000;
-
-/** Index members read per round trip while walking newest first. */
-const PAGE = 100;
-
-/** Entries removed per script while pruning, so Redis is never blocked for long. */
-const PRUNE_BATCH = 500;
 
 type Client = ReturnType<typeof newClient>;
 type CommandOptions = NonNullable<Parameters<Client["sendCommand"]>[1]>;
@@ -121,6 +118,8 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   #timeoutMs: number;
   #lastError: Error | undefined;
   #closed = false;
+  /** The browsing side's way in: the prefix, and commands that explain their errors. */
+  #reader: RedisReader;
   /** Cross-instance coalescing on the same Redis, keys under the same prefix. */
   readonly locks: RedisFlightLocks;
 
@@ -134,6 +133,11 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     this.#maxEntries = options.maxEntries;
     this.#staleMs = options.staleMs ?? 86_400_000;
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
+    this.#reader = {
+      prefix: this.#prefix,
+      text: (args) => this.#send(args),
+      bytes: (args) => this.#send(args, BUFFERS),
+    };
     // Without a listener, a dropped connection would be an uncaught error event.
     client.on("error", (e: Error) => this.#lastError = e);
     client.on("ready", () => this.#lastError = undefined);
@@ -176,7 +180,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     return this.#hit(key, now - Math.max(graceMs, 0), now);
   }
 
-  async similar(
+  similar(
     query: {
       readonly path: string;
       readonly model: string | undefined;
@@ -184,44 +188,14 @@ export class RedisStore implements CacheStore, AsyncDisposable {
       readonly limit: number;
     },
   ): Promise<SimilarRequest[]> {
-    const found: SimilarRequest[] = [];
-    if (query.limit <= 0) return found;
-    for await (const keys of this.#newestFirst(KEYS.similar(this.#prefix, similarGroup(query)))) {
-      const rows = await Promise.all(
-        keys.map((key) =>
-          this.#send<(Buffer | null)[]>(
-            ["HMGET", this.#entryKey(key), "request", "created"],
-            BUFFERS,
-          )
-        ),
-      );
-      for (const [i, key] of keys.entries()) {
-        const [request, created] = rows[i]!;
-        if (!request || !created) continue; // expired and gone, not yet pruned
-        found.push({ key, request: toBytes(request), createdAt: Number(String(created)) });
-        if (found.length === query.limit) return found;
-      }
-    }
-    return found;
+    return similarRequests(this.#reader, query);
   }
 
   /** Walks the creation index a page at a time, reading one entry at a time. */
-  async *entries(
+  entries(
     options: { readonly namespace?: string; readonly since?: number } = {},
   ): AsyncGenerator<StoredEntry> {
-    const since = options.since === undefined ? "-inf" : String(options.since);
-    for await (const keys of this.#newestFirst(KEYS.created(this.#prefix), since)) {
-      for (const key of keys) {
-        const [reply, aliases] = await Promise.all([
-          this.#send<Buffer[]>(["HGETALL", this.#entryKey(key)], BUFFERS),
-          this.#send<string[]>(["SMEMBERS", KEYS.aliasesOf(this.#prefix, key)]),
-        ]);
-        if (reply.length === 0) continue;
-        const entry = toEntry(key, fieldsOf(reply));
-        if (options.namespace !== undefined && entry.namespace !== options.namespace) continue;
-        yield { ...entry, aliases: aliases.sort() };
-      }
-    }
+    return browseEntries(this.#reader, options);
   }
 
   async put(entry: NewEntry, aliases: readonly string[] = []): Promise<void> {
@@ -251,31 +225,8 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     return await this.#eval("delete", [key]) === 1;
   }
 
-  async list(options: ListOptions = {}): Promise<EntrySummary[]> {
-    const limit = options.limit ?? 100;
-    const prefix = options.keyPrefix ?? "";
-    const query = (options.query ?? "").toLowerCase();
-    let skip = options.offset ?? 0;
-    const listed: EntrySummary[] = [];
-    if (limit === 0) return listed;
-    for await (const page of this.#newestFirst(KEYS.created(this.#prefix))) {
-      const keys = page.filter((key) => key.startsWith(prefix));
-      const rows = await Promise.all(
-        keys.map((key) =>
-          this.#send<(Buffer | null)[]>(["HMGET", this.#entryKey(key), ...META_FIELDS], BUFFERS)
-        ),
-      );
-      for (const [i, key] of keys.entries()) {
-        const fields = metaFieldsOf(rows[i]!);
-        if (!fields.has("created")) continue; // expired and gone, not yet pruned
-        const summary = toSummary(key, fields);
-        const text = `${summary.model ?? ""} ${summary.snippet}`.toLowerCase();
-        if (query && !text.includes(query)) continue;
-        if (skip > 0) skip--;
-        else if (listed.push(summary) === limit) return listed;
-      }
-    }
-    return listed;
+  list(options: ListOptions = {}): Promise<EntrySummary[]> {
+    return listEntries(this.#reader, options);
   }
 
   async count(): Promise<number> {
@@ -286,13 +237,10 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     return Number(await this.#send(["HGET", KEYS.stats(this.#prefix), "bytes"]) ?? 0);
   }
 
-  async prune(olderThan: number): Promise<number> {
-    let pruned = 0;
-    for (;;) {
-      const n = Number(await this.#eval("prune", [String(olderThan), String(PRUNE_BATCH)]));
-      pruned += n;
-      if (n < PRUNE_BATCH) return pruned;
-    }
+  prune(olderThan: number): Promise<number> {
+    return pruneInBatches(async (batch) =>
+      Number(await this.#eval("prune", [String(olderThan), String(batch)]))
+    );
   }
 
   async addCounters(deltas: ReadonlyMap<string, number>): Promise<void> {
@@ -341,27 +289,6 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     if (!Array.isArray(reply)) return undefined;
     const [found, fields] = reply as [Buffer, Buffer[]];
     return toEntry(String(found), fieldsOf(fields));
-  }
-
-  /**
-   * Keys of a sorted set by score, highest first, a page per yield. Each page
-   * ends with every member tied on its last score, and the next page starts
-   * below that score: a walk neither repeats nor skips a member that stays.
-   */
-  async *#newestFirst(set: string, min = "-inf"): AsyncGenerator<string[]> {
-    let max = "+inf";
-    for (;;) {
-      const reply = await this.#send<string[]>(
-        ["ZREVRANGEBYSCORE", set, max, min, "WITHSCORES", "LIMIT", "0", String(PAGE)],
-      );
-      const last = reply.at(-1);
-      if (last === undefined) return;
-      const page = reply.filter((_, i) => i % 2 === 0 && reply[i + 1] !== last);
-      page.push(...await this.#send<string[]>(["ZREVRANGEBYSCORE", set, last, last]));
-      yield page;
-      if (reply.length < 2 * PAGE) return;
-      max = `(${last}`;
-    }
   }
 
   #entryKey(key: string): string {
