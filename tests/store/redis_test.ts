@@ -157,3 +157,28 @@ Deno.test("RedisStore never repeats a password from its URL", async () => {
   await using store = await RedisStore.open(url, { maxEntries: 1 });
   await assert.rejects(store.get("k"), (e: Error) => !e.message.includes("hunter2"));
 });
+
+Deno.test("RedisStore prunes in batches: more expired entries than one batch all go", async () => {
+  await using redis = await startRedis();
+  let now = Date.now();
+  await using store = await RedisStore.open(redis.url, {
+    maxEntries: 5000,
+    staleMs: 0,
+    now: () => now,
+    prefix: "p:",
+  });
+  const expired = 1200; // more than two batches of 500
+  for (let i = 0; i < expired; i += 100) {
+    await Promise.all(
+      Array.from(
+        { length: 100 },
+        (_, j) => store.put(entry(`old${i + j}`, { createdAt: now, expiresAt: now + 1000 })),
+      ),
+    );
+  }
+  await store.put(entry("fresh", { createdAt: now, expiresAt: now + 3_600_000 }));
+  now += 2000;
+  assert.equal(await store.prune(now), expired);
+  assert.equal(await store.count(), 1);
+  assert.deepEqual((await store.list()).map((e) => e.key), ["fresh"]);
+});
