@@ -39,7 +39,7 @@ export async function run(args: string[]): Promise<number> {
   parseFlags(args, {});
   let config = await loadConfig(Deno.env.toObject());
   if (await isFirstRun(config) && Deno.stdin.isTerminal()) {
-    const code = await setup.run([]);
+    const code = await setup.run([], { thenStart: true });
     if (code !== 0) return code;
     config = await loadConfig(Deno.env.toObject());
   }

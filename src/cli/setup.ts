@@ -73,16 +73,21 @@ const ANSWER_NAMES: readonly (keyof Answers)[] = ["apiKey", "port", "ttlSec", "m
 const TTL_UNITS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
 
 /**
- * Runs the wizard. `on` calls `run([])` on a first run at a terminal.
+ * Runs the wizard. `on` calls it on a first run at a terminal, with
+ * `thenStart`, since it starts the proxy and says where itself.
  *
  * @param args flags after `setup`
+ * @param options `thenStart`: leave out the "next steps"
  * @returns the exit code
  * @example
  * ```ts
  * await run(["--yes", "--no-api-key", "--port", "4100"]);
  * ```
  */
-export async function run(args: string[]): Promise<number> {
+export async function run(
+  args: string[],
+  options: { readonly thenStart?: boolean } = {},
+): Promise<number> {
   const { values } = parseFlags(args, FLAGS);
   const given = checkFlags(values);
   const env = Deno.env.toObject();
@@ -112,7 +117,8 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const overridden = Object.keys(envUpdate({ ...answers, token })).filter((n) => env[n]);
-  console.log(report(path, answers, { token, existingToken: existing.CACHE_AUTH_TOKEN }, style));
+  const tokens = { token, existingToken: existing.CACHE_AUTH_TOKEN };
+  console.log(report(path, answers, tokens, style, !options.thenStart));
   for (const name of overridden) {
     console.log(
       style.yellow(`Note: ${name} is also set in your environment, which wins over .env`),
@@ -309,6 +315,7 @@ function report(
   a: Answers,
   tokens: { token: string | undefined; existingToken: string | undefined },
   style: Style,
+  nextSteps: boolean,
 ): string {
   const local = isLoopback(a.host);
   const lines = [
@@ -326,6 +333,7 @@ function report(
   ];
   if (tokens.token !== undefined) lines.push(...tokenLines(a, tokens.token, tokens.existingToken));
   else if (tokens.existingToken) lines.push("  Auth token   removed (not needed on loopback)");
+  if (!nextSteps) return lines.join("\n"); // `on` goes on to start it and says where
   lines.push(
     "",
     "Next steps:",

@@ -13,7 +13,8 @@ import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { baseEnv, ROOT, spawnServe } from "../support/process.ts";
 import { messageBody } from "../support/proxy.ts";
 import { newEntry } from "../support/entry.ts";
-import { tempHome } from "../support/harness.ts";
+import { eventually, tempHome } from "../support/harness.ts";
+import { cliScript, Tmux } from "../support/tmux.ts";
 
 /** The environment `explore` runs with: the cache home, no colour. HOME stays (Deno's cache). */
 function exploreEnv(home: string): Record<string, string> {
@@ -63,16 +64,6 @@ async function storedKeys(home: string): Promise<string[]> {
   }
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 const ALPHA = entry(hexKey("1111aaaa"), "alpha answer", { model: "claude-haiku-4-5" });
 const BRAVO = entry(hexKey("2222bbbb"), "bravo answer");
 const CHARLIE = entry(hexKey("3333cccc"), "charlie answer", { model: "claude-opus-4-1" });
@@ -96,7 +87,7 @@ Deno.test("explore --list shows what the running proxy cached, and --invalidate 
     const res = await post(text, extra);
     assert.equal(res.status, 200, await res.text());
   }
-  await waitFor(
+  await eventually(
     "two stored entries",
     async () => (await storedKeys(home.path)).length === 2 || undefined,
   );
@@ -197,61 +188,9 @@ Deno.test("explore --list on an empty cache says how to fill it and creates noth
   assert.equal((await explore(home.path, "--list", "--json")).stdout.trim(), "[]");
 });
 
-/** A private tmux server (its socket in a folder of the test) with one pseudo-terminal. */
-class Tmux implements AsyncDisposable {
-  constructor(readonly socket: string) {}
-
-  async run(...args: string[]): Promise<string> {
-    const out = await new Deno.Command("tmux", {
-      args: ["-S", this.socket, "-f", "/dev/null", ...args],
-    })
-      .output();
-    if (!out.success) throw new Error(`tmux ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-    return new TextDecoder().decode(out.stdout);
-  }
-
-  /** Waits until the pane shows text that `test` accepts; returns the pane. */
-  async screen(what: string, test: (pane: string) => boolean): Promise<string> {
-    let pane = "";
-    try {
-      return await waitFor(what, async () => {
-        pane = await this.run("capture-pane", "-p");
-        return test(pane) ? pane : undefined;
-      });
-    } catch (e) {
-      throw new Error(`${(e as Error).message}; the screen:\n${pane}`);
-    }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.run("kill-server").catch(() => {});
-  }
-}
-
-/** A shell script that runs explore, then reports its exit code and the terminal modes. */
-async function browserScript(home: string): Promise<string> {
-  const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
-  const env = Object.entries(exploreEnv(home)).filter(([name]) => name !== "TERM");
-  const lines = [
-    ...env.filter(([name]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)).map(([name, value]) =>
-      `export ${name}=${quote(value)}`
-    ),
-    `cd ${quote(ROOT)}`,
-    [Deno.execPath(), "run", ...RUN_FLAGS, "src/main.ts", "explore"].map(quote).join(" "),
-    'echo "exit=$?"',
-    `echo "modes: $(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' ')"`,
-    "exec sleep 60",
-  ];
-  const path = `${home}/browser.sh`;
-  await Deno.writeTextFile(path, lines.join("\n") + "\n");
-  return path;
-}
-
 /** Starts explore in a fresh tmux server; `await using` the result to kill the server. */
-async function startBrowser(home: string): Promise<Tmux> {
-  const tmux = new Tmux(`${home}/tmux.sock`);
-  await tmux.run("new-session", "-d", "-x", "120", "-y", "30", "sh", await browserScript(home));
-  return tmux;
+function startBrowser(home: string): Promise<Tmux> {
+  return cliScript(home, exploreEnv(home), ["explore"]).then((script) => Tmux.start(home, script));
 }
 
 Deno.test("explore on a terminal browses, views, invalidates, searches and quits", async () => {

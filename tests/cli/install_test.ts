@@ -7,6 +7,7 @@ import { install, uninstall } from "../../src/cli/install.ts";
 import { RUN_FLAGS } from "../../src/cli/self.ts";
 import { VERSION } from "../../src/version.ts";
 import { baseEnv, ROOT } from "../support/process.ts";
+import { denoDir } from "../support/cli.ts";
 
 const decoder = new TextDecoder();
 const UNIT = "llm-cache-proxy.service";
@@ -52,12 +53,6 @@ interface Output {
   readonly stderr: string;
 }
 
-/** Deno's cache folder: by default under HOME, which the tests move, so name it. */
-const DENO_DIR: string = await (async () => {
-  const out = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
-  return JSON.parse(decoder.decode(out.stdout)).denoDir;
-})();
-
 async function cli(box: Sandbox, args: string[], path = `${box.bin}:${Deno.env.get("PATH")}`) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...RUN_FLAGS, "src/main.ts", ...args],
@@ -70,7 +65,7 @@ async function cli(box: Sandbox, args: string[], path = `${box.bin}:${Deno.env.g
       CACHE_PORT: "1", // nothing answers there: install must not find (and stop) a real proxy
       CACHE_HOME: box.cacheHome,
       XDG_CONFIG_HOME: `${box.root}/config`,
-      DENO_DIR,
+      DENO_DIR: denoDir(),
       FAKE_LOG: `${box.root}/calls.log`,
       PATH: path,
     },

@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { UsageError } from "../../src/cli/args.ts";
-import { RUN_FLAGS } from "../../src/cli/self.ts";
 import { run } from "../../src/cli/setup.ts";
 import { runCli } from "../support/cli.ts";
-import { baseEnv, ROOT } from "../support/process.ts";
+import { baseEnv } from "../support/process.ts";
+import { cliScript, Tmux } from "../support/tmux.ts";
 
 const KEY = "sk-ant-api03-Zq9vXbN4mT7rL2kP8wY5hJ3gF6dS1aQ0eRtUiOpLkJhG-abcd";
 
@@ -202,48 +202,23 @@ Deno.test("setup refuses bad flag values, naming the flag and what is allowed", 
   });
 });
 
-Deno.test("setup at a real terminal hides the key as it is typed", async (t) => {
-  const tmux = await new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
-    .output().catch(() => undefined);
-  if (!tmux?.success) return void t.step({ name: "tmux is not installed", ignore: true, fn() {} });
+Deno.test("setup at a real terminal hides the key as it is typed", async () => {
   await using home = await tempHome();
-  const socket = `setup_test_${Deno.pid}`;
-  const tmuxRun = (...args: string[]) =>
-    new Deno.Command("tmux", {
-      args: ["-L", socket, "-f", "/dev/null", ...args],
-      clearEnv: true,
-      env: baseEnv(),
-    })
-      .output();
-  const program = [Deno.execPath(), "run", ...RUN_FLAGS, "src/main.ts", "setup"];
-  const shell = `cd ${ROOT} && env CACHE_HOME=${home.path} NO_COLOR=1 ${program.join(" ")}; ` +
-    "echo EXIT=$?; sleep 60";
-  await tmuxRun("new-session", "-d", "-x", "200", "-y", "50", shell);
-  try {
-    const screen = async () =>
-      new TextDecoder().decode((await tmuxRun("capture-pane", "-p", "-J")).stdout);
-    const waitFor = async (pattern: RegExp) => {
-      const deadline = Date.now() + 15_000;
-      while (Date.now() < deadline) {
-        const text = await screen();
-        if (pattern.test(text)) return text;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      throw new Error(`timed out waiting for ${pattern}; screen:\n${await screen()}`);
-    };
-    await waitFor(/Anthropic API key .*: $/m);
-    await tmuxRun("send-keys", "-l", KEY);
-    await tmuxRun("send-keys", "Enter");
-    await waitFor(/^Port \[4000\]: $/m);
-    await tmuxRun("send-keys", "4555", "Enter", "Enter", "Enter", "Enter");
-    const text = await waitFor(/EXIT=\d+/);
-    assert.match(text, /EXIT=0/);
-    assert.ok(!text.includes(KEY.slice(10, 30)), `the key is on screen:\n${text}`);
-    assert.ok(text.includes("*".repeat(KEY.length)), text);
-    const vars = settings((await envFile(home)).text);
-    assert.equal(vars.ANTHROPIC_API_KEY_REAL, KEY);
-    assert.equal(vars.CACHE_PORT, "4555");
-  } finally {
-    await tmuxRun("kill-server");
-  }
+  const env = { ...baseEnv(), CACHE_HOME: home.path, NO_COLOR: "1" };
+  await using tmux = await Tmux.start(home.path, await cliScript(home.path, env, ["setup"]), {
+    columns: 200,
+    rows: 50,
+  });
+  await tmux.screen("the key question", (p) => /Anthropic API key .*: $/m.test(p));
+  await tmux.run("send-keys", "-l", KEY);
+  await tmux.run("send-keys", "Enter");
+  await tmux.screen("the port question", (p) => /^Port \[4000\]: $/m.test(p));
+  await tmux.run("send-keys", "4555", "Enter", "Enter", "Enter", "Enter");
+  const text = await tmux.screen("the exit", (p) => /exit=\d+/.test(p));
+  assert.match(text, /exit=0/);
+  assert.ok(!text.includes(KEY.slice(10, 30)), `the key is on screen:\n${text}`);
+  assert.ok(text.includes("*".repeat(KEY.length)), text);
+  const vars = settings((await envFile(home)).text);
+  assert.equal(vars.ANTHROPIC_API_KEY_REAL, KEY);
+  assert.equal(vars.CACHE_PORT, "4555");
 });

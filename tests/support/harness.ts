@@ -29,7 +29,7 @@ export async function tempHome(prefix = "home_"): Promise<{ path: string } & Asy
 }
 
 /**
- * Polls `check` every 100 ms until it returns a value.
+ * Polls `check` every 50 ms until it returns a value.
  *
  * @param what what is awaited, for the timeout's message
  * @param check returns undefined until the condition holds
@@ -46,7 +46,7 @@ export async function eventually<T>(
   while (Date.now() < deadline) {
     const value = await check();
     if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
 }
