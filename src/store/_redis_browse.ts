@@ -18,7 +18,13 @@ import {
   toEntry,
   toSummary,
 } from "./_redis_schema.ts";
-import type { EntrySummary, ListOptions, SimilarRequest, StoredEntry } from "./store.ts";
+import type {
+  EntrySummary,
+  ListOptions,
+  SimilarQuery,
+  SimilarRequest,
+  StoredEntry,
+} from "./store.ts";
 
 /** Index members read per round trip while walking newest first. */
 const PAGE = 100;
@@ -109,12 +115,7 @@ export async function* browseEntries(
  */
 export async function similarRequests(
   redis: RedisReader,
-  query: {
-    readonly path: string;
-    readonly model: string | undefined;
-    readonly namespace: string;
-    readonly limit: number;
-  },
+  query: SimilarQuery,
 ): Promise<SimilarRequest[]> {
   const found: SimilarRequest[] = [];
   if (query.limit <= 0) return found;

@@ -67,6 +67,7 @@ import type {
   EntrySummary,
   ListOptions,
   NewEntry,
+  SimilarQuery,
   SimilarRequest,
   StoredEntry,
 } from "./store.ts";
@@ -181,12 +182,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   }
 
   similar(
-    query: {
-      readonly path: string;
-      readonly model: string | undefined;
-      readonly namespace: string;
-      readonly limit: number;
-    },
+    query: SimilarQuery,
   ): Promise<SimilarRequest[]> {
     return similarRequests(this.#reader, query);
   }

@@ -28,6 +28,7 @@ import type {
   EntrySummary,
   ListOptions,
   NewEntry,
+  SimilarQuery,
   SimilarRequest,
   StoredEntry,
 } from "./store.ts";
@@ -118,12 +119,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   similar(
-    query: {
-      readonly path: string;
-      readonly model: string | undefined;
-      readonly namespace: string;
-      readonly limit: number;
-    },
+    query: SimilarQuery,
   ): Promise<SimilarRequest[]> {
     const { path, model, namespace, limit } = query;
     const rows = this.#sql.similar.all(path, model ?? null, namespace, limit);

@@ -64,6 +64,15 @@ export interface StoredEntry extends CacheEntry {
   readonly aliases: readonly string[];
 }
 
+/** Which stored requests may explain a miss: same path, model and namespace. */
+export interface SimilarQuery {
+  readonly path: string;
+  readonly model: string | undefined;
+  readonly namespace: string;
+  /** At most this many, newest first. */
+  readonly limit: number;
+}
+
 /** A stored request of the same route and model, to explain a miss. */
 export interface SimilarRequest {
   readonly key: string;
@@ -126,12 +135,7 @@ export interface CacheStore extends CounterStore {
    * explaining a miss; only entries stored with their request.
    */
   similar(
-    query: {
-      readonly path: string;
-      readonly model: string | undefined;
-      readonly namespace: string;
-      readonly limit: number;
-    },
+    query: SimilarQuery,
   ): Promise<SimilarRequest[]>;
   /** Every entry with its aliases (bodies included), newest first, for export. */
   entries(
