@@ -12,6 +12,8 @@ export interface Health {
   readonly status: string;
   readonly pid: number;
   readonly version: string;
+  /** `degraded` while a shared store is unreachable (the proxy bypasses the cache). */
+  readonly store?: "ok" | "degraded";
 }
 
 const TIMEOUT_MS = 2000;

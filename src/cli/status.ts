@@ -98,7 +98,9 @@ function describe(
   const { cache, session, lastCall } = stats;
   const size = `${formatCount(cache.entries)} entries (${formatBytes(cache.bytes)})`;
   lines.push(
-    cache.off
+    state.health.store === "degraded"
+      ? `${s.yellow("!")} cache store unreachable: every call bypasses it until it is back`
+      : cache.off
       ? `${s.yellow("!")} cache OFF: every call bypasses it (llm-cache-proxy on) · ${size}`
       : s.ok(`cache ON · ${size}`),
   );
@@ -132,6 +134,7 @@ function asJson(state: ProxyState, stats: StatsView | undefined, statsError: str
       : null,
     pidfileCorrected: state.healed,
     cache: stats?.cache ?? null,
+    store: state.health?.store ?? null,
     uptimeSec: stats?.uptimeSec ?? null,
     lastCall: stats?.lastCall ?? null,
     session: stats

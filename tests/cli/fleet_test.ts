@@ -7,7 +7,8 @@ import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { spawnServe } from "../support/process.ts";
 import { messageBody } from "../support/proxy.ts";
 import { startRedis } from "../support/redis.ts";
-import { eventually, tempHome } from "../support/harness.ts";
+import { runCli } from "../support/cli.ts";
+import { eventually, freePort, tempHome } from "../support/harness.ts";
 
 async function call(base: string, body: string): Promise<{ kind: string | null; text: string }> {
   const res = await fetch(`${base}/v1/messages`, {
@@ -87,12 +88,13 @@ Deno.test("Redis down at start or mid-run: every call still reaches Anthropic; c
   await using mock = await startMockAnthropic();
   await using home = await tempHome("fleet_");
   await redis.stop();
-  await using proxy = await spawnServe({
+  const env = {
     CACHE_HOME: home.path,
     CACHE_STORE: redis.url,
     CACHE_UPSTREAM: mock.url,
-    CACHE_PORT: "0",
-  });
+    CACHE_PORT: String(freePort()),
+  };
+  await using proxy = await spawnServe(env);
   assert.match(proxy.listening, /unreachable: bypassing until it is back/);
   assert.equal(await storeOf(proxy.url), "degraded");
   const body = messageBody("fail open");
@@ -114,6 +116,10 @@ Deno.test("Redis down at start or mid-run: every call still reaches Anthropic; c
   );
   for (let i = 0; i < 3; i++) assert.equal((await call(proxy.url, body)).kind, "BYPASS");
   assert.equal(await storeOf(proxy.url), "degraded");
+  const status = await runCli(["status"], { env });
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /cache store unreachable: every call bypasses it/);
+  assert.equal(JSON.parse((await runCli(["status", "--json"], { env })).stdout).store, "degraded");
 
   await redis.start(); // a new, empty Redis
   await eventually(
