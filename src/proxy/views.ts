@@ -38,6 +38,7 @@ export async function statsView(ctx: ViewContext): Promise<Response> {
       entries: await ctx.store.count(),
       bytes: await ctx.store.bytes(),
       off: ctx.cacheSwitch.off,
+      store: ctx.store.health?.() ?? "ok",
     },
     lastCall: ledger.lastCall() ?? null,
     uptimeSec: Math.round((Date.now() - startedAt) / 1000),

@@ -246,7 +246,8 @@ pre.bodyhead {
 
 <main>
   <div id="banner" class="banner" role="alert" hidden></div>
-  <div id="offBanner" class="banner info" hidden>The cache is off (<span class="mono">CACHE_OFF=1</span>): every call is forwarded and nothing is stored.</div>
+  <div id="offBanner" class="banner info" hidden>The cache is off (<span class="mono">llm-cache-proxy off</span>): every call is forwarded and nothing is stored. <span class="mono">llm-cache-proxy on</span> turns it back on.</div>
+  <div id="storeBanner" class="banner info" hidden>The shared cache store is unreachable: every call goes straight to Anthropic until it is back. Caching resumes by itself.</div>
 
   <section class="kpis" aria-label="Headline numbers">
     <article class="kpi"><h2>Hit rate</h2><div class="v good" id="kHitRate">–</div>
@@ -558,6 +559,7 @@ pre.bodyhead {
     setText("kEntries", fmtInt(c.entries));
     setText("kEntriesSub", fmtBytes(c.bytes) + " stored", fmtInt(c.bytes) + " bytes");
     $("offBanner").hidden = !c.off;
+    $("storeBanner").hidden = c.store !== "degraded";
     renderUptime();
     renderModels(s.models || {});
     document.title = (hits + misses ? pct(rate) + " hits · " : "") + "llm-cache-proxy";

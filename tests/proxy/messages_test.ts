@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { messageBody, postMessage, type ProxyUnderTest, startProxy } from "../support/proxy.ts";
+import { SqliteStore } from "../../src/store/sqlite.ts";
+import { FailOpenStore } from "../../src/store/fail_open.ts";
+import { createLogger } from "../../src/log.ts";
 
 const fixture = (name: string) =>
   Deno.readFile(new URL(`../fixtures/anthropic/${name}`, import.meta.url));
@@ -179,4 +182,43 @@ Deno.test("a broken store fails open: requests still reach upstream", async () =
   assert.match(new TextDecoder().decode(secondBytes), /Paris/);
   assert.ok(proxy.logs.some((l) => l.includes("Cache read failed") && l.includes("disk on fire")));
   assert.ok(proxy.logs.some((l) => l.includes("Cache write failed")));
+});
+
+Deno.test("a shared store that is down: BYPASS, and /health and /stats say degraded", async () => {
+  let down = false;
+  const sqlite = SqliteStore.open(":memory:", { maxEntries: 10 });
+  // A store whose every call fails while `down`, as a Redis store does during an outage.
+  const flaky = new Proxy(sqlite, {
+    get(target, name) {
+      if (name === "ping") {
+        return () => down ? Promise.reject(new Error("down")) : Promise.resolve();
+      }
+      const value = Reflect.get(target, name);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) =>
+        down ? Promise.reject(new Error("down")) : value.apply(target, args);
+    },
+  }) as SqliteStore & { ping(): Promise<void> };
+  const logs: string[] = [];
+  const store = new FailOpenStore(flaky, createLogger("info", (line) => logs.push(line)), {
+    probeEveryMs: 20,
+  });
+  await using proxy = await startProxy({ store });
+  const kind = async () => {
+    const res = await postMessage(proxy, messageBody("shared"));
+    await res.arrayBuffer();
+    assert.equal(res.status, 200);
+    return res.headers.get("x-cache");
+  };
+  assert.deepEqual([await kind(), await kind()], ["MISS", "HIT"]);
+  down = true;
+  assert.equal(await kind(), "MISS", "the call that meets the outage still goes upstream");
+  assert.equal(await kind(), "BYPASS");
+  assert.equal((await (await proxy.fetch("/health")).json()).store, "degraded");
+  assert.equal((await (await proxy.fetch("/stats")).json()).cache.store, "degraded");
+  down = false;
+  while (store.health() === "degraded") await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(await kind(), "HIT", "back, with what it held");
+  assert.equal((await (await proxy.fetch("/stats")).json()).cache.store, "ok");
+  assert.equal(logs.filter((l) => l.includes("Cache store unreachable")).length, 1);
 });
