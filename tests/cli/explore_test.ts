@@ -15,6 +15,7 @@ import { messageBody } from "../support/proxy.ts";
 import { newEntry } from "../support/entry.ts";
 import { eventually, tempHome } from "../support/harness.ts";
 import { cliScript, Tmux } from "../support/tmux.ts";
+import { needs } from "../support/tools.ts";
 
 /** The environment `explore` runs with: the cache home, no colour. HOME stays (Deno's cache). */
 function exploreEnv(home: string): Record<string, string> {
@@ -179,72 +180,80 @@ Deno.test("explore without a terminal or with clashing flags exits 2", async () 
   }
 });
 
-Deno.test("explore --list on an empty cache says how to fill it and creates nothing", async () => {
-  await using home = await tempHome("explore_test_");
-  const out = await explore(home.path, "--list");
-  assert.equal(out.code, 0, out.stderr);
-  assert.match(out.stdout, /cache is empty.*\n.*ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:4000/);
-  assert.deepEqual(await Array.fromAsync(Deno.readDir(home.path)), []);
-  assert.equal((await explore(home.path, "--list", "--json")).stdout.trim(), "[]");
-});
+Deno.test(
+  "explore --list on an empty cache says how to fill it and creates nothing",
+  needs("tmux"),
+  async () => {
+    await using home = await tempHome("explore_test_");
+    const out = await explore(home.path, "--list");
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /cache is empty.*\n.*ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:4000/);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(home.path)), []);
+    assert.equal((await explore(home.path, "--list", "--json")).stdout.trim(), "[]");
+  },
+);
 
 /** Starts explore in a fresh tmux server; `await using` the result to kill the server. */
 function startBrowser(home: string): Promise<Tmux> {
   return cliScript(home, exploreEnv(home), ["explore"]).then((script) => Tmux.start(home, script));
 }
 
-Deno.test("explore on a terminal browses, views, invalidates, searches and quits", async () => {
-  await using home = await tempHome("explore_test_");
-  await fill(home.path, [ALPHA, BRAVO, CHARLIE]);
-  await using tmux = await startBrowser(home.path);
+Deno.test(
+  "explore on a terminal browses, views, invalidates, searches and quits",
+  needs("tmux"),
+  async () => {
+    await using home = await tempHome("explore_test_");
+    await fill(home.path, [ALPHA, BRAVO, CHARLIE]);
+    await using tmux = await startBrowser(home.path);
 
-  await tmux.screen("the list", (p) => p.includes("3 entries") && /▸ 1111aaaa0000/.test(p));
-  await tmux.run("resize-window", "-x", "50");
-  await tmux.screen("the list redrawn narrower", (p) => /^▸ 1111aaaa0000 .*…$/m.test(p));
-  await tmux.run("resize-window", "-x", "120");
-  await tmux.screen("the list redrawn wider", (p) => /alpha answer$/m.test(p));
-  await tmux.run("send-keys", "Down");
-  await tmux.screen("the second row selected", (p) => /▸ 2222bbbb0000 .*bravo answer/.test(p));
+    await tmux.screen("the list", (p) => p.includes("3 entries") && /▸ 1111aaaa0000/.test(p));
+    await tmux.run("resize-window", "-x", "50");
+    await tmux.screen("the list redrawn narrower", (p) => /^▸ 1111aaaa0000 .*…$/m.test(p));
+    await tmux.run("resize-window", "-x", "120");
+    await tmux.screen("the list redrawn wider", (p) => /alpha answer$/m.test(p));
+    await tmux.run("send-keys", "Down");
+    await tmux.screen("the second row selected", (p) => /▸ 2222bbbb0000 .*bravo answer/.test(p));
 
-  await tmux.run("send-keys", "Enter");
-  await tmux.screen(
-    "the entry",
-    (p) => p.includes(`key      ${BRAVO.key}`) && /"text": "bravo answer"/.test(p),
-  );
-  await tmux.run("send-keys", "Escape");
-  await tmux.screen("the list again", (p) => /KEY +AGE/.test(p) && /▸ 2222bbbb0000/.test(p));
+    await tmux.run("send-keys", "Enter");
+    await tmux.screen(
+      "the entry",
+      (p) => p.includes(`key      ${BRAVO.key}`) && /"text": "bravo answer"/.test(p),
+    );
+    await tmux.run("send-keys", "Escape");
+    await tmux.screen("the list again", (p) => /KEY +AGE/.test(p) && /▸ 2222bbbb0000/.test(p));
 
-  await tmux.run("send-keys", "d");
-  await tmux.screen(
-    "the question",
-    (p) => /Invalidate 2222bbbb0000 \(bravo answer\)\? y\/n/.test(p),
-  );
-  await tmux.run("send-keys", "y");
-  await tmux.screen(
-    "the shorter list",
-    (p) => p.includes("2 entries") && !p.includes("bravo answer"),
-  );
-  assert.deepEqual(await storedKeys(home.path), [ALPHA.key, CHARLIE.key]);
+    await tmux.run("send-keys", "d");
+    await tmux.screen(
+      "the question",
+      (p) => /Invalidate 2222bbbb0000 \(bravo answer\)\? y\/n/.test(p),
+    );
+    await tmux.run("send-keys", "y");
+    await tmux.screen(
+      "the shorter list",
+      (p) => p.includes("2 entries") && !p.includes("bravo answer"),
+    );
+    assert.deepEqual(await storedKeys(home.path), [ALPHA.key, CHARLIE.key]);
 
-  await tmux.run("send-keys", "/");
-  await tmux.run("send-keys", "-l", "charlie");
-  await tmux.screen("the search typed", (p) => p.includes("Search: charlie"));
-  await tmux.run("send-keys", "Enter");
-  await tmux.screen(
-    "the narrowed list",
-    (p) =>
-      p.includes('search "charlie": 1 shown') && p.includes("charlie answer") &&
-      !p.includes("alpha answer"),
-  );
+    await tmux.run("send-keys", "/");
+    await tmux.run("send-keys", "-l", "charlie");
+    await tmux.screen("the search typed", (p) => p.includes("Search: charlie"));
+    await tmux.run("send-keys", "Enter");
+    await tmux.screen(
+      "the narrowed list",
+      (p) =>
+        p.includes('search "charlie": 1 shown') && p.includes("charlie answer") &&
+        !p.includes("alpha answer"),
+    );
 
-  await tmux.run("send-keys", "q");
-  const after = await tmux.screen("the exit", (p) => p.includes("modes:"));
-  assert.match(after, /^exit=0$/m);
-  assert.match(after, /^modes: icanon echo *$/m, `cooked mode restored:\n${after}`);
-  assert.equal((await tmux.run("display-message", "-p", "#{alternate_on}")).trim(), "0");
-});
+    await tmux.run("send-keys", "q");
+    const after = await tmux.screen("the exit", (p) => p.includes("modes:"));
+    assert.match(after, /^exit=0$/m);
+    assert.match(after, /^modes: icanon echo *$/m, `cooked mode restored:\n${after}`);
+    assert.equal((await tmux.run("display-message", "-p", "#{alternate_on}")).trim(), "0");
+  },
+);
 
-Deno.test("explore on a terminal says how to fill an empty cache", async () => {
+Deno.test("explore on a terminal says how to fill an empty cache", needs("tmux"), async () => {
   await using home = await tempHome("explore_test_");
   await using tmux = await startBrowser(home.path);
   await tmux.screen("the hint", (p) => /The cache is empty.*\n.*ANTHROPIC_BASE_URL=/.test(p));

@@ -9,6 +9,7 @@ import { messageBody } from "../support/proxy.ts";
 import { startRedis } from "../support/redis.ts";
 import { runCli } from "../support/cli.ts";
 import { eventually, freePort, tempHome } from "../support/harness.ts";
+import { needs } from "../support/tools.ts";
 
 async function call(base: string, body: string): Promise<{ kind: string | null; text: string }> {
   const res = await fetch(`${base}/v1/messages`, {
@@ -23,115 +24,138 @@ async function call(base: string, body: string): Promise<{ kind: string | null; 
 
 const storeOf = async (base: string) => (await (await fetch(`${base}/health`)).json()).store;
 
-Deno.test("a burst split across two instances on one Redis makes one upstream call", async () => {
-  await using redis = await startRedis();
-  await using mock = await startMockAnthropic();
-  await using homeA = await tempHome("fleet_");
-  await using homeB = await tempHome("fleet_");
-  const env = { CACHE_STORE: redis.url, CACHE_UPSTREAM: mock.url, CACHE_PORT: "0" };
-  await using a = await spawnServe({ ...env, CACHE_HOME: homeA.path });
-  await using b = await spawnServe({ ...env, CACHE_HOME: homeB.path });
-  const body = messageBody("[mock:slow:40] one answer for the fleet", { stream: true });
-  const burst = await Promise.all(
-    Array.from({ length: 10 }, (_, i) => call(i % 2 === 0 ? a.url : b.url, body)),
-  );
-  assert.equal(mock.count("/v1/messages"), 1, "exactly one upstream call");
-  const kinds = burst.map((r) => r.kind).sort();
-  assert.deepEqual(kinds, ["HIT-COALESCED", ...Array(8).fill("HIT-COALESCED"), "MISS"].sort());
-  for (const r of burst) assert.equal(r.text, burst[0]!.text, "every client got the same bytes");
-  assert.match(burst[0]!.text, /event: message_stop/);
-  // Both instances now hit what one of them paid for, and report the fleet's totals.
-  assert.equal((await call(b.url, body)).kind, "HIT");
-  assert.equal((await call(a.url, body)).kind, "HIT");
-  const totals = await eventually("the ledgers to share their counts", async () => {
-    const [sa, sb] = await Promise.all(
-      [a.url, b.url].map(async (u) => await (await fetch(`${u}/stats`)).json()),
+Deno.test(
+  "a burst split across two instances on one Redis makes one upstream call",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using mock = await startMockAnthropic();
+    await using homeA = await tempHome("fleet_");
+    await using homeB = await tempHome("fleet_");
+    const env = { CACHE_STORE: redis.url, CACHE_UPSTREAM: mock.url, CACHE_PORT: "0" };
+    await using a = await spawnServe({ ...env, CACHE_HOME: homeA.path });
+    await using b = await spawnServe({ ...env, CACHE_HOME: homeB.path });
+    const body = messageBody("[mock:slow:40] one answer for the fleet", { stream: true });
+    const burst = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => call(i % 2 === 0 ? a.url : b.url, body)),
     );
-    return sa.calls === 12 && sb.calls === 12 ? [sa, sb] : undefined;
-  });
-  assert.deepEqual(totals.map((t) => t.session.calls).sort(), [6, 6], "each keeps its own session");
-});
+    assert.equal(mock.count("/v1/messages"), 1, "exactly one upstream call");
+    const kinds = burst.map((r) => r.kind).sort();
+    assert.deepEqual(kinds, ["HIT-COALESCED", ...Array(8).fill("HIT-COALESCED"), "MISS"].sort());
+    for (const r of burst) assert.equal(r.text, burst[0]!.text, "every client got the same bytes");
+    assert.match(burst[0]!.text, /event: message_stop/);
+    // Both instances now hit what one of them paid for, and report the fleet's totals.
+    assert.equal((await call(b.url, body)).kind, "HIT");
+    assert.equal((await call(a.url, body)).kind, "HIT");
+    const totals = await eventually("the ledgers to share their counts", async () => {
+      const [sa, sb] = await Promise.all(
+        [a.url, b.url].map(async (u) => await (await fetch(`${u}/stats`)).json()),
+      );
+      return sa.calls === 12 && sb.calls === 12 ? [sa, sb] : undefined;
+    });
+    assert.deepEqual(
+      totals.map((t) => t.session.calls).sort(),
+      [6, 6],
+      "each keeps its own session",
+    );
+  },
+);
 
-Deno.test("when the instance holding the lock dies, another takes over once it expires", async () => {
-  await using redis = await startRedis();
-  await using mock = await startMockAnthropic();
-  await using homeA = await tempHome("fleet_");
-  await using homeB = await tempHome("fleet_");
-  const env = {
-    CACHE_STORE: redis.url,
-    CACHE_UPSTREAM: mock.url,
-    CACHE_PORT: "0",
-    CACHE_LOCK_SEC: "1",
-  };
-  await using a = await spawnServe({ ...env, CACHE_HOME: homeA.path });
-  await using b = await spawnServe({ ...env, CACHE_HOME: homeB.path });
-  const body = messageBody("[mock:slow:150] the holder dies", { stream: true });
-  const doomed = fetch(`${a.url}/v1/messages`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
-    body,
-  }).then((res) => res.text()).catch(() => "cut");
-  await eventually("A to call upstream", () => Promise.resolve(mock.count() === 1 || undefined));
-  await a.stop("SIGKILL");
-  await doomed;
-  const started = performance.now();
-  const taken = await call(b.url, body);
-  const waited = performance.now() - started;
-  assert.equal(taken.kind, "MISS", "B went upstream itself");
-  assert.match(taken.text, /event: message_stop/);
-  assert.equal(mock.count("/v1/messages"), 2);
-  assert.ok(waited < 8_000, `B waited ${waited} ms: at most about a lock TTL, then the answer`);
-});
+Deno.test(
+  "when the instance holding the lock dies, another takes over once it expires",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using mock = await startMockAnthropic();
+    await using homeA = await tempHome("fleet_");
+    await using homeB = await tempHome("fleet_");
+    const env = {
+      CACHE_STORE: redis.url,
+      CACHE_UPSTREAM: mock.url,
+      CACHE_PORT: "0",
+      CACHE_LOCK_SEC: "1",
+    };
+    await using a = await spawnServe({ ...env, CACHE_HOME: homeA.path });
+    await using b = await spawnServe({ ...env, CACHE_HOME: homeB.path });
+    const body = messageBody("[mock:slow:150] the holder dies", { stream: true });
+    const doomed = fetch(`${a.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body,
+    }).then((res) => res.text()).catch(() => "cut");
+    await eventually("A to call upstream", () => Promise.resolve(mock.count() === 1 || undefined));
+    await a.stop("SIGKILL");
+    await doomed;
+    const started = performance.now();
+    const taken = await call(b.url, body);
+    const waited = performance.now() - started;
+    assert.equal(taken.kind, "MISS", "B went upstream itself");
+    assert.match(taken.text, /event: message_stop/);
+    assert.equal(mock.count("/v1/messages"), 2);
+    assert.ok(waited < 8_000, `B waited ${waited} ms: at most about a lock TTL, then the answer`);
+  },
+);
 
-Deno.test("Redis down at start or mid-run: every call still reaches Anthropic; caching resumes", async () => {
-  await using redis = await startRedis();
-  await using mock = await startMockAnthropic();
-  await using home = await tempHome("fleet_");
-  await redis.stop();
-  const env = {
-    CACHE_HOME: home.path,
-    CACHE_STORE: redis.url,
-    CACHE_UPSTREAM: mock.url,
-    CACHE_PORT: String(freePort()),
-  };
-  await using proxy = await spawnServe(env);
-  assert.match(proxy.listening, /unreachable: bypassing until it is back/);
-  assert.equal(await storeOf(proxy.url), "degraded");
-  const body = messageBody("fail open");
-  assert.equal((await call(proxy.url, body)).kind, "BYPASS");
+Deno.test(
+  "Redis down at start or mid-run: every call still reaches Anthropic; caching resumes",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using mock = await startMockAnthropic();
+    await using home = await tempHome("fleet_");
+    await redis.stop();
+    const env = {
+      CACHE_HOME: home.path,
+      CACHE_STORE: redis.url,
+      CACHE_UPSTREAM: mock.url,
+      CACHE_PORT: String(freePort()),
+    };
+    await using proxy = await spawnServe(env);
+    assert.match(proxy.listening, /unreachable: bypassing until it is back/);
+    assert.equal(await storeOf(proxy.url), "degraded");
+    const body = messageBody("fail open");
+    assert.equal((await call(proxy.url, body)).kind, "BYPASS");
 
-  await redis.start();
-  await eventually(
-    "the store to come back",
-    async () => (await storeOf(proxy.url)) === "ok" || undefined,
-  );
-  assert.equal((await call(proxy.url, body)).kind, "MISS");
-  assert.equal((await call(proxy.url, body)).kind, "HIT");
+    await redis.start();
+    await eventually(
+      "the store to come back",
+      async () => (await storeOf(proxy.url)) === "ok" || undefined,
+    );
+    assert.equal((await call(proxy.url, body)).kind, "MISS");
+    assert.equal((await call(proxy.url, body)).kind, "HIT");
 
-  await redis.stop(); // mid-run
-  const first = await call(proxy.url, body);
-  assert.ok(
-    ["BYPASS", "MISS"].includes(first.kind!),
-    `the call that meets the outage: ${first.kind}`,
-  );
-  for (let i = 0; i < 3; i++) assert.equal((await call(proxy.url, body)).kind, "BYPASS");
-  assert.equal(await storeOf(proxy.url), "degraded");
-  const status = await runCli(["status"], { env });
-  assert.equal(status.code, 0, status.stderr);
-  assert.match(status.stdout, /cache store unreachable: every call bypasses it/);
-  assert.equal(JSON.parse((await runCli(["status", "--json"], { env })).stdout).store, "degraded");
+    await redis.stop(); // mid-run
+    const first = await call(proxy.url, body);
+    assert.ok(
+      ["BYPASS", "MISS"].includes(first.kind!),
+      `the call that meets the outage: ${first.kind}`,
+    );
+    for (let i = 0; i < 3; i++) assert.equal((await call(proxy.url, body)).kind, "BYPASS");
+    assert.equal(await storeOf(proxy.url), "degraded");
+    const status = await runCli(["status"], { env });
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /cache store unreachable: every call bypasses it/);
+    assert.equal(
+      JSON.parse((await runCli(["status", "--json"], { env })).stdout).store,
+      "degraded",
+    );
 
-  await redis.start(); // a new, empty Redis
-  await eventually(
-    "the store to come back",
-    async () => (await storeOf(proxy.url)) === "ok" || undefined,
-  );
-  assert.equal((await call(proxy.url, body)).kind, "MISS");
-  assert.equal((await call(proxy.url, body)).kind, "HIT");
+    await redis.start(); // a new, empty Redis
+    await eventually(
+      "the store to come back",
+      async () => (await storeOf(proxy.url)) === "ok" || undefined,
+    );
+    assert.equal((await call(proxy.url, body)).kind, "MISS");
+    assert.equal((await call(proxy.url, body)).kind, "HIT");
 
-  const out = await proxy.stop();
-  const log = out.stdout + out.stderr;
-  assert.equal(log.match(/Cache store unreachable/g)?.length, 2, "one warning per outage");
-  assert.equal(log.match(/Cache store is back/g)?.length, 2);
-  assert.equal(mock.count("/v1/messages"), 1 + 1 + 4 + 1, "nothing failed: every call was served");
-});
+    const out = await proxy.stop();
+    const log = out.stdout + out.stderr;
+    assert.equal(log.match(/Cache store unreachable/g)?.length, 2, "one warning per outage");
+    assert.equal(log.match(/Cache store is back/g)?.length, 2);
+    assert.equal(
+      mock.count("/v1/messages"),
+      1 + 1 + 4 + 1,
+      "nothing failed: every call was served",
+    );
+  },
+);

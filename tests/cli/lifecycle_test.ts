@@ -10,6 +10,7 @@ import { denoDir, runCli, startCli } from "../support/cli.ts";
 import { eventually, freePort, tempHome } from "../support/harness.ts";
 import { baseEnv } from "../support/process.ts";
 import { cliScript, Tmux } from "../support/tmux.ts";
+import { needs } from "../support/tools.ts";
 
 async function call(base: string, text: string): Promise<string | null> {
   const res = await fetch(`${base}/v1/messages`, {
@@ -160,41 +161,49 @@ Deno.test("on reports why the proxy could not start, from its log", async () => 
   }
 });
 
-Deno.test("the first on at a terminal asks the setup questions, then starts the proxy", async () => {
-  await using mock = await startMockAnthropic();
-  await using home = await tempHome("first_run_");
-  const port = freePort();
-  const env = {
-    ...baseEnv(),
-    HOME: home.path, // no ~/.llm-cache-proxy/.env: a first run
-    DENO_DIR: denoDir(),
-    CACHE_PORT: String(port),
-    CACHE_UPSTREAM: mock.url,
-    NO_COLOR: "1",
-  };
-  await using tmux = await Tmux.start(home.path, await cliScript(home.path, env, ["on"]));
-  let pid = 0;
-  try {
-    await tmux.screen("the key question", (p) => /Anthropic API key .*: $/m.test(p));
-    await tmux.run("send-keys", "-l", "sk-ant-api03-first-run-0123456789abcdef");
-    await tmux.run("send-keys", "Enter");
-    for (const question of [/^Port /m, /^Keep answers /m, /^Entries to keep /m, /^Bind host /m]) {
-      await tmux.screen(`the question ${question}`, (p) => question.test(p));
+Deno.test(
+  "the first on at a terminal asks the setup questions, then starts the proxy",
+  needs("tmux"),
+  async () => {
+    await using mock = await startMockAnthropic();
+    await using home = await tempHome("first_run_");
+    const port = freePort();
+    const env = {
+      ...baseEnv(),
+      HOME: home.path, // no ~/.llm-cache-proxy/.env: a first run
+      DENO_DIR: denoDir(),
+      CACHE_PORT: String(port),
+      CACHE_UPSTREAM: mock.url,
+      NO_COLOR: "1",
+    };
+    await using tmux = await Tmux.start(home.path, await cliScript(home.path, env, ["on"]));
+    let pid = 0;
+    try {
+      await tmux.screen("the key question", (p) => /Anthropic API key .*: $/m.test(p));
+      await tmux.run("send-keys", "-l", "sk-ant-api03-first-run-0123456789abcdef");
       await tmux.run("send-keys", "Enter");
+      for (const question of [/^Port /m, /^Keep answers /m, /^Entries to keep /m, /^Bind host /m]) {
+        await tmux.screen(`the question ${question}`, (p) => question.test(p));
+        await tmux.run("send-keys", "Enter");
+      }
+      const screen = await tmux.screen("the proxy started", (p) => /exit=\d+/.test(p));
+      assert.match(screen, /exit=0/);
+      assert.match(screen, /Wrote .*\.llm-cache-proxy\/\.env \(mode 0600\)/);
+      assert.doesNotMatch(
+        screen,
+        /Next steps/,
+        "on starts it itself, so setup gives no next steps",
+      );
+      const started = new RegExp(`is on at http://127\\.0\\.0\\.1:${port} \\(pid (\\d+)\\)`).exec(
+        screen,
+      );
+      assert.ok(started, screen);
+      pid = Number(started[1]);
+      const settings = await Deno.readTextFile(`${home.path}/.llm-cache-proxy/.env`);
+      assert.match(settings, /^ANTHROPIC_API_KEY_REAL=sk-ant-api03-first-run-0123456789abcdef$/m);
+      assert.equal((await (await fetch(`http://127.0.0.1:${port}/health`)).json()).pid, pid);
+    } finally {
+      if (pid && isAlive(pid)) Deno.kill(pid, "SIGTERM");
     }
-    const screen = await tmux.screen("the proxy started", (p) => /exit=\d+/.test(p));
-    assert.match(screen, /exit=0/);
-    assert.match(screen, /Wrote .*\.llm-cache-proxy\/\.env \(mode 0600\)/);
-    assert.doesNotMatch(screen, /Next steps/, "on starts it itself, so setup gives no next steps");
-    const started = new RegExp(`is on at http://127\\.0\\.0\\.1:${port} \\(pid (\\d+)\\)`).exec(
-      screen,
-    );
-    assert.ok(started, screen);
-    pid = Number(started[1]);
-    const settings = await Deno.readTextFile(`${home.path}/.llm-cache-proxy/.env`);
-    assert.match(settings, /^ANTHROPIC_API_KEY_REAL=sk-ant-api03-first-run-0123456789abcdef$/m);
-    assert.equal((await (await fetch(`http://127.0.0.1:${port}/health`)).json()).pid, pid);
-  } finally {
-    if (pid && isAlive(pid)) Deno.kill(pid, "SIGTERM");
-  }
-});
+  },
+);

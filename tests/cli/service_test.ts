@@ -19,6 +19,7 @@ import {
   SYSTEM_MANAGER,
 } from "../../src/cli/service.ts";
 import { renderPlist, renderUnit, type ServiceSpec } from "../../src/cli/service_files.ts";
+import { needs } from "../support/tools.ts";
 
 const decoder = new TextDecoder();
 /** Every character a path may hold that a unit or a plist must quote or escape. */
@@ -110,46 +111,54 @@ const plainSpec = (cacheHome: string): ServiceSpec => ({
   cacheHome,
 });
 
-Deno.test("renderUnit() passes systemd-analyze verify, which catches a broken unit", async (t) => {
-  const unit = renderUnit(plainSpec("/home/u/.llm-cache-proxy"));
-  assert.match(unit, /^Restart=on-failure$/m);
-  assert.match(unit, /^EnvironmentFile=-\/home\/u\/\.llm-cache-proxy\/\.env$/m);
-  assert.match(unit, /^WantedBy=default\.target$/m);
-  assert.deepEqual(await verifyUnit(unit), { code: 0, output: "" });
-  await t.step("an unbalanced quote fails", async () => {
-    const broken = await verifyUnit(unit.replace("ExecStart=", 'ExecStart="'));
-    assert.notEqual(broken.code, 0);
-    assert.match(broken.output, /Unbalanced quoting/);
-  });
-  await t.step("a missing program fails", async () => {
-    const broken = await verifyUnit(unit.replace(Deno.execPath(), "/nonexistent/deno"));
-    assert.match(broken.output, /is not executable/);
-  });
-  await t.step("an unknown setting is reported", async () => {
-    assert.match((await verifyUnit(`${unit}\nBogus=1\n`)).output, /Unknown key/);
-  });
-});
+Deno.test(
+  "renderUnit() passes systemd-analyze verify, which catches a broken unit",
+  needs("systemd-analyze"),
+  async (t) => {
+    const unit = renderUnit(plainSpec("/home/u/.llm-cache-proxy"));
+    assert.match(unit, /^Restart=on-failure$/m);
+    assert.match(unit, /^EnvironmentFile=-\/home\/u\/\.llm-cache-proxy\/\.env$/m);
+    assert.match(unit, /^WantedBy=default\.target$/m);
+    assert.deepEqual(await verifyUnit(unit), { code: 0, output: "" });
+    await t.step("an unbalanced quote fails", async () => {
+      const broken = await verifyUnit(unit.replace("ExecStart=", 'ExecStart="'));
+      assert.notEqual(broken.code, 0);
+      assert.match(broken.output, /Unbalanced quoting/);
+    });
+    await t.step("a missing program fails", async () => {
+      const broken = await verifyUnit(unit.replace(Deno.execPath(), "/nonexistent/deno"));
+      assert.match(broken.output, /is not executable/);
+    });
+    await t.step("an unknown setting is reported", async () => {
+      assert.match((await verifyUnit(`${unit}\nBogus=1\n`)).output, /Unknown key/);
+    });
+  },
+);
 
-Deno.test("renderUnit() quotes paths with spaces, %, $, &, <, quotes and backslashes", async () => {
-  await using dir = await tempDir();
-  const bin = `${dir.path}/a b %n $HOME &amp; <x> ;`; // systemd refuses quotes in a program path
-  const home = `${dir.path}/${AWKWARD}`;
-  await Deno.mkdir(bin);
-  await Deno.symlink(Deno.execPath(), `${bin}/deno`);
-  const spec: ServiceSpec = {
-    invocation: { command: `${bin}/deno`, args: ["run", `--config=${home}/x`, ";", "serve"] },
-    cacheHome: home,
-  };
-  const unit = renderUnit(spec);
-  // verify finds the program only if systemd reads its path back exactly.
-  assert.deepEqual(await verifyUnit(unit), { code: 0, output: "" });
-  const loaded = await loadUnit(unit);
-  // Arguments keep `$$` for run time, where systemd turns it into `$` (systemd.service(5)).
-  const runTime = (arg: string) => arg.replaceAll("$", "$$$$");
-  assert.deepEqual(loaded.argv, [spec.invocation.command, ...spec.invocation.args.map(runTime)]);
-  assert.equal(loaded.env, `CACHE_HOME=${home}`);
-  assert.equal(loaded.envFile, `-${home}/.env`);
-});
+Deno.test(
+  "renderUnit() quotes paths with spaces, %, $, &, <, quotes and backslashes",
+  needs("systemd-analyze"),
+  async () => {
+    await using dir = await tempDir();
+    const bin = `${dir.path}/a b %n $HOME &amp; <x> ;`; // systemd refuses quotes in a program path
+    const home = `${dir.path}/${AWKWARD}`;
+    await Deno.mkdir(bin);
+    await Deno.symlink(Deno.execPath(), `${bin}/deno`);
+    const spec: ServiceSpec = {
+      invocation: { command: `${bin}/deno`, args: ["run", `--config=${home}/x`, ";", "serve"] },
+      cacheHome: home,
+    };
+    const unit = renderUnit(spec);
+    // verify finds the program only if systemd reads its path back exactly.
+    assert.deepEqual(await verifyUnit(unit), { code: 0, output: "" });
+    const loaded = await loadUnit(unit);
+    // Arguments keep `$$` for run time, where systemd turns it into `$` (systemd.service(5)).
+    const runTime = (arg: string) => arg.replaceAll("$", "$$$$");
+    assert.deepEqual(loaded.argv, [spec.invocation.command, ...spec.invocation.args.map(runTime)]);
+    assert.equal(loaded.env, `CACHE_HOME=${home}`);
+    assert.equal(loaded.envFile, `-${home}/.env`);
+  },
+);
 
 Deno.test("renderUnit() refuses a program path systemd cannot run", () => {
   for (const path of [`/home/o'brien/deno`, `/a"b/deno`, "/a\\b/deno"]) {

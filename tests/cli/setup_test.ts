@@ -8,6 +8,7 @@ import { run } from "../../src/cli/setup.ts";
 import { runCli } from "../support/cli.ts";
 import { baseEnv } from "../support/process.ts";
 import { cliScript, Tmux } from "../support/tmux.ts";
+import { needs } from "../support/tools.ts";
 
 const KEY = "sk-ant-api03-Zq9vXbN4mT7rL2kP8wY5hJ3gF6dS1aQ0eRtUiOpLkJhG-abcd";
 
@@ -202,7 +203,7 @@ Deno.test("setup refuses bad flag values, naming the flag and what is allowed", 
   });
 });
 
-Deno.test("setup at a real terminal hides the key as it is typed", async () => {
+Deno.test("setup at a real terminal hides the key as it is typed", needs("tmux"), async () => {
   await using home = await tempHome();
   const env = { ...baseEnv(), CACHE_HOME: home.path, NO_COLOR: "1" };
   await using tmux = await Tmux.start(home.path, await cliScript(home.path, env, ["setup"]), {

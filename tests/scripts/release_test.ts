@@ -5,6 +5,7 @@ import { UsageError } from "../../src/cli/args.ts";
 import { binaryPath, TARGETS } from "../../scripts/compile.ts";
 import { DEFAULT_REPO, parseReleaseArgs } from "../../scripts/release.ts";
 import { ROOT } from "../support/process.ts";
+import { needs } from "../support/tools.ts";
 
 /** The flags scripts/release.ts documents (and the release workflow uses). */
 const RELEASE_FLAGS = ["--allow-read", "--allow-write", "--allow-run", "--allow-env"];
@@ -72,100 +73,107 @@ async function hasRuby(): Promise<boolean> {
   }
 }
 
-Deno.test("release packs every binary, checksums the archives and renders the formula", async (t) => {
-  await using tmp = await tempDir();
-  const dist = join(tmp.path, "dist");
-  const out = join(tmp.path, "out");
-  await makeDist(dist, { version: "3.1.0" });
-  const result = await runRelease(
-    ["--version", "v3.1.0", "--repo", "acme/proxy", "--dist", dist, "--out", out, "--json"],
-  );
-  assert.equal(result.code, 0, result.stderr);
-  const report = JSON.parse(result.stdout);
-
-  await t.step("one archive per target, named for the version and target", async () => {
-    const names = [];
-    for await (const entry of Deno.readDir(out)) names.push(entry.name);
-    assert.deepEqual(names.sort(), [...TARGETS.map(archiveOf), "Formula", "SHA256SUMS"].sort());
-    assert.match(report.versionCheck, /^checked: .* version → llm-cache-proxy 3\.1\.0$/);
-  });
-
-  await t.step("each tar.gz holds llm-cache-proxy (0755) for its own target", async () => {
-    for (const target of TARGETS.filter((t) => !t.includes("windows"))) {
-      const archive = join(out, archiveOf(target));
-      const listing = (await run("tar", ["-tvzf", archive])).stdout.trim().split("\n");
-      assert.deepEqual(listing.map((l) => l.split(/\s+/).at(-1)), ["llm-cache-proxy", ...EXTRAS]);
-      assert.match(listing[0]!, /^-rwxr-xr-x /, `mode in ${archive}`);
-      const content = await run("tar", ["-xzOf", archive, "llm-cache-proxy"]);
-      assert.equal(content.stdout, fakeBinary(target, "3.1.0"));
-    }
-  });
-
-  await t.step("the zip holds llm-cache-proxy.exe for Windows", async () => {
-    const archive = join(out, archiveOf("x86_64-pc-windows-msvc"));
-    const listing = (await run("unzip", ["-Z1", archive])).stdout.trim().split("\n");
-    assert.deepEqual(listing, ["llm-cache-proxy.exe", ...EXTRAS]);
-    const content = await run("unzip", ["-p", archive, "llm-cache-proxy.exe"]);
-    assert.equal(content.stdout, fakeBinary("x86_64-pc-windows-msvc", "3.1.0"));
-  });
-
-  const sums = await Deno.readTextFile(join(out, "SHA256SUMS"));
-  const sha = new Map(
-    sums.trim().split("\n").map((l) => l.split("  ").reverse() as [string, string]),
-  );
-
-  await t.step("SHA256SUMS lists every archive, sorted, and sha256sum -c accepts it", async () => {
-    assert.deepEqual([...sha.keys()], TARGETS.map(archiveOf).sort());
-    const check = await run("sha256sum", ["-c", "SHA256SUMS"], out);
-    assert.equal(check.code, 0, check.stdout + check.stderr);
-  });
-
-  const formula = await Deno.readTextFile(join(out, "Formula/llm-cache-proxy.rb"));
-
-  await t.step("the formula pins each platform's archive URL and checksum", () => {
-    assert.match(formula, /^class LlmCacheProxy < Formula$/m);
-    assert.match(formula, /^ {2}version "3\.1\.0"$/m);
-    const url = (target: string): string =>
-      `https://github.com/acme/proxy/releases/download/v3.1.0/${archiveOf(target)}`;
-    const block = (target: string): string =>
-      `url "${url(target)}"\\s+sha256 "${sha.get(archiveOf(target))}"`;
-    for (const os of ["macos", "linux"] as const) {
-      const [arm, intel] = os === "macos"
-        ? ["aarch64-apple-darwin", "x86_64-apple-darwin"]
-        : ["aarch64-unknown-linux-gnu", "x86_64-unknown-linux-gnu"];
-      const pattern = `on_${os} do\\s+on_arm do\\s+${block(arm)}\\s+end\\s+` +
-        `on_intel do\\s+${block(intel)}\\s+end\\s+end`;
-      assert.match(formula, new RegExp(pattern), `${os} block`);
-    }
-    assert.equal(formula.match(/^\s+url /gm)?.length, 4);
-    assert.equal(formula.match(/^\s+sha256 /gm)?.length, 4);
-    assert.match(formula, /def install\s+bin\.install "llm-cache-proxy"\s+end/);
-    assert.match(formula, /run \[opt_bin\/"llm-cache-proxy", "serve"\]\s+keep_alive true/);
-    assert.match(formula, /log_path var\/"log\/llm-cache-proxy\.log"/);
-    assert.match(
-      formula,
-      /assert_match version\.to_s, shell_output\("#\{bin\}\/llm-cache-proxy version"\)/,
+Deno.test(
+  "release packs every binary, checksums the archives and renders the formula",
+  needs("zip", "unzip"),
+  async (t) => {
+    await using tmp = await tempDir();
+    const dist = join(tmp.path, "dist");
+    const out = join(tmp.path, "out");
+    await makeDist(dist, { version: "3.1.0" });
+    const result = await runRelease(
+      ["--version", "v3.1.0", "--repo", "acme/proxy", "--dist", dist, "--out", out, "--json"],
     );
-  });
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
 
-  const ruby = await hasRuby();
-  await t.step({
-    name: `ruby -c accepts the formula${ruby ? "" : " (ignored: ruby is not installed)"}`,
-    ignore: !ruby,
-    fn: async () => {
-      const check = await run("ruby", ["-c", join(out, "Formula/llm-cache-proxy.rb")]);
-      assert.equal(check.code, 0, check.stderr);
-    },
-  });
+    await t.step("one archive per target, named for the version and target", async () => {
+      const names = [];
+      for await (const entry of Deno.readDir(out)) names.push(entry.name);
+      assert.deepEqual(names.sort(), [...TARGETS.map(archiveOf), "Formula", "SHA256SUMS"].sort());
+      assert.match(report.versionCheck, /^checked: .* version → llm-cache-proxy 3\.1\.0$/);
+    });
 
-  await t.step("a tampered archive fails sha256sum -c", async () => {
-    const victim = join(out, archiveOf("aarch64-apple-darwin"));
-    await Deno.writeFile(victim, new Uint8Array([0]), { append: true });
-    const check = await run("sha256sum", ["-c", "SHA256SUMS"], out);
-    assert.equal(check.code, 1);
-    assert.match(check.stdout, new RegExp(`${archiveOf("aarch64-apple-darwin")}: FAILED`));
-  });
-});
+    await t.step("each tar.gz holds llm-cache-proxy (0755) for its own target", async () => {
+      for (const target of TARGETS.filter((t) => !t.includes("windows"))) {
+        const archive = join(out, archiveOf(target));
+        const listing = (await run("tar", ["-tvzf", archive])).stdout.trim().split("\n");
+        assert.deepEqual(listing.map((l) => l.split(/\s+/).at(-1)), ["llm-cache-proxy", ...EXTRAS]);
+        assert.match(listing[0]!, /^-rwxr-xr-x /, `mode in ${archive}`);
+        const content = await run("tar", ["-xzOf", archive, "llm-cache-proxy"]);
+        assert.equal(content.stdout, fakeBinary(target, "3.1.0"));
+      }
+    });
+
+    await t.step("the zip holds llm-cache-proxy.exe for Windows", async () => {
+      const archive = join(out, archiveOf("x86_64-pc-windows-msvc"));
+      const listing = (await run("unzip", ["-Z1", archive])).stdout.trim().split("\n");
+      assert.deepEqual(listing, ["llm-cache-proxy.exe", ...EXTRAS]);
+      const content = await run("unzip", ["-p", archive, "llm-cache-proxy.exe"]);
+      assert.equal(content.stdout, fakeBinary("x86_64-pc-windows-msvc", "3.1.0"));
+    });
+
+    const sums = await Deno.readTextFile(join(out, "SHA256SUMS"));
+    const sha = new Map(
+      sums.trim().split("\n").map((l) => l.split("  ").reverse() as [string, string]),
+    );
+
+    await t.step(
+      "SHA256SUMS lists every archive, sorted, and sha256sum -c accepts it",
+      async () => {
+        assert.deepEqual([...sha.keys()], TARGETS.map(archiveOf).sort());
+        const check = await run("sha256sum", ["-c", "SHA256SUMS"], out);
+        assert.equal(check.code, 0, check.stdout + check.stderr);
+      },
+    );
+
+    const formula = await Deno.readTextFile(join(out, "Formula/llm-cache-proxy.rb"));
+
+    await t.step("the formula pins each platform's archive URL and checksum", () => {
+      assert.match(formula, /^class LlmCacheProxy < Formula$/m);
+      assert.match(formula, /^ {2}version "3\.1\.0"$/m);
+      const url = (target: string): string =>
+        `https://github.com/acme/proxy/releases/download/v3.1.0/${archiveOf(target)}`;
+      const block = (target: string): string =>
+        `url "${url(target)}"\\s+sha256 "${sha.get(archiveOf(target))}"`;
+      for (const os of ["macos", "linux"] as const) {
+        const [arm, intel] = os === "macos"
+          ? ["aarch64-apple-darwin", "x86_64-apple-darwin"]
+          : ["aarch64-unknown-linux-gnu", "x86_64-unknown-linux-gnu"];
+        const pattern = `on_${os} do\\s+on_arm do\\s+${block(arm)}\\s+end\\s+` +
+          `on_intel do\\s+${block(intel)}\\s+end\\s+end`;
+        assert.match(formula, new RegExp(pattern), `${os} block`);
+      }
+      assert.equal(formula.match(/^\s+url /gm)?.length, 4);
+      assert.equal(formula.match(/^\s+sha256 /gm)?.length, 4);
+      assert.match(formula, /def install\s+bin\.install "llm-cache-proxy"\s+end/);
+      assert.match(formula, /run \[opt_bin\/"llm-cache-proxy", "serve"\]\s+keep_alive true/);
+      assert.match(formula, /log_path var\/"log\/llm-cache-proxy\.log"/);
+      assert.match(
+        formula,
+        /assert_match version\.to_s, shell_output\("#\{bin\}\/llm-cache-proxy version"\)/,
+      );
+    });
+
+    const ruby = await hasRuby();
+    await t.step({
+      name: `ruby -c accepts the formula${ruby ? "" : " (ignored: ruby is not installed)"}`,
+      ignore: !ruby,
+      fn: async () => {
+        const check = await run("ruby", ["-c", join(out, "Formula/llm-cache-proxy.rb")]);
+        assert.equal(check.code, 0, check.stderr);
+      },
+    });
+
+    await t.step("a tampered archive fails sha256sum -c", async () => {
+      const victim = join(out, archiveOf("aarch64-apple-darwin"));
+      await Deno.writeFile(victim, new Uint8Array([0]), { append: true });
+      const check = await run("sha256sum", ["-c", "SHA256SUMS"], out);
+      assert.equal(check.code, 1);
+      assert.match(check.stdout, new RegExp(`${archiveOf("aarch64-apple-darwin")}: FAILED`));
+    });
+  },
+);
 
 Deno.test("release names the missing binaries and how to build them, exit 1", async () => {
   await using tmp = await tempDir();
@@ -200,19 +208,23 @@ Deno.test({
   },
 });
 
-Deno.test("release defaults to deno.json's version and prints a plain summary in a pipe", async () => {
-  await using tmp = await tempDir();
-  const dist = join(tmp.path, "dist");
-  await makeDist(dist, { version: denoJson.version });
-  const result = await runRelease(["--dist", dist, "--out", join(tmp.path, "out")]);
-  assert.equal(result.code, 0, result.stderr);
-  for (const target of TARGETS) {
-    assert.ok(result.stdout.includes(`✓ llm-cache-proxy-${denoJson.version}-${target}.`));
-  }
-  assert.match(result.stdout, /✓ SHA256SUMS\n/);
-  assert.match(result.stdout, /✓ Formula\/llm-cache-proxy\.rb/);
-  assert.ok(!result.stdout.includes("\x1b["), "no colour in a pipe");
-});
+Deno.test(
+  "release defaults to deno.json's version and prints a plain summary in a pipe",
+  needs("zip"),
+  async () => {
+    await using tmp = await tempDir();
+    const dist = join(tmp.path, "dist");
+    await makeDist(dist, { version: denoJson.version });
+    const result = await runRelease(["--dist", dist, "--out", join(tmp.path, "out")]);
+    assert.equal(result.code, 0, result.stderr);
+    for (const target of TARGETS) {
+      assert.ok(result.stdout.includes(`✓ llm-cache-proxy-${denoJson.version}-${target}.`));
+    }
+    assert.match(result.stdout, /✓ SHA256SUMS\n/);
+    assert.match(result.stdout, /✓ Formula\/llm-cache-proxy\.rb/);
+    assert.ok(!result.stdout.includes("\x1b["), "no colour in a pipe");
+  },
+);
 
 Deno.test("parseReleaseArgs() reads a tag as a version and defaults the repository", async (t) => {
   await t.step("no flags: deno.json's version, dist/ and dist/release/", () => {

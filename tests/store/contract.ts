@@ -42,10 +42,15 @@ function asRead(stored: NewEntry): CacheEntry {
  *
  * @param name the backend's name, e.g. "SqliteStore"
  * @param backend makes a fresh, empty backend for one test; disposed after it
+ * @param options `ignore`: register the cases as ignored (the backend's server is missing)
  */
-export function storeContract(name: string, backend: () => Promise<StoreBackend>): void {
+export function storeContract(
+  name: string,
+  backend: () => Promise<StoreBackend>,
+  options: { readonly ignore?: boolean } = {},
+): void {
   const test = (title: string, fn: (h: Harness) => Promise<void>) =>
-    Deno.test(`${name}: ${title}`, async () => {
+    Deno.test(`${name}: ${title}`, { ignore: options.ignore ?? false }, async () => {
       await using where = await backend();
       const open = new Set<CacheStore>();
       const clock = { t: Date.now(), now: () => clock.t };

@@ -14,6 +14,7 @@ import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { FlightLocks, HeldLock, ListOptions, NewEntry } from "../../src/store/store.ts";
 import { newEntry } from "../support/entry.ts";
 import { startRedis } from "../support/redis.ts";
+import { needs } from "../support/tools.ts";
 
 /** A SQLite store whose every call can be made to fail, with the calls it received counted. */
 class FakeStore implements PingableStore {
@@ -348,48 +349,56 @@ Deno.test("FailOpenStore.close() stops the probe", async () => {
   assert.equal(inner.pings, pings);
 });
 
-Deno.test("FailOpenStore over a real Redis: stopped mid-run, then started again", async () => {
-  await using redis = await startRedis();
-  const lines: string[] = [];
-  const log = createLogger("info", (line) => lines.push(line));
-  await using store = new FailOpenStore(
-    await RedisStore.open(redis.url, { maxEntries: 10 }),
-    log,
-    { probeEveryMs: 50 },
-  );
-  assert.equal(await store.check(), "ok");
-  await store.put(newEntry("k1"));
-  assert.equal((await store.get("k1"))?.key, "k1");
+Deno.test(
+  "FailOpenStore over a real Redis: stopped mid-run, then started again",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    const lines: string[] = [];
+    const log = createLogger("info", (line) => lines.push(line));
+    await using store = new FailOpenStore(
+      await RedisStore.open(redis.url, { maxEntries: 10 }),
+      log,
+      { probeEveryMs: 50 },
+    );
+    assert.equal(await store.check(), "ok");
+    await store.put(newEntry("k1"));
+    assert.equal((await store.get("k1"))?.key, "k1");
 
-  await redis.stop();
-  const started = Date.now();
-  assert.equal(await store.get("k1"), undefined);
-  await store.put(newEntry("k2"));
-  assert.ok(Date.now() - started < 1000, "a call while Redis is down must not wait on it");
-  assert.equal(store.health(), "degraded");
-  assert.match(lines.join("\n"), /Cache store unreachable \(.*127\.0\.0\.1.*\)/);
+    await redis.stop();
+    const started = Date.now();
+    assert.equal(await store.get("k1"), undefined);
+    await store.put(newEntry("k2"));
+    assert.ok(Date.now() - started < 1000, "a call while Redis is down must not wait on it");
+    assert.equal(store.health(), "degraded");
+    assert.match(lines.join("\n"), /Cache store unreachable \(.*127\.0\.0\.1.*\)/);
 
-  await redis.start(); // empty again: no persistence
-  await waitFor(() => store.health() === "ok", 5000);
-  await store.put(newEntry("k3"));
-  assert.equal((await store.get("k3"))?.key, "k3");
-  assert.equal(lines.filter((l) => l.includes("Cache store unreachable")).length, 1);
-  assert.equal(lines.filter((l) => l.includes("Cache store is back")).length, 1);
-});
+    await redis.start(); // empty again: no persistence
+    await waitFor(() => store.health() === "ok", 5000);
+    await store.put(newEntry("k3"));
+    assert.equal((await store.get("k3"))?.key, "k3");
+    assert.equal(lines.filter((l) => l.includes("Cache store unreachable")).length, 1);
+    assert.equal(lines.filter((l) => l.includes("Cache store is back")).length, 1);
+  },
+);
 
-Deno.test("FailOpenStore over a real Redis that is down at start-up", async () => {
-  await using redis = await startRedis();
-  await redis.stop();
-  const lines: string[] = [];
-  await using store = new FailOpenStore(
-    await RedisStore.open(redis.url, { maxEntries: 10 }),
-    createLogger("info", (line) => lines.push(line)),
-    { probeEveryMs: 50 },
-  );
-  assert.equal(await store.check(), "degraded");
-  assert.equal(await store.get("k1"), undefined);
-  await redis.start();
-  await waitFor(() => store.health() === "ok", 5000);
-  await store.put(newEntry("k1"));
-  assert.equal((await store.get("k1"))?.key, "k1");
-});
+Deno.test(
+  "FailOpenStore over a real Redis that is down at start-up",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await redis.stop();
+    const lines: string[] = [];
+    await using store = new FailOpenStore(
+      await RedisStore.open(redis.url, { maxEntries: 10 }),
+      createLogger("info", (line) => lines.push(line)),
+      { probeEveryMs: 50 },
+    );
+    assert.equal(await store.check(), "degraded");
+    assert.equal(await store.get("k1"), undefined);
+    await redis.start();
+    await waitFor(() => store.health() === "ok", 5000);
+    await store.put(newEntry("k1"));
+    assert.equal((await store.get("k1"))?.key, "k1");
+  },
+);

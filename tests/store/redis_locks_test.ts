@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { type LockClient, RedisFlightLocks } from "../../src/store/redis_locks.ts";
 import { type RedisServer, startRedis } from "../support/redis.ts";
+import { needs } from "../support/tools.ts";
 
 const PREFIX = "test:";
 
@@ -69,168 +70,211 @@ async function lockExists(client: Client, key: string): Promise<boolean> {
   return await client.exists(`${PREFIX}lock:${key}`) === 1;
 }
 
-Deno.test("RedisFlightLocks.acquire() gives the lock to one of many callers on two connections", async () => {
-  await using redis = await startRedis();
-  await using a = await connect(defaultClient(redis.url));
-  await using b = await connect(storeLikeClient(redis.url));
-  await using locksA = locksOn(a);
-  await using locksB = locksOn(b);
-  const tries = Array.from({ length: 20 }, (_, i) => (i % 2 ? locksA : locksB).acquire("k", 5000));
-  const held = (await Promise.all(tries)).filter((lock) => lock !== undefined);
-  assert.equal(held.length, 1);
-  assert.equal(await locksB.acquire("other", 5000) !== undefined, true, "keys are independent");
-});
+Deno.test(
+  "RedisFlightLocks.acquire() gives the lock to one of many callers on two connections",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using a = await connect(defaultClient(redis.url));
+    await using b = await connect(storeLikeClient(redis.url));
+    await using locksA = locksOn(a);
+    await using locksB = locksOn(b);
+    const tries = Array.from(
+      { length: 20 },
+      (_, i) => (i % 2 ? locksA : locksB).acquire("k", 5000),
+    );
+    const held = (await Promise.all(tries)).filter((lock) => lock !== undefined);
+    assert.equal(held.length, 1);
+    assert.equal(await locksB.acquire("other", 5000) !== undefined, true, "keys are independent");
+  },
+);
 
-Deno.test("RedisFlightLocks: release() wakes a waiter on another connection at once", async () => {
-  await using redis = await startRedis();
-  await using a = await connect(defaultClient(redis.url));
-  await using b = await connect(storeLikeClient(redis.url));
-  await using locksA = locksOn(a);
-  await using locksB = locksOn(b, 60_000); // no poll in time: only the message can wake it
-  const lock = await locksA.acquire("k", 5000);
-  assert.ok(lock);
-  const started = performance.now();
-  const waiting = locksB.released("k", 5000).then(() => performance.now());
-  const channel = `${PREFIX}released`;
-  await until(async () => (await a.pubSubNumSub(channel))[channel] === 1, 2000, "not subscribed");
-  const releasedAt = performance.now();
-  await lock.release();
-  const wokeAt = await waiting;
-  assert.ok(wokeAt - releasedAt < 50, `woke ${Math.round(wokeAt - releasedAt)} ms after release`);
-  assert.ok(wokeAt - started < 2000);
-  assert.equal(await lockExists(a, "k"), false);
-  await lock.release(); // idempotent
-});
+Deno.test(
+  "RedisFlightLocks: release() wakes a waiter on another connection at once",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using a = await connect(defaultClient(redis.url));
+    await using b = await connect(storeLikeClient(redis.url));
+    await using locksA = locksOn(a);
+    await using locksB = locksOn(b, 60_000); // no poll in time: only the message can wake it
+    const lock = await locksA.acquire("k", 5000);
+    assert.ok(lock);
+    const started = performance.now();
+    const waiting = locksB.released("k", 5000).then(() => performance.now());
+    const channel = `${PREFIX}released`;
+    await until(async () => (await a.pubSubNumSub(channel))[channel] === 1, 2000, "not subscribed");
+    const releasedAt = performance.now();
+    await lock.release();
+    const wokeAt = await waiting;
+    assert.ok(wokeAt - releasedAt < 50, `woke ${Math.round(wokeAt - releasedAt)} ms after release`);
+    assert.ok(wokeAt - started < 2000);
+    assert.equal(await lockExists(a, "k"), false);
+    await lock.release(); // idempotent
+  },
+);
 
-Deno.test("RedisFlightLocks.released() resolves at once for a lock that is not held", async () => {
-  await using redis = await startRedis();
-  await using a = await connect(defaultClient(redis.url));
-  await using locksA = locksOn(a, 60_000);
-  const lock = await locksA.acquire("k", 5000);
-  assert.ok(lock);
-  await lock.release(); // released before anyone waits: no message will come
-  const waited = await timed(locksA.released("k", 5000));
-  assert.ok(waited < 100, `released() after ${Math.round(waited)} ms`);
-});
+Deno.test(
+  "RedisFlightLocks.released() resolves at once for a lock that is not held",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using a = await connect(defaultClient(redis.url));
+    await using locksA = locksOn(a, 60_000);
+    const lock = await locksA.acquire("k", 5000);
+    assert.ok(lock);
+    await lock.release(); // released before anyone waits: no message will come
+    const waited = await timed(locksA.released("k", 5000));
+    assert.ok(waited < 100, `released() after ${Math.round(waited)} ms`);
+  },
+);
 
-Deno.test("RedisFlightLocks: extend() keeps a lock past its TTL", async () => {
-  await using redis = await startRedis();
-  await using a = await connect(defaultClient(redis.url));
-  await using b = await connect(defaultClient(redis.url));
-  await using locksA = locksOn(a);
-  await using locksB = locksOn(b);
-  const lock = await locksA.acquire("k", 400);
-  assert.ok(lock);
-  await sleep(250);
-  await lock.extend();
-  assert.ok(await a.pTTL(`${PREFIX}lock:k`) > 350, "a full TTL again");
-  await sleep(250); // past the first TTL, within the extended one
-  assert.equal(await locksB.acquire("k", 300), undefined, "still held");
-  await lock.release();
-  await lock.extend();
-  assert.equal(await lockExists(a, "k"), false, "a released lock is not taken back");
-  assert.ok(await locksB.acquire("k", 300), "free after release");
-});
+Deno.test(
+  "RedisFlightLocks: extend() keeps a lock past its TTL",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using a = await connect(defaultClient(redis.url));
+    await using b = await connect(defaultClient(redis.url));
+    await using locksA = locksOn(a);
+    await using locksB = locksOn(b);
+    const lock = await locksA.acquire("k", 400);
+    assert.ok(lock);
+    await sleep(250);
+    await lock.extend();
+    assert.ok(await a.pTTL(`${PREFIX}lock:k`) > 350, "a full TTL again");
+    await sleep(250); // past the first TTL, within the extended one
+    assert.equal(await locksB.acquire("k", 300), undefined, "still held");
+    await lock.release();
+    await lock.extend();
+    assert.equal(await lockExists(a, "k"), false, "a released lock is not taken back");
+    assert.ok(await locksB.acquire("k", 300), "free after release");
+  },
+);
 
-Deno.test("RedisFlightLocks: a holder that dies blocks others only until its TTL", async () => {
-  await using redis = await startRedis();
-  await using b = await connect(defaultClient(redis.url));
-  await using locksB = locksOn(b);
-  {
+Deno.test(
+  "RedisFlightLocks: a holder that dies blocks others only until its TTL",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using b = await connect(defaultClient(redis.url));
+    await using locksB = locksOn(b);
+    {
+      await using a = await connect(defaultClient(redis.url));
+      await using locksA = locksOn(a);
+      assert.ok(await locksA.acquire("k", 300)); // never released: the holder goes away
+    }
+    const waited = await timed(locksB.released("k", 5000));
+    assert.ok(waited > 200 && waited < 1000, `released() after ${Math.round(waited)} ms`);
+    assert.ok(await locksB.acquire("k", 5000), "the next instance takes over");
+  },
+);
+
+Deno.test(
+  "RedisFlightLocks: a stale holder cannot release or extend the new holder's lock",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using a = await connect(defaultClient(redis.url));
+    await using b = await connect(defaultClient(redis.url));
+    await using locksA = locksOn(a);
+    await using locksB = locksOn(b);
+    const stale = await locksA.acquire("k", 200);
+    assert.ok(stale);
+    await locksB.released("k", 5000); // it expires
+    const fresh = await locksB.acquire("k", 5000);
+    assert.ok(fresh);
+    await stale.extend();
+    await stale.release();
+    assert.equal(await locksA.acquire("k", 5000), undefined, "the new holder still holds it");
+    assert.ok(await b.pTTL(`${PREFIX}lock:k`) > 4000, "its TTL untouched");
+    await fresh.release();
+    assert.equal(await lockExists(a, "k"), false);
+  },
+);
+
+Deno.test(
+  "RedisFlightLocks: extend() takes back an expired lock nobody else took",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
     await using a = await connect(defaultClient(redis.url));
     await using locksA = locksOn(a);
-    assert.ok(await locksA.acquire("k", 300)); // never released: the holder goes away
-  }
-  const waited = await timed(locksB.released("k", 5000));
-  assert.ok(waited > 200 && waited < 1000, `released() after ${Math.round(waited)} ms`);
-  assert.ok(await locksB.acquire("k", 5000), "the next instance takes over");
-});
+    const lock = await locksA.acquire("k", 200);
+    assert.ok(lock);
+    await locksA.released("k", 5000);
+    await lock.extend();
+    assert.equal(await locksA.acquire("k", 200), undefined);
+    await lock.release();
+    assert.equal(await lockExists(a, "k"), false);
+  },
+);
 
-Deno.test("RedisFlightLocks: a stale holder cannot release or extend the new holder's lock", async () => {
-  await using redis = await startRedis();
-  await using a = await connect(defaultClient(redis.url));
-  await using b = await connect(defaultClient(redis.url));
-  await using locksA = locksOn(a);
-  await using locksB = locksOn(b);
-  const stale = await locksA.acquire("k", 200);
-  assert.ok(stale);
-  await locksB.released("k", 5000); // it expires
-  const fresh = await locksB.acquire("k", 5000);
-  assert.ok(fresh);
-  await stale.extend();
-  await stale.release();
-  assert.equal(await locksA.acquire("k", 5000), undefined, "the new holder still holds it");
-  assert.ok(await b.pTTL(`${PREFIX}lock:k`) > 4000, "its TTL untouched");
-  await fresh.release();
-  assert.equal(await lockExists(a, "k"), false);
-});
+Deno.test(
+  "RedisFlightLocks.released() ends at its timeout while the lock is held",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using a = await connect(defaultClient(redis.url));
+    await using locksA = locksOn(a);
+    assert.ok(await locksA.acquire("k", 5000));
+    const waited = await timed(locksA.released("k", 250));
+    assert.ok(waited >= 240 && waited < 700, `released() after ${Math.round(waited)} ms`);
+    assert.equal(await lockExists(a, "k"), true);
+  },
+);
 
-Deno.test("RedisFlightLocks: extend() takes back an expired lock nobody else took", async () => {
-  await using redis = await startRedis();
-  await using a = await connect(defaultClient(redis.url));
-  await using locksA = locksOn(a);
-  const lock = await locksA.acquire("k", 200);
-  assert.ok(lock);
-  await locksA.released("k", 5000);
-  await lock.extend();
-  assert.equal(await locksA.acquire("k", 200), undefined);
-  await lock.release();
-  assert.equal(await lockExists(a, "k"), false);
-});
+Deno.test(
+  "RedisFlightLocks.acquire() that timed out leaves no lock behind",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using a = await connect(defaultClient(redis.url));
+    await using control = await connect(defaultClient(redis.url));
+    await using locksA = locksOn(a);
+    await control.sendCommand(["CLIENT", "PAUSE", "800", "ALL"]); // Redis answers late
+    await assert.rejects(locksA.acquire("k", 10_000), /no answer to SET within 500 ms/);
+    await control.sendCommand(["CLIENT", "UNPAUSE"]);
+    // The late SET took the lock after all; the cleanup queued behind it removes it.
+    await until(async () => !await lockExists(a, "k"), 2000, "a lock nobody holds is left");
+  },
+);
 
-Deno.test("RedisFlightLocks.released() ends at its timeout while the lock is held", async () => {
-  await using redis = await startRedis();
-  await using a = await connect(defaultClient(redis.url));
-  await using locksA = locksOn(a);
-  assert.ok(await locksA.acquire("k", 5000));
-  const waited = await timed(locksA.released("k", 250));
-  assert.ok(waited >= 240 && waited < 700, `released() after ${Math.round(waited)} ms`);
-  assert.equal(await lockExists(a, "k"), true);
-});
-
-Deno.test("RedisFlightLocks.acquire() that timed out leaves no lock behind", async () => {
-  await using redis = await startRedis();
-  await using a = await connect(defaultClient(redis.url));
-  await using control = await connect(defaultClient(redis.url));
-  await using locksA = locksOn(a);
-  await control.sendCommand(["CLIENT", "PAUSE", "800", "ALL"]); // Redis answers late
-  await assert.rejects(locksA.acquire("k", 10_000), /no answer to SET within 500 ms/);
-  await control.sendCommand(["CLIENT", "UNPAUSE"]);
-  // The late SET took the lock after all; the cleanup queued behind it removes it.
-  await until(async () => !await lockExists(a, "k"), 2000, "a lock nobody holds is left");
-});
-
-Deno.test("RedisFlightLocks fails open while Redis is down, and recovers", async (t) => {
-  await using redis = await startRedis();
-  const variants: [
-    string,
-    () => Promise<{ locks: RedisFlightLocks; client?: { destroy(): void } }>,
-  ][] = [
-    ["with a client that queues commands offline", async () => {
-      const client = await connect(defaultClient(redis.url));
-      return { locks: new RedisFlightLocks(client, { prefix: PREFIX }), client };
-    }],
-    ["with a client like the store's (no offline queue, RESP 2)", async () => {
-      const client = await connect(storeLikeClient(redis.url));
-      return { locks: new RedisFlightLocks(client, { prefix: PREFIX }), client };
-    }],
-    [
-      "with its own client from a URL",
-      () => Promise.resolve({ locks: new RedisFlightLocks(redis.url, { prefix: PREFIX }) }),
-    ],
-  ];
-  for (const [name, open] of variants) {
-    await t.step(name, async () => {
-      const { locks, client } = await open();
-      try {
-        await outage(redis, locks);
-      } finally {
-        await locks.close();
-        client?.destroy();
-      }
-    });
-  }
-});
+Deno.test(
+  "RedisFlightLocks fails open while Redis is down, and recovers",
+  needs("redis-server"),
+  async (t) => {
+    await using redis = await startRedis();
+    const variants: [
+      string,
+      () => Promise<{ locks: RedisFlightLocks; client?: { destroy(): void } }>,
+    ][] = [
+      ["with a client that queues commands offline", async () => {
+        const client = await connect(defaultClient(redis.url));
+        return { locks: new RedisFlightLocks(client, { prefix: PREFIX }), client };
+      }],
+      ["with a client like the store's (no offline queue, RESP 2)", async () => {
+        const client = await connect(storeLikeClient(redis.url));
+        return { locks: new RedisFlightLocks(client, { prefix: PREFIX }), client };
+      }],
+      [
+        "with its own client from a URL",
+        () => Promise.resolve({ locks: new RedisFlightLocks(redis.url, { prefix: PREFIX }) }),
+      ],
+    ];
+    for (const [name, open] of variants) {
+      await t.step(name, async () => {
+        const { locks, client } = await open();
+        try {
+          await outage(redis, locks);
+        } finally {
+          await locks.close();
+          client?.destroy();
+        }
+      });
+    }
+  },
+);
 
 async function outage(redis: RedisServer, locks: RedisFlightLocks): Promise<void> {
   const acquired = async (key: string) => await locks.acquire(key, 1000).catch(() => undefined);

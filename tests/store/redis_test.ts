@@ -4,6 +4,7 @@ import { RedisStore } from "../../src/store/redis.ts";
 import type { NewEntry } from "../../src/store/store.ts";
 import { newEntry } from "../support/entry.ts";
 import { type RedisServer, startRedis } from "../support/redis.ts";
+import { needs } from "../support/tools.ts";
 
 /** A plain client to look at what the store wrote. */
 async function inspector(redis: RedisServer) {
@@ -35,114 +36,139 @@ async function elapsed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
-Deno.test("RedisStore gives an entry, its aliases and their set a TTL of expiresAt + staleMs", async () => {
-  await using redis = await startRedis();
-  await using raw = await inspector(redis);
-  const now = Date.now();
-  await using store = await RedisStore.open(redis.url, {
-    maxEntries: 10,
-    staleMs: 10_000,
-    now: () => now,
-    prefix: "t:",
-  });
-  await store.put(entry("k", { expiresAt: now + 60_000 }), ["alias"]);
-  for (const key of ["t:e:k", "t:a:alias", "t:al:k"]) {
-    const ttl = await raw.send<number>("PTTL", key);
-    assert.ok(ttl > 69_000 && ttl <= 70_000, `${key}: ${ttl} ms`);
-  }
-  assert.equal(await raw.send("PTTL", "t:lru"), -1, "indexes stay until pruned");
-  await store.put(entry("old", { expiresAt: now - 3_600_000 }));
-  const ttl = await raw.send<number>("PTTL", "t:e:old");
-  assert.ok(ttl > 59_000 && ttl <= 60_000, `an entry past its stale window stays a minute: ${ttl}`);
-});
+Deno.test(
+  "RedisStore gives an entry, its aliases and their set a TTL of expiresAt + staleMs",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using raw = await inspector(redis);
+    const now = Date.now();
+    await using store = await RedisStore.open(redis.url, {
+      maxEntries: 10,
+      staleMs: 10_000,
+      now: () => now,
+      prefix: "t:",
+    });
+    await store.put(entry("k", { expiresAt: now + 60_000 }), ["alias"]);
+    for (const key of ["t:e:k", "t:a:alias", "t:al:k"]) {
+      const ttl = await raw.send<number>("PTTL", key);
+      assert.ok(ttl > 69_000 && ttl <= 70_000, `${key}: ${ttl} ms`);
+    }
+    assert.equal(await raw.send("PTTL", "t:lru"), -1, "indexes stay until pruned");
+    await store.put(entry("old", { expiresAt: now - 3_600_000 }));
+    const ttl = await raw.send<number>("PTTL", "t:e:old");
+    assert.ok(
+      ttl > 59_000 && ttl <= 60_000,
+      `an entry past its stale window stays a minute: ${ttl}`,
+    );
+  },
+);
 
-Deno.test("RedisStore serves a hit without SCAN or KEYS: only O(log n) commands per get", async () => {
-  await using redis = await startRedis();
-  await using raw = await inspector(redis);
-  await using store = await RedisStore.open(redis.url, { maxEntries: 1000 });
-  for (let i = 0; i < 200; i++) await store.put(entry(`k${i}`), [`alias${i}`]);
-  await store.get("nope"); // the first get sends the script (EVAL), later ones its SHA-1
-  await raw.send("CONFIG", "RESETSTAT");
-  for (let i = 0; i < 100; i++) {
-    assert.ok(await store.get(`k${i}`));
-    assert.ok(await store.get(`alias${i + 100}`));
-    assert.equal(await store.get(`nope${i}`), undefined);
-  }
-  const stats = await raw.send<string>("INFO", "commandstats");
-  const calls = new Map(
-    [...stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map(([, name, n]) => [name!, Number(n)]),
-  );
-  calls.delete("config|resetstat");
-  // 100 hits by key, 100 by alias (the key lookup misses first), 100 misses.
-  const expected = { evalsha: 300, hget: 400, get: 200, hgetall: 200, hincrby: 200, hset: 200 };
-  assert.deepEqual(Object.fromEntries(calls), { ...expected, zadd: 200 });
-});
+Deno.test(
+  "RedisStore serves a hit without SCAN or KEYS: only O(log n) commands per get",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using raw = await inspector(redis);
+    await using store = await RedisStore.open(redis.url, { maxEntries: 1000 });
+    for (let i = 0; i < 200; i++) await store.put(entry(`k${i}`), [`alias${i}`]);
+    await store.get("nope"); // the first get sends the script (EVAL), later ones its SHA-1
+    await raw.send("CONFIG", "RESETSTAT");
+    for (let i = 0; i < 100; i++) {
+      assert.ok(await store.get(`k${i}`));
+      assert.ok(await store.get(`alias${i + 100}`));
+      assert.equal(await store.get(`nope${i}`), undefined);
+    }
+    const stats = await raw.send<string>("INFO", "commandstats");
+    const calls = new Map(
+      [...stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((
+        [, name, n],
+      ) => [name!, Number(n)]),
+    );
+    calls.delete("config|resetstat");
+    // 100 hits by key, 100 by alias (the key lookup misses first), 100 misses.
+    const expected = { evalsha: 300, hget: 400, get: 200, hgetall: 200, hincrby: 200, hset: 200 };
+    assert.deepEqual(Object.fromEntries(calls), { ...expected, zadd: 200 });
+  },
+);
 
-Deno.test("RedisStore opens at once while Redis is down, rejects fast, and recovers without a restart", async () => {
-  await using redis = await startRedis();
-  await redis.stop();
-  const start = performance.now();
-  await using store = await RedisStore.open(redis.url, { maxEntries: 10 });
-  const opening = performance.now() - start;
-  assert.ok(opening < 1500, `open() took ${opening} ms`);
-  const down = new RegExp(`Cannot reach Redis at 127\\.0\\.0\\.1:${redis.port} .*ECONNREFUSED`);
-  for (const command of [() => store.get("k"), () => store.put(entry("k")), () => store.ping()]) {
-    const took = await elapsed(() => assert.rejects(command(), down));
-    assert.ok(took < 2000, `rejected after ${took} ms`);
-  }
-  await redis.start();
-  await until(() => reachable(store), 5000);
-  await store.put(entry("k"));
-  assert.ok(await store.get("k"));
+Deno.test(
+  "RedisStore opens at once while Redis is down, rejects fast, and recovers without a restart",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await redis.stop();
+    const start = performance.now();
+    await using store = await RedisStore.open(redis.url, { maxEntries: 10 });
+    const opening = performance.now() - start;
+    assert.ok(opening < 1500, `open() took ${opening} ms`);
+    const down = new RegExp(`Cannot reach Redis at 127\\.0\\.0\\.1:${redis.port} .*ECONNREFUSED`);
+    for (const command of [() => store.get("k"), () => store.put(entry("k")), () => store.ping()]) {
+      const took = await elapsed(() => assert.rejects(command(), down));
+      assert.ok(took < 2000, `rejected after ${took} ms`);
+    }
+    await redis.start();
+    await until(() => reachable(store), 5000);
+    await store.put(entry("k"));
+    assert.ok(await store.get("k"));
 
-  await redis.stop();
-  const took = await elapsed(() => assert.rejects(store.get("k"), /Redis at 127\.0\.0\.1/));
-  assert.ok(took < 2000, `rejected after ${took} ms once the server went away`);
-  await redis.start(); // empty again
-  await until(() => reachable(store), 5000);
-  assert.equal(await store.get("k"), undefined);
-  await store.put(entry("k"));
-  assert.ok(await store.get("k"));
-});
+    await redis.stop();
+    const took = await elapsed(() => assert.rejects(store.get("k"), /Redis at 127\.0\.0\.1/));
+    assert.ok(took < 2000, `rejected after ${took} ms once the server went away`);
+    await redis.start(); // empty again
+    await until(() => reachable(store), 5000);
+    assert.equal(await store.get("k"), undefined);
+    await store.put(entry("k"));
+    assert.ok(await store.get("k"));
+  },
+);
 
-Deno.test("RedisStore fails a command Redis does not answer in time, and stays in step after", async () => {
-  await using redis = await startRedis();
-  await using raw = await inspector(redis);
-  await using store = await RedisStore.open(redis.url, { maxEntries: 10, commandTimeoutMs: 200 });
-  await store.put(entry("a"));
-  await store.put(entry("b"));
-  await raw.send("CLIENT", "PAUSE", "700", "ALL");
-  const took = await elapsed(() => assert.rejects(store.get("a"), /did not answer/));
-  assert.ok(took < 600, `timed out after ${took} ms`);
-  await until(() => reachable(store), 3000);
-  assert.equal((await store.get("b"))?.key, "b", "a late reply is not taken for the next one");
-  assert.equal((await store.get("a"))?.key, "a");
-});
+Deno.test(
+  "RedisStore fails a command Redis does not answer in time, and stays in step after",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using raw = await inspector(redis);
+    await using store = await RedisStore.open(redis.url, { maxEntries: 10, commandTimeoutMs: 200 });
+    await store.put(entry("a"));
+    await store.put(entry("b"));
+    await raw.send("CLIENT", "PAUSE", "700", "ALL");
+    const took = await elapsed(() => assert.rejects(store.get("a"), /did not answer/));
+    assert.ok(took < 600, `timed out after ${took} ms`);
+    await until(() => reachable(store), 3000);
+    assert.equal((await store.get("b"))?.key, "b", "a late reply is not taken for the next one");
+    assert.equal((await store.get("a"))?.key, "a");
+  },
+);
 
-Deno.test("RedisStore keeps stores with different key prefixes apart", async () => {
-  await using redis = await startRedis();
-  await using raw = await inspector(redis);
-  await using a = await RedisStore.open(redis.url, { maxEntries: 10, prefix: "team-a:" });
-  await using b = await RedisStore.open(redis.url, { maxEntries: 10, prefix: "team-b:" });
-  await using byDefault = await RedisStore.open(redis.url, { maxEntries: 10 });
-  await a.put(entry("k"), ["alias"]);
-  await a.addCounters(new Map([["calls", 1]]));
-  assert.equal(await b.get("k"), undefined);
-  assert.equal(await b.get("alias"), undefined);
-  assert.deepEqual([await b.count(), await b.bytes(), await b.list()], [0, 0, []]);
-  assert.deepEqual(await b.readCounters(), new Map());
-  assert.equal(await b.delete("k"), false);
-  assert.equal(await b.prune(Date.now() + 3_600_000), 0);
-  assert.ok(await a.get("alias"));
-  await byDefault.put(entry("k"));
-  assert.equal(byDefault.prefix, "llm-cache-proxy:");
-  assert.equal(await raw.send("EXISTS", "llm-cache-proxy:e:k"), 1);
-  const outside = (await raw.send<string[]>("KEYS", "*"))
-    .filter((key) => !/^(team-a|team-b|llm-cache-proxy):/.test(key));
-  assert.deepEqual(outside, [], "every key under its store's prefix");
-});
+Deno.test(
+  "RedisStore keeps stores with different key prefixes apart",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using raw = await inspector(redis);
+    await using a = await RedisStore.open(redis.url, { maxEntries: 10, prefix: "team-a:" });
+    await using b = await RedisStore.open(redis.url, { maxEntries: 10, prefix: "team-b:" });
+    await using byDefault = await RedisStore.open(redis.url, { maxEntries: 10 });
+    await a.put(entry("k"), ["alias"]);
+    await a.addCounters(new Map([["calls", 1]]));
+    assert.equal(await b.get("k"), undefined);
+    assert.equal(await b.get("alias"), undefined);
+    assert.deepEqual([await b.count(), await b.bytes(), await b.list()], [0, 0, []]);
+    assert.deepEqual(await b.readCounters(), new Map());
+    assert.equal(await b.delete("k"), false);
+    assert.equal(await b.prune(Date.now() + 3_600_000), 0);
+    assert.ok(await a.get("alias"));
+    await byDefault.put(entry("k"));
+    assert.equal(byDefault.prefix, "llm-cache-proxy:");
+    assert.equal(await raw.send("EXISTS", "llm-cache-proxy:e:k"), 1);
+    const outside = (await raw.send<string[]>("KEYS", "*"))
+      .filter((key) => !/^(team-a|team-b|llm-cache-proxy):/.test(key));
+    assert.deepEqual(outside, [], "every key under its store's prefix");
+  },
+);
 
-Deno.test("RedisStore never repeats a password from its URL", async () => {
+Deno.test("RedisStore never repeats a password from its URL", needs("redis-server"), async () => {
   await assert.rejects(
     RedisStore.open("http://user:hunter2@127.0.0.1:6379", { maxEntries: 1 }),
     (e: Error) => e instanceof TypeError && !e.message.includes("hunter2"),
@@ -158,27 +184,31 @@ Deno.test("RedisStore never repeats a password from its URL", async () => {
   await assert.rejects(store.get("k"), (e: Error) => !e.message.includes("hunter2"));
 });
 
-Deno.test("RedisStore prunes in batches: more expired entries than one batch all go", async () => {
-  await using redis = await startRedis();
-  let now = Date.now();
-  await using store = await RedisStore.open(redis.url, {
-    maxEntries: 5000,
-    staleMs: 0,
-    now: () => now,
-    prefix: "p:",
-  });
-  const expired = 1200; // more than two batches of 500
-  for (let i = 0; i < expired; i += 100) {
-    await Promise.all(
-      Array.from(
-        { length: 100 },
-        (_, j) => store.put(entry(`old${i + j}`, { createdAt: now, expiresAt: now + 1000 })),
-      ),
-    );
-  }
-  await store.put(entry("fresh", { createdAt: now, expiresAt: now + 3_600_000 }));
-  now += 2000;
-  assert.equal(await store.prune(now), expired);
-  assert.equal(await store.count(), 1);
-  assert.deepEqual((await store.list()).map((e) => e.key), ["fresh"]);
-});
+Deno.test(
+  "RedisStore prunes in batches: more expired entries than one batch all go",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    let now = Date.now();
+    await using store = await RedisStore.open(redis.url, {
+      maxEntries: 5000,
+      staleMs: 0,
+      now: () => now,
+      prefix: "p:",
+    });
+    const expired = 1200; // more than two batches of 500
+    for (let i = 0; i < expired; i += 100) {
+      await Promise.all(
+        Array.from(
+          { length: 100 },
+          (_, j) => store.put(entry(`old${i + j}`, { createdAt: now, expiresAt: now + 1000 })),
+        ),
+      );
+    }
+    await store.put(entry("fresh", { createdAt: now, expiresAt: now + 3_600_000 }));
+    now += 2000;
+    assert.equal(await store.prune(now), expired);
+    assert.equal(await store.count(), 1);
+    assert.deepEqual((await store.list()).map((e) => e.key), ["fresh"]);
+  },
+);
