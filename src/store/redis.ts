@@ -33,17 +33,27 @@
  * memory limit, use `maxmemory-policy volatile-lru` (or `noeviction`): it
  * only drops entries, which the indexes survive; `allkeys-*` may drop an index.
  *
- * Fail fast: commands are never queued while disconnected (they reject at
- * once), each one times out after `commandTimeoutMs`, the client reconnects
- * in the background every {@link RETRY_EVERY_MS} ms, and a dropped
- * connection is an error event, never a crash. `open()` returns within
- * about a second even when Redis is down; a fail-open wrapper turns the
- * rejections into misses and probes recovery with {@link RedisStore.ping}.
+ * Fail fast (`_redis_client.ts`): commands are never queued while
+ * disconnected (they reject at once), each one times out after
+ * `commandTimeoutMs`, the client reconnects in the background every
+ * {@link RETRY_EVERY_MS} ms, and a dropped connection is an error event,
+ * never a crash. `open()` returns within about a second even when Redis is
+ * down; a fail-open wrapper turns the rejections into misses and probes
+ * recovery with {@link RedisStore.ping}.
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { createClient, ErrorReply, RESP_TYPES, TimeoutError } from "redis";
+import type { Buffer } from "node:buffer";
+import {
+  BUFFERS,
+  type CommandOptions,
+  type Connection,
+  connection,
+  disconnect,
+  evalScript,
+  firstAttempt,
+  send,
+} from "./_redis_client.ts";
 import {
   browseEntries,
   listEntries,
@@ -75,23 +85,13 @@ import type {
 /** The key prefix when none is given. */
 export const DEFAULT_PREFIX = "llm-cache-proxy:";
 
-/** How often a lost connection is retried, in ms. */
-export const RETRY_EVERY_MS = 500;
-
-/** How long `open()` waits for a first connection, in ms. */
-const CONNECT_TIMEOUT_MS = 1000;
+export { RETRY_EVERY_MS } from "./_redis_client.ts";
 
 /**
  * An entry stored past its stale window (an old bundle) still lives this long,
  * as SQLite keeps it until the next prune.
  */
 const MIN_TTL_MS = 60_000;
-
-type Client = ReturnType<typeof newClient>;
-type CommandOptions = NonNullable<Parameters<Client["sendCommand"]>[1]>;
-
-/** Replies with bulk strings as Buffers: bodies are bytes, not text. */
-const BUFFERS: CommandOptions = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
 
 /** Options of {@link RedisStore.open}. */
 export interface RedisStoreOptions {
@@ -109,25 +109,21 @@ export interface RedisStoreOptions {
 
 /** A {@link CacheStore} on a Redis server, shared by every proxy that names it. */
 export class RedisStore implements CacheStore, AsyncDisposable {
-  #client: Client;
+  #conn: Connection;
   #scripts: Scripts;
-  #where: string;
   #prefix: string;
   #now: () => number;
   #maxEntries: number;
   #staleMs: number;
   #timeoutMs: number;
-  #lastError: Error | undefined;
-  #closed = false;
   /** The browsing side's way in: the prefix, and commands that explain their errors. */
   #reader: RedisReader;
   /** Cross-instance coalescing on the same Redis, keys under the same prefix. */
   readonly locks: RedisFlightLocks;
 
-  private constructor(client: Client, where: string, scripts: Scripts, options: RedisStoreOptions) {
-    this.#client = client;
-    this.locks = new RedisFlightLocks(client, { prefix: options.prefix ?? DEFAULT_PREFIX });
-    this.#where = where;
+  private constructor(conn: Connection, scripts: Scripts, options: RedisStoreOptions) {
+    this.#conn = conn;
+    this.locks = new RedisFlightLocks(conn.client, { prefix: options.prefix ?? DEFAULT_PREFIX });
     this.#scripts = scripts;
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
     this.#now = options.now ?? Date.now;
@@ -136,12 +132,9 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
     this.#reader = {
       prefix: this.#prefix,
-      text: (args) => this.#send(args),
-      bytes: (args) => this.#send(args, BUFFERS),
+      text: (args) => send(conn, args),
+      bytes: (args) => send(conn, args, BUFFERS),
     };
-    // Without a listener, a dropped connection would be an uncaught error event.
-    client.on("error", (e: Error) => this.#lastError = e);
-    client.on("ready", () => this.#lastError = undefined);
   }
 
   /**
@@ -159,10 +152,9 @@ export class RedisStore implements CacheStore, AsyncDisposable {
    * ```
    */
   static async open(url: string, options: RedisStoreOptions): Promise<RedisStore> {
-    const where = describe(url);
-    const client = newClient(url, options.commandTimeoutMs ?? 1000);
-    const store = new RedisStore(client, where, await scripts(), options);
-    await firstAttempt(client);
+    const conn = connection(url, options.commandTimeoutMs ?? 1000);
+    const store = new RedisStore(conn, await scripts(), options);
+    await firstAttempt(conn.client);
     return store;
   }
 
@@ -213,7 +205,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   }
 
   async inspect(key: string): Promise<CacheEntry | undefined> {
-    const reply = await this.#send<Buffer[]>(["HGETALL", this.#entryKey(key)], BUFFERS);
+    const reply = await send<Buffer[]>(this.#conn, ["HGETALL", this.#entryKey(key)], BUFFERS);
     return reply.length === 0 ? undefined : toEntry(key, fieldsOf(reply));
   }
 
@@ -226,11 +218,11 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   }
 
   async count(): Promise<number> {
-    return Number(await this.#send(["ZCARD", KEYS.lru(this.#prefix)]));
+    return Number(await send(this.#conn, ["ZCARD", KEYS.lru(this.#prefix)]));
   }
 
   async bytes(): Promise<number> {
-    return Number(await this.#send(["HGET", KEYS.stats(this.#prefix), "bytes"]) ?? 0);
+    return Number(await send(this.#conn, ["HGET", KEYS.stats(this.#prefix), "bytes"]) ?? 0);
   }
 
   prune(olderThan: number): Promise<number> {
@@ -245,7 +237,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   }
 
   async readCounters(): Promise<Map<string, number>> {
-    const reply = await this.#send<string[]>(["HGETALL", KEYS.counters(this.#prefix)]);
+    const reply = await send<string[]>(this.#conn, ["HGETALL", KEYS.counters(this.#prefix)]);
     const counters = new Map<string, number>();
     for (let i = 0; i + 1 < reply.length; i += 2) counters.set(reply[i]!, Number(reply[i + 1]));
     return counters;
@@ -258,21 +250,15 @@ export class RedisStore implements CacheStore, AsyncDisposable {
    * @throws {Error} while Redis cannot be reached, saying where it was looked for
    */
   async ping(): Promise<void> {
-    await this.#send(["PING"]);
+    await send(this.#conn, ["PING"]);
   }
 
   /** Waits for commands in flight (at most a command timeout), then disconnects. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#conn.closed) return;
+    this.#conn.closed = true;
     await this.locks.close();
-    if (this.#client.isReady) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const gaveUp = new Promise<void>((resolve) => timer = setTimeout(resolve, this.#timeoutMs));
-      await Promise.race([this.#client.close().catch(() => {}), gaveUp]);
-      clearTimeout(timer);
-    }
-    this.#client.destroy();
+    await disconnect(this.#conn);
   }
 
   /** Closes the store at the end of an `await using` block. */
@@ -291,68 +277,14 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     return KEYS.entry(this.#prefix, key);
   }
 
-  /** Runs a script by its SHA-1, sending its text once when Redis has not seen it. */
-  async #eval(
+  /** Runs one of the store's scripts; the prefix is its ARGV[1]. */
+  #eval(
     name: keyof Scripts,
     args: readonly (string | Buffer)[],
     options?: CommandOptions,
   ): Promise<unknown> {
-    const { sha, source } = this.#scripts[name];
-    try {
-      return await this.#command(["EVALSHA", sha, "0", this.#prefix, ...args], options);
-    } catch (e) {
-      if (!(e instanceof ErrorReply && e.message.startsWith("NOSCRIPT"))) throw this.#explain(e);
-    }
-    return await this.#send(["EVAL", source, "0", this.#prefix, ...args], options);
-  }
-
-  async #send<T = unknown>(args: (string | Buffer)[], options?: CommandOptions): Promise<T> {
-    try {
-      return await this.#command(args, options) as T;
-    } catch (e) {
-      throw this.#explain(e);
-    }
-  }
-
-  /**
-   * One command with a deadline. The client's own timeout only covers a
-   * command still waiting to be written; this one also covers a written
-   * command whose reply does not come (a hung server). The client still
-   * matches the late reply to its command, so later replies stay in step.
-   */
-  async #command(args: (string | Buffer)[], options?: CommandOptions): Promise<unknown> {
-    const reply = this.#client.sendCommand(args, options);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError()), options?.timeout ?? this.#timeoutMs);
-    });
-    try {
-      return await Promise.race([reply, late]);
-    } finally {
-      clearTimeout(timer);
-      reply.catch(() => {}); // a reply given up on may still fail later
-    }
-  }
-
-  /** A client error in words that say what is wrong and where. */
-  #explain(e: unknown): Error {
-    if (e instanceof ErrorReply) {
-      return new Error(`Redis at ${this.#where}: ${e.message}`, { cause: e });
-    }
-    if (this.#closed) {
-      return new Error(`The Redis store for ${this.#where} is closed`, { cause: e });
-    }
-    if (e instanceof TimeoutError) {
-      return new Error(`Redis at ${this.#where} did not answer within the command timeout`, {
-        cause: e,
-      });
-    }
-    const why = this.#lastError?.message || (e as Error).message;
-    return new Error(
-      `Cannot reach Redis at ${this.#where} (${why}); retrying every ${RETRY_EVERY_MS} ms. ` +
-        "Check that Redis is running and that CACHE_STORE names it",
-      { cause: e },
-    );
+    const call = { script: this.#scripts[name], argv: [this.#prefix, ...args] };
+    return evalScript(this.#conn, call, options);
   }
 }
 
@@ -362,48 +294,3 @@ let scriptsLoaded: Promise<Scripts> | undefined;
 function scripts(): Promise<Scripts> {
   return scriptsLoaded ??= loadScripts();
 }
-
-/** A client that fails fast: no offline queue, a timeout per command, retries in the background. */
-function newClient(url: string, timeoutMs: number) {
-  return createClient({
-    url,
-    RESP: 2, // flat replies, and servers older than Redis 6 work too
-    disableOfflineQueue: true,
-    maintNotifications: "disabled",
-    socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: RETRY_EVERY_MS },
-    commandOptions: { timeout: timeoutMs },
-  });
-}
-
-/** Starts connecting; resolves on the first success or failure, or after the connect timeout. */
-function firstAttempt(client: Client): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      client.off("ready", done).off("error", done);
-      resolve();
-    };
-    const timer = setTimeout(done, CONNECT_TIMEOUT_MS);
-    client.on("ready", done).on("error", done);
-    // Rejects only once the client is closed: it keeps retrying until then.
-    client.connect().catch(() => {});
-  });
-}
-
-/** `host:port[/db]` of a Redis URL, without credentials, for messages. */
-function describe(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // The URL may hold a password: never echo it.
-    throw new TypeError(`Cannot parse the Redis URL: expected ${URL_SHAPE}`);
-  }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new TypeError(`Cannot use a ${parsed.protocol} URL for Redis: expected ${URL_SHAPE}`);
-  }
-  const db = parsed.pathname.length > 1 ? parsed.pathname : "";
-  return `${parsed.hostname}:${parsed.port || "6379"}${db}`;
-}
-
-const URL_SHAPE = "redis://[user:pass@]host:port[/db] or rediss://… for TLS";
