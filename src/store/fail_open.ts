@@ -13,12 +13,12 @@
  * @module
  */
 import type { Logger } from "../log.ts";
+import { guardLocks } from "./_fail_open_locks.ts";
 import type {
   CacheEntry,
   CacheStore,
   EntrySummary,
   FlightLocks,
-  HeldLock,
   ListOptions,
   NewEntry,
   SimilarRequest,
@@ -91,7 +91,13 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
     this.#probeEveryMs = options.probeEveryMs ?? 1000;
     this.#probeTimeoutMs = options.probeTimeoutMs ?? 2000;
     this.#now = options.now ?? Date.now;
-    if (inner.locks) this.locks = this.#guardLocks(inner.locks);
+    if (inner.locks) {
+      this.locks = guardLocks(inner.locks, {
+        must: (call) => this.#must(call),
+        tolerate: (call, fallback) => this.#read(call, fallback),
+        outage: () => this.#outage.promise,
+      });
+    }
   }
 
   /**
@@ -236,26 +242,6 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
       this.#fail(e, epoch);
       throw e;
     }
-  }
-
-  #guardLocks(locks: FlightLocks): FlightLocks {
-    const guardHeld = (held: HeldLock): HeldLock => ({
-      extend: () => this.#must(() => held.extend()),
-      // An unreleased lock expires after its TTL; a caller's `finally` need not catch.
-      release: () => this.#read(() => held.release(), undefined),
-    });
-    return {
-      acquire: async (key, ttlMs) => {
-        const held = await this.#must(() => locks.acquire(key, ttlMs));
-        return held && guardHeld(held);
-      },
-      // Waiters are let go as soon as an outage begins: none waits out its timeout.
-      released: (key, timeoutMs) =>
-        Promise.race([
-          this.#read(() => locks.released(key, timeoutMs), undefined),
-          this.#outage.promise,
-        ]),
-    };
   }
 
   #fail(error: unknown, epoch: number): void {
