@@ -22,19 +22,32 @@ async function call(base: string, body: string): Promise<{ kind: string | null; 
   return { kind: res.headers.get("x-cache"), text };
 }
 
+/** Two proxy processes with their own homes on one Redis, before one mock upstream. */
+async function startFleet(env: Record<string, string> = {}) {
+  const stack = new AsyncDisposableStack();
+  try {
+    const redis = stack.use(await startRedis());
+    const mock = stack.use(await startMockAnthropic());
+    const shared = { CACHE_STORE: redis.url, CACHE_UPSTREAM: mock.url, CACHE_PORT: "0", ...env };
+    const home = async () => stack.use(await tempHome("fleet_")).path;
+    const a = stack.use(await spawnServe({ ...shared, CACHE_HOME: await home() }));
+    const b = stack.use(await spawnServe({ ...shared, CACHE_HOME: await home() }));
+    const moved = stack.move();
+    return { redis, mock, a, b, [Symbol.asyncDispose]: () => moved.disposeAsync() };
+  } catch (e) {
+    await stack.disposeAsync();
+    throw e;
+  }
+}
+
 const storeOf = async (base: string) => (await (await fetch(`${base}/health`)).json()).store;
 
 Deno.test(
   "a burst split across two instances on one Redis makes one upstream call",
   needs("redis-server"),
   async () => {
-    await using redis = await startRedis();
-    await using mock = await startMockAnthropic();
-    await using homeA = await tempHome("fleet_");
-    await using homeB = await tempHome("fleet_");
-    const env = { CACHE_STORE: redis.url, CACHE_UPSTREAM: mock.url, CACHE_PORT: "0" };
-    await using a = await spawnServe({ ...env, CACHE_HOME: homeA.path });
-    await using b = await spawnServe({ ...env, CACHE_HOME: homeB.path });
+    await using fleet = await startFleet();
+    const { mock, a, b } = fleet;
     const body = messageBody("[mock:slow:40] one answer for the fleet", { stream: true });
     const burst = await Promise.all(
       Array.from({ length: 10 }, (_, i) => call(i % 2 === 0 ? a.url : b.url, body)),
@@ -65,18 +78,8 @@ Deno.test(
   "when the instance holding the lock dies, another takes over once it expires",
   needs("redis-server"),
   async () => {
-    await using redis = await startRedis();
-    await using mock = await startMockAnthropic();
-    await using homeA = await tempHome("fleet_");
-    await using homeB = await tempHome("fleet_");
-    const env = {
-      CACHE_STORE: redis.url,
-      CACHE_UPSTREAM: mock.url,
-      CACHE_PORT: "0",
-      CACHE_LOCK_SEC: "1",
-    };
-    await using a = await spawnServe({ ...env, CACHE_HOME: homeA.path });
-    await using b = await spawnServe({ ...env, CACHE_HOME: homeB.path });
+    await using fleet = await startFleet({ CACHE_LOCK_SEC: "1" });
+    const { mock, a, b } = fleet;
     const body = messageBody("[mock:slow:150] the holder dies", { stream: true });
     const doomed = fetch(`${a.url}/v1/messages`, {
       method: "POST",
