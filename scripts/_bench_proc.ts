@@ -143,18 +143,6 @@ export function proxyCommand(
   return { args: [...RUN_FLAGS, "src/main.ts", "serve"], env };
 }
 
-/**
- * A port that was free a moment ago on 127.0.0.1.
- *
- * @returns the port number
- */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
   try {
     child.kill(name);

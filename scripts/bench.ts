@@ -16,13 +16,13 @@
  *
  * @module
  */
+import { freePort } from "../tests/support/harness.ts";
 import { messageBody } from "../tests/support/proxy.ts";
 import { startRedis } from "../tests/support/redis.ts";
 import { firstByte, HEADERS, post, sequentialHits } from "./_bench_http.ts";
 import {
   cpuSince,
   cpuSnapshot,
-  freePort,
   launch,
   loadAverage,
   proxyCommand,

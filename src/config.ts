@@ -156,6 +156,7 @@ export function buildConfig(
   files: { prices?: readonly PriceRule[]; normalize?: NormalizeRules } = {},
 ): Config {
   const { host, authToken } = hostAndToken(vars);
+  const userHome = userHomeOf(vars);
   return {
     apiKey: nonEmpty(vars.ANTHROPIC_API_KEY_REAL),
     port: portOf(vars),
@@ -177,9 +178,9 @@ export function buildConfig(
     logFormat: logFormatOf(vars),
     prices: files.prices ?? [],
     normalize: files.normalize ?? NO_RULES,
-    userHome: userHomeOf(vars),
+    userHome,
     configHome: nonEmpty(vars.XDG_CONFIG_HOME) ??
-      mapDefined(userHomeOf(vars), (h) => `${h}/.config`),
+      (userHome === undefined ? undefined : `${userHome}/.config`),
   };
 }
 
@@ -234,10 +235,6 @@ export function cacheHome(env: Env): string {
 
 function userHomeOf(env: Env): string | undefined {
   return nonEmpty(env.HOME) ?? nonEmpty(env.USERPROFILE);
-}
-
-function mapDefined<T, U>(value: T | undefined, f: (value: T) => U): U | undefined {
-  return value === undefined ? undefined : f(value);
 }
 
 /** The variables that have a value. */

@@ -13,6 +13,7 @@ import {
   formatCount,
   formatDuration,
   formatPercent,
+  formatPlural,
   type Style,
   styleFor,
 } from "./term.ts";
@@ -106,15 +107,11 @@ function describe(
   );
   lines.push(`  last call   ${lastCall ? describeCall(lastCall) : "none yet"}`);
   lines.push(
-    `  this run    ${plural(session.calls, "call")} · ${plural(session.hits, "hit")}` +
+    `  this run    ${formatPlural(session.calls, "call")} · ${formatPlural(session.hits, "hit")}` +
       ` (${formatPercent(session.hitRate)}) · ` +
       (session.errors > 0 ? s.red(`${session.errors} errors`) : "0 errors"),
   );
   return lines;
-}
-
-function plural(n: number, noun: string): string {
-  return `${formatCount(n)} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function describeCall(call: LastCall): string {

@@ -65,6 +65,18 @@ export function formatCount(n: number): string {
 }
 
 /**
+ * A count and its noun: `1 entry`, `3 entries`, `1,200 calls`.
+ *
+ * @param n the count
+ * @param one the noun for one
+ * @param many the noun for any other count @default one + "s"
+ * @returns the formatted count and noun
+ */
+export function formatPlural(n: number, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
+/**
  * A size in binary units: `512 B`, `1.5 KiB`, `20.0 MiB`.
  *
  * @param bytes a size in bytes

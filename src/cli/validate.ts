@@ -12,7 +12,7 @@ import { exists } from "../fs.ts";
 import { openForCommand } from "../store/open.ts";
 import { parseFlags } from "./args.ts";
 import { ProxyClient } from "./proxy_client.ts";
-import { formatCount, formatPercent, type Style, styleFor } from "./term.ts";
+import { formatPercent, formatPlural, type Style, styleFor } from "./term.ts";
 
 /** One line for the command list. */
 export const summary = "Check the configuration and, if it runs, the proxy";
@@ -87,7 +87,7 @@ async function checkDatabase(config: Config): Promise<ConfigCheck> {
       return {
         name,
         ok: true,
-        detail: `${shared ? where : "cache.db"} opens (${plural(n, "entry", "entries")})`,
+        detail: `${shared ? where : "cache.db"} opens (${formatPlural(n, "entry", "entries")})`,
       };
     } finally {
       await store.close();
@@ -141,8 +141,8 @@ async function checkStats(client: ProxyClient): Promise<Check> {
   const name = "/stats";
   try {
     const s = await client.json<StatsBody>(name);
-    const detail = `/stats → 200 (${plural(s.calls ?? 0, "call", "calls")}, ` +
-      `${plural(s.hits ?? 0, "hit", "hits")}, ${formatPercent(s.hitRate ?? 0)} hit rate, ` +
+    const detail = `/stats → 200 (${formatPlural(s.calls ?? 0, "call")}, ` +
+      `${formatPlural(s.hits ?? 0, "hit")}, ${formatPercent(s.hitRate ?? 0)} hit rate, ` +
       `cache ${s.cache?.off ? "off" : "on"})`;
     return { section: "runtime", name, ok: true, detail };
   } catch (e) {
@@ -211,10 +211,6 @@ function render(
     ...checks.filter((check) => check.section === "runtime").flatMap(line),
     problems === 0
       ? `Result: ${style.green("all checks passed ✓")}`
-      : `Result: ${style.red(`${plural(problems, "problem", "problems")} ✗`)}`,
+      : `Result: ${style.red(`${formatPlural(problems, "problem")} ✗`)}`,
   ].join("\n");
-}
-
-function plural(n: number, one: string, many: string): string {
-  return `${formatCount(n)} ${n === 1 ? one : many}`;
 }

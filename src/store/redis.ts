@@ -36,7 +36,7 @@
  * Fail fast (`_redis_client.ts`): commands are never queued while
  * disconnected (they reject at once), each one times out after
  * `commandTimeoutMs`, the client reconnects in the background every
- * {@link RETRY_EVERY_MS} ms, and a dropped connection is an error event,
+ * 500 ms (`RETRY_EVERY_MS`), and a dropped connection is an error event,
  * never a crash. `open()` returns within about a second even when Redis is
  * down; a fail-open wrapper turns the rejections into misses and probes
  * recovery with {@link RedisStore.ping}.
@@ -70,7 +70,7 @@ import {
   toEntry,
   toFields,
 } from "./_redis_schema.ts";
-import { RedisFlightLocks } from "./redis_locks.ts";
+import { DEFAULT_PREFIX, RedisFlightLocks } from "./redis_locks.ts";
 import type {
   CacheEntry,
   CacheStore,
@@ -81,11 +81,6 @@ import type {
   SimilarRequest,
   StoredEntry,
 } from "./store.ts";
-
-/** The key prefix when none is given. */
-export const DEFAULT_PREFIX = "llm-cache-proxy:";
-
-export { RETRY_EVERY_MS } from "./_redis_client.ts";
 
 /**
  * An entry stored past its stale window (an old bundle) still lives this long,
@@ -123,9 +118,9 @@ export class RedisStore implements CacheStore, AsyncDisposable {
 
   private constructor(conn: Connection, scripts: Scripts, options: RedisStoreOptions) {
     this.#conn = conn;
-    this.locks = new RedisFlightLocks(conn.client, { prefix: options.prefix ?? DEFAULT_PREFIX });
+    this.#prefix = options.prefix ?? DEFAULT_PREFIX; // the locks' default: one key space
+    this.locks = new RedisFlightLocks(conn.client, { prefix: this.#prefix });
     this.#scripts = scripts;
-    this.#prefix = options.prefix ?? DEFAULT_PREFIX;
     this.#now = options.now ?? Date.now;
     this.#maxEntries = options.maxEntries;
     this.#staleMs = options.staleMs ?? 86_400_000;

@@ -11,7 +11,7 @@
 import { createClient } from "redis";
 import type { FlightLocks, HeldLock } from "./store.ts";
 
-/** The key prefix when none is given (the same as the Redis store's). */
+/** The key prefix when none is given; the Redis store uses the same one. */
 export const DEFAULT_PREFIX = "llm-cache-proxy:";
 
 // PEXPIRE only while the token matches; a lock that expired and that nobody took is taken back.
