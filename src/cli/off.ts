@@ -8,6 +8,7 @@ import { loadConfig } from "../config.ts";
 import { parseFlags } from "./args.ts";
 import { updateEnvFile } from "./env_file.ts";
 import { ProxyClient } from "./proxy_client.ts";
+import { foreignProxy } from "./running.ts";
 import { styleFor } from "./term.ts";
 
 /** One line for the command list. */
@@ -35,7 +36,13 @@ export async function run(args: string[]): Promise<number> {
   const style = styleFor(Deno.stdout);
   await updateEnvFile(`${config.home}/.env`, { CACHE_OFF: "1" });
   const client = ProxyClient.for(config);
-  if (!(await client.health(1000))) {
+  const { health, foreign } = await client.probe(1000);
+  if (foreign) {
+    console.log(style.ok("Cache OFF (saved): this home's proxy is not running"));
+    console.log(style.dim(`  ${foreignProxy(config, foreign)}`));
+    return 0;
+  }
+  if (!health) {
     console.log(style.ok("Cache OFF (saved): the proxy is not running; it will start with it off"));
     return 0;
   }

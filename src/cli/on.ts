@@ -10,7 +10,7 @@ import { exists } from "../fs.ts";
 import { parseFlags } from "./args.ts";
 import { startDetached, waitFor } from "./daemon.ts";
 import { readEnvText, updateEnvFile } from "./env_file.ts";
-import { findProxy } from "./running.ts";
+import { findProxy, foreignProxy } from "./running.ts";
 import { startService } from "./service.ts";
 import * as setup from "./setup.ts";
 import { styleFor } from "./term.ts";
@@ -63,6 +63,10 @@ export async function turnOn(config: Config, keepCacheSwitch = false): Promise<n
   }
   const state = await findProxy(config);
   const url = state.client.base;
+  if (state.foreign) {
+    console.error(style.fail(foreignProxy(config, state.foreign)));
+    return 1;
+  }
   if (state.health) {
     if (!keepCacheSwitch) await state.client.json("/cache/on", { method: "POST" });
     console.log(style.ok(`llm-cache-proxy is on at ${url} (pid ${state.health.pid}) · cache ON`));

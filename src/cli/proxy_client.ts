@@ -14,6 +14,16 @@ export interface Health {
   readonly version: string;
   /** `degraded` while a shared store is unreachable (the proxy bypasses the cache). */
   readonly store?: "ok" | "degraded";
+  /** The cache home the proxy serves (`CACHE_HOME`). */
+  readonly home?: string;
+}
+
+/** What answers at a proxy's address: the proxy of this home, another home's, or nothing. */
+export interface Probe {
+  /** The proxy of this client's cache home. */
+  readonly health: Health | undefined;
+  /** An llm-cache-proxy serving another cache home on the same address. */
+  readonly foreign: Health | undefined;
 }
 
 const TIMEOUT_MS = 2000;
@@ -23,14 +33,18 @@ export class ProxyClient {
   /** e.g. `http://127.0.0.1:4000`. */
   readonly base: string;
   #headers: Record<string, string>;
+  #home: string | undefined;
 
   /**
    * @param base the proxy's origin
    * @param token the `x-cache-auth` token, if the proxy needs one
+   * @param home the cache home whose proxy this client looks for; a proxy
+   *   answering for another home is not taken for it
    */
-  constructor(base: string, token?: string) {
+  constructor(base: string, token?: string, home?: string) {
     this.base = base;
     this.#headers = token === undefined ? {} : { "x-cache-auth": token };
+    this.#home = home;
   }
 
   /**
@@ -45,24 +59,44 @@ export class ProxyClient {
     if (host === "0.0.0.0" || host === "localhost") host = "127.0.0.1";
     if (host === "::") host = "::1";
     const origin = host.includes(":") ? `[${host}]` : host;
-    return new ProxyClient(`http://${origin}:${config.port}`, config.authToken);
+    return new ProxyClient(`http://${origin}:${config.port}`, config.authToken, config.home);
   }
 
   /**
-   * `GET /health`, or undefined when nothing answers in time.
+   * `GET /health` of this home's proxy, or undefined when nothing answers in
+   * time or the proxy there serves another cache home.
    *
    * @param timeoutMs how long to wait
    * @returns the health, or undefined
    */
   async health(timeoutMs = TIMEOUT_MS): Promise<Health | undefined> {
+    return (await this.probe(timeoutMs)).health;
+  }
+
+  /**
+   * Asks `GET /health` who answers at this address.
+   *
+   * @param timeoutMs how long to wait
+   * @returns this home's proxy, another home's, or neither
+   */
+  async probe(timeoutMs = TIMEOUT_MS): Promise<Probe> {
+    let health: Health | undefined;
     try {
       const res = await this.request("/health", { signal: AbortSignal.timeout(timeoutMs) });
-      if (!res.ok) return void await res.body?.cancel();
-      const body = await res.json();
-      return typeof body?.status === "string" ? body as Health : undefined;
+      if (!res.ok) await res.body?.cancel();
+      else {
+        const body = await res.json();
+        if (typeof body?.status === "string") health = body as Health;
+      }
     } catch {
-      return undefined;
+      // Nothing answers, or not in time.
     }
+    if (health?.home === undefined || this.#home === undefined) {
+      return { health, foreign: undefined };
+    }
+    return await sameFolder(health.home, this.#home)
+      ? { health, foreign: undefined }
+      : { health: undefined, foreign: health };
   }
 
   /**
@@ -101,4 +135,11 @@ export class ProxyClient {
       headers: { ...this.#headers, ...(init.headers as Record<string, string> | undefined) },
     });
   }
+}
+
+/** Whether two paths name one folder (through symlinks, and when they do not exist yet). */
+async function sameFolder(a: string, b: string): Promise<boolean> {
+  const real = (path: string) => Deno.realPath(path).catch(() => path.replace(/\/+$/, ""));
+  const [ra, rb] = await Promise.all([real(a), real(b)]);
+  return ra === rb;
 }

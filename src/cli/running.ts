@@ -14,8 +14,10 @@ import { findService, type InstalledService, isServiceActive } from "./service.t
 /** What is known about the proxy of one configuration. */
 export interface ProxyState {
   readonly client: ProxyClient;
-  /** Its `/health` answer, when something answers at the configured address. */
+  /** Its `/health` answer, when this home's proxy answers at the configured address. */
   readonly health: Health | undefined;
+  /** The `/health` of a proxy serving another cache home at this address, if one does. */
+  readonly foreign: Health | undefined;
   /** The proxy's pid: from `/health`, else from a pidfile naming a live process. */
   readonly pid: number | undefined;
   /** The installed boot service, if any. */
@@ -34,13 +36,16 @@ export interface ProxyState {
  */
 export async function findProxy(config: Config): Promise<ProxyState> {
   const client = ProxyClient.for(config);
-  const [health, recorded, service] = await Promise.all([
-    client.health(1000),
+  const [{ health, foreign }, recorded, service] = await Promise.all([
+    client.probe(1000),
     readPid(config),
     findService(config).catch(() => undefined),
   ]);
   const serviceActive = service ? await isServiceActive(service).catch(() => false) : false;
-  const alive = recorded !== undefined && isAlive(recorded) ? recorded : undefined;
+  // A pidfile naming another home's proxy is never ours to stop or report.
+  const alive = recorded !== undefined && recorded !== foreign?.pid && isAlive(recorded)
+    ? recorded
+    : undefined;
   const pid = health?.pid ?? alive;
   let healed = false;
   if (health && recorded !== health.pid) {
@@ -49,5 +54,19 @@ export async function findProxy(config: Config): Promise<ProxyState> {
     await removePid(config, recorded);
     healed = true;
   }
-  return { client, health, pid, service, serviceActive, healed };
+  return { client, health, foreign, pid, service, serviceActive, healed };
+}
+
+/**
+ * Says that another cache home's proxy holds this home's address, and how to
+ * get past it.
+ *
+ * @param config this home's configuration
+ * @param foreign the other proxy's `/health`
+ * @returns one line
+ */
+export function foreignProxy(config: Config, foreign: Health): string {
+  return `Port ${config.port} is taken by the llm-cache-proxy of another cache home ` +
+    `(${foreign.home}, pid ${foreign.pid}), not of ${config.home}. Stop that one ` +
+    `(CACHE_HOME=${foreign.home} llm-cache-proxy stop) or give this home another CACHE_PORT`;
 }

@@ -7,7 +7,7 @@
 import { loadConfig } from "../config.ts";
 import type { LastCall, Summary } from "../stats/ledger.ts";
 import { parseFlags } from "./args.ts";
-import { findProxy, type ProxyState } from "./running.ts";
+import { findProxy, foreignProxy, type ProxyState } from "./running.ts";
 import {
   formatBytes,
   formatCount,
@@ -65,7 +65,9 @@ export async function run(args: string[]): Promise<number> {
   if (values.json) {
     console.log(JSON.stringify(asJson(state, stats, statsError), null, 2));
   } else {
-    for (const line of describe(state, stats, statsError, styleFor(Deno.stdout))) console.log(line);
+    const lines = describe(state, stats, statsError, styleFor(Deno.stdout));
+    if (state.foreign) lines.push(`  ${foreignProxy(config, state.foreign)}`);
+    for (const line of lines) console.log(line);
   }
   return code;
 }
@@ -109,7 +111,7 @@ function describe(
   lines.push(
     `  this run    ${formatPlural(session.calls, "call")} · ${formatPlural(session.hits, "hit")}` +
       ` (${formatPercent(session.hitRate)}) · ` +
-      (session.errors > 0 ? s.red(`${session.errors} errors`) : "0 errors"),
+      (session.errors > 0 ? s.red(formatPlural(session.errors, "error")) : "0 errors"),
   );
   return lines;
 }
@@ -130,6 +132,7 @@ function asJson(state: ProxyState, stats: StatsView | undefined, statsError: str
       ? { kind: state.service.kind, file: state.service.file, active: state.serviceActive }
       : null,
     pidfileCorrected: state.healed,
+    foreign: state.foreign ? { pid: state.foreign.pid, home: state.foreign.home ?? null } : null,
     cache: stats?.cache ?? null,
     store: state.health?.store ?? null,
     uptimeSec: stats?.uptimeSec ?? null,

@@ -7,7 +7,7 @@
 import { type Config, loadConfig } from "../config.ts";
 import { parseFlags } from "./args.ts";
 import { removePid, stopProcess, waitFor } from "./daemon.ts";
-import { findProxy } from "./running.ts";
+import { findProxy, foreignProxy } from "./running.ts";
 import { stopService } from "./service.ts";
 import { styleFor } from "./term.ts";
 
@@ -58,6 +58,7 @@ export async function stopProxy(config: Config): Promise<number> {
   }
   if (state.pid === undefined) {
     console.log("llm-cache-proxy is not running");
+    if (state.foreign) console.log(style.dim(`  ${foreignProxy(config, state.foreign)}`));
     return 0;
   }
   const how = await stopProcess(state.pid);

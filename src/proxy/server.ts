@@ -80,6 +80,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       pid: Deno.pid,
       version: VERSION,
       store: store.health?.() ?? "ok",
+      home: config.home,
     });
   const views: Record<string, () => Response | Promise<Response>> = {
     "/stats": () => statsView(ctx),

@@ -8,7 +8,8 @@ import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { messageBody } from "../support/proxy.ts";
 import { denoDir, runCli, startCli } from "../support/cli.ts";
 import { eventually, freePort, tempHome } from "../support/harness.ts";
-import { baseEnv } from "../support/process.ts";
+import { baseEnv, spawnServe } from "../support/process.ts";
+import { exists } from "../../src/fs.ts";
 import { cliScript, Tmux } from "../support/tmux.ts";
 import { needs } from "../support/tools.ts";
 
@@ -207,3 +208,49 @@ Deno.test(
     }
   },
 );
+
+Deno.test("on, status, stop and off leave another cache home's proxy on the same port alone", async () => {
+  await using mock = await startMockAnthropic();
+  await using other = await tempHome("lifecycle_other_");
+  await using mine = await tempHome("lifecycle_mine_");
+  await using proxy = await spawnServe({ CACHE_HOME: other.path, CACHE_UPSTREAM: mock.url });
+  const env = {
+    HOME: mine.path,
+    CACHE_HOME: mine.path,
+    CACHE_PORT: String(proxy.port),
+    CACHE_UPSTREAM: mock.url,
+    ANTHROPIC_API_KEY_REAL: "sk-ant-api03-lifecycle-test",
+  };
+  const cli = (...args: string[]) => runCli(args, { env });
+  const names = new RegExp(`another cache home \\(${other.path}, pid ${proxy.child.pid}\\)`);
+
+  const on = await cli("on");
+  assert.equal(on.code, 1, on.stdout);
+  assert.match(on.stderr, names);
+  assert.equal(
+    await exists(`${mine.path}/proxy.pid`),
+    false,
+    "the other home's pid is not adopted",
+  );
+
+  const status = await cli("status");
+  assert.equal(status.code, 3, status.stdout);
+  assert.match(status.stdout, /not running/);
+  assert.match(status.stdout, names);
+  const json = JSON.parse((await cli("status", "--json")).stdout);
+  assert.deepEqual([json.running, json.foreign], [false, {
+    pid: proxy.child.pid,
+    home: other.path,
+  }]);
+
+  const stop = await cli("stop");
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.match(stop.stdout, /not running/);
+  const off = await cli("off");
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(off.stdout, names);
+  const health = await (await fetch(`${proxy.url}/health`)).json();
+  assert.deepEqual([health.pid, health.home], [proxy.child.pid, other.path], "still up, untouched");
+  const stats = await (await fetch(`${proxy.url}/stats`)).json();
+  assert.equal(stats.cache.off, false, "off did not switch the other home's cache");
+});

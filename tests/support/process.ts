@@ -167,7 +167,8 @@ function command(flags: readonly string[], env: Record<string, string>): Deno.Co
     args: ["run", ...flags, "src/main.ts", "serve"],
     cwd: ROOT,
     clearEnv: true,
-    env: { ...baseEnv(), NO_COLOR: "1", ...env },
+    // Port 0 unless a test names one: a proxy the user runs on 4000 must not fail the suite.
+    env: { ...baseEnv(), NO_COLOR: "1", CACHE_PORT: "0", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
