@@ -4,23 +4,24 @@
  *
  * @module
  */
-import { type Config, loadConfig } from "../config.ts";
+import { type Config, loadConfig, redactUrl } from "../config.ts";
 import { formatCompact } from "../format.ts";
 import { Ledger, type Totals } from "../stats/ledger.ts";
 import { openForCommand } from "../store/open.ts";
 import { parseFlags } from "./args.ts";
+import { ProxyClient } from "./proxy_client.ts";
 import { columns, formatBytes, formatCount, formatPercent, formatUsd, styleFor } from "./term.ts";
 
 /** One line for the command list. */
-export const summary = "All-time hits, savings and spend, from the store (offline)";
+export const summary = "All-time hits, savings and spend (from the proxy, or its store offline)";
 
 /** The text `stats --help` prints. */
 export const help = `Usage: llm-cache-proxy stats [--json]
 
 Prints the all-time totals (calls, hits, tokens and dollars saved and spent,
-by model) and the cache's size, read from $CACHE_HOME/cache.db. Works whether
-or not the proxy runs; a running proxy's last second of calls may not be
-written yet. "status" shows the running proxy's own session.
+by model) and the cache's size: the running proxy's own figures when it
+answers, else read from $CACHE_HOME/cache.db, so it works whether or not the
+proxy runs. "status" shows the running proxy's own session.
 
   --json   print the totals as one JSON object
 
@@ -52,7 +53,30 @@ export async function run(args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * The running proxy's own figures when this home's proxy answers (its ledger
+ * writes to the store once a second), else the store's.
+ */
 async function readReport(config: Config): Promise<StatsReport> {
+  const client = ProxyClient.for(config);
+  if (await client.health(500)) {
+    try {
+      const live = await client.json<Totals & { cache: { entries: number; bytes: number } }>(
+        "/stats",
+      );
+      const where = config.storeUrl === undefined ? config.dbPath : redactUrl(config.storeUrl);
+      // Only the totals: /stats also carries the session, which `stats` does not show.
+      const { calls, hits, misses, errors, bypassed, hitRate, savingsPct, byKind, models } = live;
+      const { tokensSaved, tokensSpent, usdSaved, usdSpent, cache } = live;
+      return {
+        ...{ calls, hits, misses, errors, bypassed, hitRate, savingsPct, byKind, models },
+        ...{ tokensSaved, tokensSpent, usdSaved, usdSpent },
+        cache: { path: where, entries: cache.entries, bytes: cache.bytes },
+      };
+    } catch {
+      // It stopped meanwhile, or refused: read the store.
+    }
+  }
   const { store, where } = await openForCommand(config);
   const ledger = await Ledger.open(store);
   try {
