@@ -6,7 +6,12 @@
  */
 
 /**
- * Dollars: `$0`, `$0.00042`, `$0.12`, `$1.23`, `$1234.50`.
+ * Dollars, the one format for money everywhere (the log, the monitor, the
+ * command line and the dashboard, which embeds this very function): `$0`,
+ * `$0.00042`, `$0.016`, `$0.12`, `$1.23`, `$1,234.50`. Below ten cents two
+ * significant digits, so a small amount is never rounded to a cent.
+ *
+ * It refers to nothing outside itself, so its source can be embedded in a page.
  *
  * @param dollars an amount
  * @returns the formatted amount
@@ -14,8 +19,22 @@
 export function formatUsd(dollars: number): string {
   if (!(dollars > 0)) return "$0";
   if (dollars < 0.000001) return "<$0.000001";
-  if (dollars < 0.1) return `$${trimZeros(dollars.toPrecision(2))}`;
-  return `$${dollars.toFixed(2)}`;
+  const small = dollars.toPrecision(2);
+  if (Number(small) < 0.1) return `$${small.replace(/0+$/, "")}`;
+  const [whole, cents] = dollars.toFixed(2).split(".");
+  return `$${whole!.replace(/\B(?=(\d{3})+$)/g, ",")}.${cents}`;
+}
+
+/**
+ * A list price, exact to a millionth of a dollar and with at least two
+ * decimals: `$0.30`, `$0.025`, `$0.3125`, `$15.00`.
+ *
+ * @param dollars a price
+ * @returns the formatted price
+ */
+export function formatPrice(dollars: number): string {
+  const [whole, fraction = ""] = String(Math.round(dollars * 1e6) / 1e6).split(".");
+  return `$${whole}.${fraction.padEnd(2, "0")}`;
 }
 
 /**

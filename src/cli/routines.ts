@@ -7,6 +7,7 @@
  */
 import { cacheKey } from "../cache/key.ts";
 import { loadConfig } from "../config.ts";
+import { formatPrice } from "../format.ts";
 import { PriceBook } from "../stats/prices.ts";
 import { readAnswer } from "../stats/usage.ts";
 import { parseFlags, UsageError } from "./args.ts";
@@ -83,9 +84,10 @@ or configuration.`,
       );
       return 0;
     }
+    const $ = formatPrice;
     console.log(
-      `${model}: $${p.input} input, $${p.output} output per million tokens ` +
-        `(cache write $${p.cacheWrite5m} for 5m, $${p.cacheWrite1h} for 1h; cache read $${p.cacheRead})`,
+      `${model}: ${$(p.input)} input, ${$(p.output)} output per million tokens (cache write ` +
+        `${$(p.cacheWrite5m)} for 5m, ${$(p.cacheWrite1h)} for 1h; cache read ${$(p.cacheRead)})`,
     );
     return 0;
   },

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { formatUsd } from "../format.ts";
 
 /**
  * The dashboard page, complete HTML, to be served as `text/html; charset=utf-8`.
@@ -348,14 +349,9 @@ pre.bodyhead {
     if (a < 1e9) return (n / 1e6).toFixed(a < 1e7 ? 2 : 1) + "M";
     return (n / 1e9).toFixed(2) + "B";
   }
-  function fmtUsd(x) {
-    x = Number(x) || 0;
-    if (x === 0) return "$0.00";
-    const a = Math.abs(x);
-    if (a < 0.01) return "$" + x.toFixed(4);
-    if (a < 1000) return "$" + x.toFixed(2);
-    return "$" + intFmt.format(Math.round(x));
-  }
+  // The command line's own money format (src/format.ts), embedded.
+  ${formatUsd}
+  const fmtUsd = (x) => formatUsd(Number(x) || 0);
   function fmtBytes(b) {
     b = Number(b) || 0;
     if (b < 1024) return b + " B";

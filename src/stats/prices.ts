@@ -23,13 +23,20 @@ export interface PriceRule {
   readonly price: Price;
 }
 
-const price = (input: number, output: number): Price => ({
+/** Cache prices follow input: ×1.25 (5-minute write), ×2 (1-hour write), ×0.1 (read). */
+const price = (input: number, output: number, cache: Partial<Price> = {}): Price => ({
   input,
-  cacheWrite5m: input * 1.25,
-  cacheWrite1h: input * 2,
-  cacheRead: input * 0.1,
+  cacheWrite5m: cents(input * 1.25),
+  cacheWrite1h: cents(input * 2),
+  cacheRead: cents(input * 0.1),
   output,
+  ...cache,
 });
+
+/** Drops binary floating-point noise (0.30000000000000004) from a derived price. */
+function cents(dollars: number): number {
+  return Math.round(dollars * 1e6) / 1e6;
+}
 
 /** List prices (2026-11), most specific first. */
 export const BUILT_IN_PRICES: readonly PriceRule[] = [
@@ -38,7 +45,8 @@ export const BUILT_IN_PRICES: readonly PriceRule[] = [
   { match: /sonnet/, price: price(3, 15) }, // Sonnet 3.7 and 4.x
   { match: /haiku-4|haiku-[5-9]/, price: price(1, 5) },
   { match: /3-5-haiku|haiku-3-5/, price: price(0.8, 4) },
-  { match: /haiku/, price: price(0.25, 1.25) }, // Haiku 3
+  // Haiku 3's cache prices do not follow the usual ratios.
+  { match: /haiku/, price: price(0.25, 1.25, { cacheWrite5m: 0.3, cacheRead: 0.03 }) },
 ];
 
 /** What an unknown model is priced at: Sonnet's list price, the middle of the range. */

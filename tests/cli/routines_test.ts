@@ -47,7 +47,11 @@ Deno.test("price prints the ledger's price, with prices.json overrides", async (
     assert.equal(opus.code, 0, opus.stderr);
     assert.deepEqual(JSON.parse(opus.stdout).perToken, [5e-6, 25e-6]);
     const text = await runCli(["price", "claude-sonnet-4-5"], { env });
-    assert.match(text.stdout, /^claude-sonnet-4-5: \$3 input, \$15 output per million tokens/);
+    assert.equal(
+      text.stdout,
+      "claude-sonnet-4-5: $3.00 input, $15.00 output per million tokens " +
+        "(cache write $3.75 for 5m, $6.00 for 1h; cache read $0.30)\n",
+    );
     await Deno.writeTextFile(
       `${env.CACHE_HOME}/prices.json`,
       JSON.stringify({ haiku: [0.8e-6, 4e-6] }),

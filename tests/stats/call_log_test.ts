@@ -106,7 +106,7 @@ Deno.test("callLine() rounds dollars, percent and token totals for reading", () 
   );
   assert.equal(
     saved({ usdSaved: 1234.5, savingsPct: 99.6 }),
-    "saved $1234.50 (>99% of spend) · 12.3k tok",
+    "saved $1,234.50 (>99% of spend) · 12.3k tok",
   );
   assert.equal(
     saved({ savingsPct: 100, tokensSaved: 950 }),

@@ -12,13 +12,16 @@ Deno.test("PriceBook knows today's list prices by family and generation", async 
     ["claude-opus-4-1-20250805", [15, 18.75, 30, 1.5, 75]],
     ["claude-opus-4-20250514", [15, 18.75, 30, 1.5, 75]],
     ["claude-3-5-haiku-20241022", [0.8, 1, 1.6, 0.08, 4]],
+    ["claude-3-haiku-20240307", [0.25, 0.3, 0.5, 0.03, 1.25]],
+    ["claude-haiku-3", [0.25, 0.3, 0.5, 0.03, 1.25]],
   ];
   for (const [model, expected] of cases) {
     await t.step(model, () => {
       const p = book.priceOf(model);
       assert.deepEqual(
-        [p.input, p.cacheWrite5m, p.cacheWrite1h, p.cacheRead, p.output].map((n) => +n.toFixed(4)),
+        [p.input, p.cacheWrite5m, p.cacheWrite1h, p.cacheRead, p.output],
         expected,
+        "exactly, with no floating-point noise",
       );
     });
   }

@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { formatPrice, formatUsd } from "../src/format.ts";
+import { DASHBOARD_HTML } from "../src/stats/dashboard.ts";
+
+Deno.test("formatUsd() keeps two significant digits below ten cents and cents above", () => {
+  const cases: [number, string][] = [
+    [0, "$0"],
+    [4e-7, "<$0.000001"],
+    [0.00042, "$0.00042"],
+    [0.016, "$0.016"],
+    [0.05, "$0.05"],
+    [0.0999, "$0.10"],
+    [0.1, "$0.10"],
+    [1.234, "$1.23"],
+    [1234.5, "$1,234.50"],
+    [1234567.891, "$1,234,567.89"],
+    [0.1 + 0.2, "$0.30"],
+  ];
+  for (const [dollars, text] of cases) assert.equal(formatUsd(dollars), text, String(dollars));
+});
+
+Deno.test("formatPrice() is exact to a millionth, with at least two decimals", () => {
+  const cases: [number, string][] = [
+    [0.30000000000000004, "$0.30"],
+    [15, "$15.00"],
+    [0.025, "$0.025"],
+    [0.3125, "$0.3125"],
+    [0.08000000000000002, "$0.08"],
+  ];
+  for (const [dollars, text] of cases) assert.equal(formatPrice(dollars), text, String(dollars));
+});
+
+Deno.test("the dashboard formats money with the command line's own function", () => {
+  assert.ok(DASHBOARD_HTML.includes(formatUsd.toString()));
+  const embedded = new Function(`${formatUsd.toString()}; return formatUsd;`)();
+  for (const dollars of [0.016, 0.0042, 12.5, 4321]) {
+    assert.equal(embedded(dollars), formatUsd(dollars));
+  }
+});
