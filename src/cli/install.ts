@@ -237,13 +237,9 @@ function ignoreNotFound(e: unknown): undefined {
 function printer(): (step: Step) => void {
   const out = styleFor(Deno.stdout);
   const err = styleFor(Deno.stderr);
-  const done = Deno.stdout.isTerminal() ? out.ok : (text: string) => text;
-  const warn = Deno.stderr.isTerminal()
-    ? (text: string) => `${err.yellow("!")} ${text}`
-    : (text: string) => `warning: ${text}`;
   return ({ kind, text }) => {
-    if (kind === "warn") console.error(warn(text));
-    else console.log(kind === "done" ? done(text) : text);
+    if (kind === "warn") console.error(err.warn(text));
+    else console.log(kind === "done" ? out.ok(text) : text);
   };
 }
 

@@ -16,41 +16,50 @@ export type Paint = (text: string) => string;
 /** The colours a command may use; all identity functions when colour is off. */
 export interface Style {
   readonly color: boolean;
+  /** Whether the ✓/✗/! marks are used (on a terminal). */
+  readonly marks: boolean;
   readonly bold: Paint;
   readonly dim: Paint;
   readonly green: Paint;
   readonly red: Paint;
   readonly yellow: Paint;
   readonly cyan: Paint;
-  /** `✓ text` in green. */
+  /** On a terminal `✓ text` in green; in a pipe the text alone. */
   readonly ok: Paint;
-  /** `✗ text` in red. */
+  /** On a terminal `✗ text` in red; in a pipe `error: text`. */
   readonly fail: Paint;
+  /** On a terminal `! text` in yellow; in a pipe `warning: text`. */
+  readonly warn: Paint;
 }
 
 /**
  * The style for a stream: colour only on a terminal, and never with `NO_COLOR`
- * set or `TERM=dumb`.
+ * set or `TERM=dumb`; the ✓/✗/! marks only on a terminal, words a script can
+ * match in a pipe.
  *
  * @param stream where the text goes, e.g. `Deno.stdout`
  * @returns the style
  */
 export function styleFor(stream: { isTerminal(): boolean } = Deno.stdout): Style {
-  const color = stream.isTerminal() && !Deno.env.get("NO_COLOR") && Deno.env.get("TERM") !== "dumb";
+  const terminal = stream.isTerminal();
+  const color = terminal && !Deno.env.get("NO_COLOR") && Deno.env.get("TERM") !== "dumb";
   const sgr = (open: number, close: number): Paint =>
     color ? (text) => `\x1b[${open}m${text}\x1b[${close}m` : (text) => text;
   const green = sgr(32, 39);
   const red = sgr(31, 39);
+  const yellow = sgr(33, 39);
   return {
     color,
+    marks: terminal,
     bold: sgr(1, 22),
     dim: sgr(2, 22),
     green,
     red,
-    yellow: sgr(33, 39),
+    yellow,
     cyan: sgr(36, 39),
-    ok: (text) => `${green("✓")} ${text}`,
-    fail: (text) => `${red("✗")} ${text}`,
+    ok: terminal ? (text) => `${green("✓")} ${text}` : (text) => text,
+    fail: terminal ? (text) => `${red("✗")} ${text}` : (text) => `error: ${text}`,
+    warn: terminal ? (text) => `${yellow("!")} ${text}` : (text) => `warning: ${text}`,
   };
 }
 

@@ -210,7 +210,7 @@ function render(
     `Runtime (proxy at ${where.base}):`,
     ...checks.filter((check) => check.section === "runtime").flatMap(line),
     problems === 0
-      ? `Result: ${style.green("all checks passed ✓")}`
-      : `Result: ${style.red(`${formatPlural(problems, "problem")} ✗`)}`,
+      ? `Result: ${style.green(`all checks passed${style.marks ? " ✓" : ""}`)}`
+      : `Result: ${style.red(`${formatPlural(problems, "problem")}${style.marks ? " ✗" : ""}`)}`,
   ].join("\n");
 }

@@ -146,6 +146,7 @@ Deno.test("whyLines() paints removed values red and added values green", () => {
   const tag = (name: string) => (text: string) => `<${name}>${text}</${name}>`;
   const style: Style = {
     color: true,
+    marks: true,
     bold: (text) => text,
     dim: (text) => text,
     green: tag("green"),
@@ -154,6 +155,7 @@ Deno.test("whyLines() paints removed values red and added values green", () => {
     cyan: tag("cyan"),
     ok: (text) => text,
     fail: (text) => text,
+    warn: (text) => text,
   };
   const entry = { key: "a".repeat(64), createdAt: 0, snippet: "x" };
   const lines = whyLines(

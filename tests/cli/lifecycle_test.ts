@@ -62,6 +62,7 @@ Deno.test("on → status → calls → stats → off → monitor → restart →
     assert.match(status.stdout, new RegExp(`accepting calls at ${base}`));
     assert.match(status.stdout, /cache ON · 0 entries/);
     assert.match(status.stdout, /last call +none yet/);
+    assert.doesNotMatch(on.stdout + status.stdout, /[✓✗]/, "no marks in a pipe");
 
     assert.equal(await call(base, "lifecycle"), "MISS");
     assert.equal(await call(base, "lifecycle"), "HIT");

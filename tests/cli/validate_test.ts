@@ -1,6 +1,6 @@
 /**
  * `llm-cache-proxy validate` as a real subprocess: passing against a running proxy, and failing
- * once for each kind of bad configuration, each problem named on its own ✗ line.
+ * once for each kind of bad configuration, each problem named on its own error line.
  */
 import assert from "node:assert/strict";
 import { runCli } from "../support/cli.ts";
@@ -52,13 +52,13 @@ Deno.test("validate passes with a valid .env and a running proxy, and checks its
     const out = await validate(home.path, [], env);
     assert.equal(out.code, 0, out.stdout + out.stderr);
     assert.ok(out.stdout.includes(`Runtime (proxy at ${proxy.url}):`), out.stdout);
-    assert.match(out.stdout, /✓ ANTHROPIC_API_KEY_REAL=sk-ant-api03-\*\*\*\*/);
-    assert.match(out.stdout, /✓ \.env at .* mode 0600/);
-    assert.match(out.stdout, new RegExp(`✓ /health → 200 \\(pid ${proxy.child.pid}, version `));
-    assert.match(out.stdout, /✓ \/stats → 200 \(1 call, 0 hits, 0\.0% hit rate, cache on\)/);
-    assert.match(out.stdout, /✓ \/metrics → 200 \(Prometheus text, \d+ metric families/);
-    assert.match(out.stdout, /✓ cache\.db opens \(1 entry\)/);
-    assert.match(out.stdout, /^Result: all checks passed ✓$/m);
+    assert.match(out.stdout, /ANTHROPIC_API_KEY_REAL=sk-ant-api03-\*\*\*\*/);
+    assert.match(out.stdout, /\.env at .* mode 0600/);
+    assert.match(out.stdout, new RegExp(`/health → 200 \\(pid ${proxy.child.pid}, version `));
+    assert.match(out.stdout, /\/stats → 200 \(1 call, 0 hits, 0\.0% hit rate, cache on\)/);
+    assert.match(out.stdout, /\/metrics → 200 \(Prometheus text, \d+ metric families/);
+    assert.match(out.stdout, /cache\.db opens \(1 entry\)/);
+    assert.match(out.stdout, /^Result: all checks passed$/m);
     assert.ok(!out.stdout.includes(KEY) && !out.stdout.includes(TOKEN), "no secret printed");
   });
 
@@ -75,7 +75,7 @@ Deno.test("validate passes with a valid .env and a running proxy, and checks its
   await t.step("a token the proxy does not expect fails /stats with the fix", async () => {
     const out = await validate(home.path, [], { ...env, CACHE_AUTH_TOKEN: "f".repeat(32) });
     assert.equal(out.code, 1, out.stdout);
-    assert.match(out.stdout, /✗ \/stats answered 401/);
+    assert.match(out.stdout, /error: \/stats answered 401/);
     assert.match(out.stdout, /fix: The running proxy expects another CACHE_AUTH_TOKEN/);
   });
 });
@@ -87,81 +87,86 @@ Deno.test("validate says when the proxy is not running, without failing", async 
   assert.equal(out.code, 0, out.stdout + out.stderr);
   assert.match(
     out.stdout,
-    /✓ ANTHROPIC_API_KEY_REAL unset \(clients' own credentials pass through\)/,
+    /ANTHROPIC_API_KEY_REAL unset \(clients' own credentials pass through\)/,
   );
   assert.match(out.stdout, /proxy not running \(start it with `llm-cache-proxy on`\)/);
-  assert.match(out.stdout, /✓ prices\.json not present/);
-  assert.match(out.stdout, /✓ cache\.db not created yet/);
+  assert.match(out.stdout, /prices\.json not present/);
+  assert.match(out.stdout, /cache\.db not created yet/);
   await assert.rejects(() => Deno.stat(`${home.path}/cache.db`), Deno.errors.NotFound, "created");
 });
 
-Deno.test("validate fails on each kind of bad configuration, naming it on a ✗ line", async (t) => {
+Deno.test("validate fails on each kind of bad configuration, naming it on an error line", async (t) => {
   const cases: { name: string; env: string; mode?: number; prices?: string; line: RegExp }[] = [
-    { name: "bad port", env: "CACHE_PORT=abc", line: /✗ CACHE_PORT="abc" is not a port number/ },
+    {
+      name: "bad port",
+      env: "CACHE_PORT=abc",
+      line: /error: CACHE_PORT="abc" is not a port number/,
+    },
     {
       name: "bad TTL",
       env: "CACHE_TTL_SEC=0",
-      line: /✗ CACHE_TTL_SEC="0" is not whole seconds, at least 1/,
+      line: /error: CACHE_TTL_SEC="0" is not whole seconds, at least 1/,
     },
     {
       name: "bad max entries",
       env: "CACHE_MAX_ENTRIES=lots",
-      line: /✗ CACHE_MAX_ENTRIES="lots" is not a whole number/,
+      line: /error: CACHE_MAX_ENTRIES="lots" is not a whole number/,
     },
     {
       name: "network host without a token",
       env: "CACHE_HOST=0.0.0.0",
-      line: /✗ CACHE_HOST="0\.0\.0\.0" is not a loopback address and CACHE_AUTH_TOKEN is unset/,
+      line:
+        /error: CACHE_HOST="0\.0\.0\.0" is not a loopback address and CACHE_AUTH_TOKEN is unset/,
     },
     {
       name: "bad log level",
       env: "CACHE_LOG_LEVEL=loud",
-      line: /✗ CACHE_LOG_LEVEL="loud" is not one of silent\|error\|info\|debug/,
+      line: /error: CACHE_LOG_LEVEL="loud" is not one of silent\|error\|info\|debug/,
     },
     {
       name: "bad upstream URL",
       env: "CACHE_UPSTREAM=ftp://example.com",
-      line: /✗ CACHE_UPSTREAM="ftp:\/\/example\.com" must be an http\(s\) URL/,
+      line: /error: CACHE_UPSTREAM="ftp:\/\/example\.com" must be an http\(s\) URL/,
     },
     {
       name: "broken prices.json",
       env: "",
       prices: '{"haiku": [1]}',
-      line: /✗ .*prices\.json is not valid: "haiku": a v2 price is \[input, output\]/,
+      line: /error: .*prices\.json is not valid: "haiku": a v2 price is \[input, output\]/,
     },
     {
       name: "invalid .env line",
       env: "this is not a setting",
-      line: /✗ \.env line 3 is not NAME=value and ignored/,
+      line: /error: \.env line 3 is not NAME=value and ignored/,
     },
     {
       name: ".env readable by others",
       env: "",
       mode: 0o644,
-      line: /✗ \.env at .* is readable by other users \(mode 0644\)[^\n]*\n\s+fix: chmod 600 /,
+      line: /error: \.env at .* is readable by other users \(mode 0644\)[^\n]*\n\s+fix: chmod 600 /,
     },
     {
       name: "misspelt variable",
       env: "CACHE_TTL=60",
       line:
-        /✗ CACHE_TTL in \.env is not a setting of llm-cache-proxy; did you mean CACHE_TTL_SEC\?/,
+        /error: CACHE_TTL in \.env is not a setting of llm-cache-proxy; did you mean CACHE_TTL_SEC\?/,
     },
     {
       name: "the client's variable name for the key",
       env: "ANTHROPIC_API_KEY=sk-ant-api03-x",
       line:
-        /✗ ANTHROPIC_API_KEY in \.env is not a setting .*; did you mean ANTHROPIC_API_KEY_REAL\?/,
+        /error: ANTHROPIC_API_KEY in \.env is not a setting .*; did you mean ANTHROPIC_API_KEY_REAL\?/,
     },
     {
       name: "log file in a folder that cannot be made",
       env: "CACHE_LOG_FILE=${home}/.env/proxy.log",
       line:
-        /✗ CACHE_LOG_FILE=".*\/\.env\/proxy\.log": cannot open it for writing \(Not a directory/,
+        /error: CACHE_LOG_FILE=".*\/\.env\/proxy\.log": cannot open it for writing \(Not a directory/,
     },
     {
       name: "not an Anthropic key",
       env: "ANTHROPIC_API_KEY_REAL=sk-proj-0123456789",
-      line: /✗ ANTHROPIC_API_KEY_REAL=\*\*\*\* is not an API key: .*start with "sk-ant-"/,
+      line: /error: ANTHROPIC_API_KEY_REAL=\*\*\*\* is not an API key: .*start with "sk-ant-"/,
     },
   ];
   for (const c of cases) {
@@ -178,7 +183,7 @@ Deno.test("validate fails on each kind of bad configuration, naming it on a ✗ 
       const out = await validate(home.path);
       assert.equal(out.code, 1, out.stdout + out.stderr);
       assert.match(out.stdout, c.line);
-      assert.match(out.stdout, /^Result: 1 problem ✗$/m, "only this problem");
+      assert.match(out.stdout, /^Result: 1 problem$/m, "only this problem");
       assert.match(out.stdout, /\n\s+fix: /, "says how to fix it");
       assert.ok(!out.stdout.includes("sk-proj-0123456789"), "a wrong key is not printed either");
     });

@@ -218,10 +218,10 @@ Deno.test(
     const result = await runRelease(["--dist", dist, "--out", join(tmp.path, "out")]);
     assert.equal(result.code, 0, result.stderr);
     for (const target of TARGETS) {
-      assert.ok(result.stdout.includes(`✓ llm-cache-proxy-${denoJson.version}-${target}.`));
+      assert.ok(result.stdout.includes(`  llm-cache-proxy-${denoJson.version}-${target}.`));
     }
-    assert.match(result.stdout, /✓ SHA256SUMS\n/);
-    assert.match(result.stdout, /✓ Formula\/llm-cache-proxy\.rb/);
+    assert.match(result.stdout, /^  SHA256SUMS\n/m);
+    assert.match(result.stdout, /^  Formula\/llm-cache-proxy\.rb/m);
     assert.ok(!result.stdout.includes("\x1b["), "no colour in a pipe");
   },
 );
