@@ -77,3 +77,25 @@ export function formatCompact(n: number): string {
 function trimZeros(digits: string): string {
   return digits.includes(".") ? digits.replace(/0+$/, "").replace(/\.$/, "") : digits;
 }
+
+/**
+ * A count with thousands separators: `12,345`.
+ *
+ * @param n a whole number
+ * @returns the formatted count
+ */
+export function formatCount(n: number): string {
+  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/**
+ * A count and its noun: `1 entry`, `3 entries`, `1,200 calls`.
+ *
+ * @param n the count
+ * @param one the noun for one
+ * @param many the noun for any other count @default one + "s"
+ * @returns the formatted count and noun
+ */
+export function formatPlural(n: number, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}

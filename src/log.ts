@@ -12,6 +12,7 @@
  * @module
  */
 import { isoTime } from "./clock.ts";
+import { formatPlural } from "./format.ts";
 import type { LogFormat, LogLevel } from "./config.ts";
 import { FileSink } from "./log_file.ts";
 import { redact } from "./redact.ts";
@@ -100,9 +101,12 @@ export function createLogger(
       keep: opts.keep ?? DEFAULT_KEEP,
       maxQueueBytes: opts.maxQueueBytes ?? DEFAULT_QUEUE_BYTES,
       notice: (dropped) =>
-        formatLine(format, "error", `Log file: dropped ${dropped} lines: the disk fell behind`, {
-          dropped,
-        }),
+        formatLine(
+          format,
+          "error",
+          `Log file: dropped ${formatPlural(dropped, "line")}: the disk fell behind`,
+          { dropped },
+        ),
       report: (message) => console.error(redact(message, secrets)),
     })
     : undefined;

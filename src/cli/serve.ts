@@ -6,6 +6,7 @@
  */
 import { type Config, loadConfig } from "../config.ts";
 import { parseFlags } from "./args.ts";
+import { formatPlural } from "../format.ts";
 import { pidPath, removePid, writePid } from "./daemon.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { LogFileError } from "../log_file.ts";
@@ -92,7 +93,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   );
   log.info(
     `llm-cache-proxy listening on ${servers.map(origin).join(" and ")}` +
-      ` · cache ${where} (${await store.count()} entries${
+      ` · cache ${where} (${formatPlural(await store.count(), "entry", "entries")}${
         store.health?.() === "degraded" ? ", unreachable: bypassing until it is back" : ""
       })` +
       ` · upstream ${config.upstream}${config.off ? " · cache OFF (bypass)" : ""}`,

@@ -10,7 +10,15 @@ import { Ledger, type Totals } from "../stats/ledger.ts";
 import { openForCommand } from "../store/open.ts";
 import { parseFlags } from "./args.ts";
 import { ProxyClient } from "./proxy_client.ts";
-import { columns, formatBytes, formatCount, formatPercent, formatUsd, styleFor } from "./term.ts";
+import {
+  columns,
+  formatBytes,
+  formatCount,
+  formatPercent,
+  formatPlural,
+  formatUsd,
+  styleFor,
+} from "./term.ts";
 
 /** One line for the command list. */
 export const summary = "All-time hits, savings and spend (from the proxy, or its store offline)";
@@ -104,9 +112,12 @@ function pretty(r: StatsReport): string[] {
       [
         "calls",
         formatCount(r.calls),
-        `${formatCount(r.hits)} hits · ${formatCount(r.misses)} misses · ${
-          formatCount(r.bypassed)
-        } bypassed · ${formatCount(r.errors)} errors`,
+        [
+          formatPlural(r.hits, "hit"),
+          formatPlural(r.misses, "miss", "misses"),
+          `${formatCount(r.bypassed)} bypassed`,
+          formatPlural(r.errors, "error"),
+        ].join(" · "),
       ],
       ["hit rate", formatPercent(r.hitRate), "hits / (hits + misses)"],
       [

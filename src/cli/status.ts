@@ -10,7 +10,6 @@ import { parseFlags } from "./args.ts";
 import { findProxy, foreignProxy, type ProxyState } from "./running.ts";
 import {
   formatBytes,
-  formatCount,
   formatDuration,
   formatPercent,
   formatPlural,
@@ -99,7 +98,7 @@ function describe(
     return lines;
   }
   const { cache, session, lastCall } = stats;
-  const size = `${formatCount(cache.entries)} entries (${formatBytes(cache.bytes)})`;
+  const size = `${formatPlural(cache.entries, "entry", "entries")} (${formatBytes(cache.bytes)})`;
   lines.push(
     state.health.store === "degraded"
       ? `${s.yellow("!")} cache store unreachable: every call bypasses it until it is back`

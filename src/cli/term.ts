@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { formatUsd } from "../format.ts";
+import { formatCount, formatPlural, formatUsd } from "../format.ts";
 
-/** Dollars, as the log and the monitor write them. */
-export { formatUsd };
+/** The number formats every command shares with the log and the monitor. */
+export { formatCount, formatPlural, formatUsd };
 
 /** Wraps text in colour, or returns it unchanged when colour is off. */
 export type Paint = (text: string) => string;
@@ -61,28 +61,6 @@ export function styleFor(stream: { isTerminal(): boolean } = Deno.stdout): Style
     fail: terminal ? (text) => `${red("✗")} ${text}` : (text) => `error: ${text}`,
     warn: terminal ? (text) => `${yellow("!")} ${text}` : (text) => `warning: ${text}`,
   };
-}
-
-/**
- * A count with thousands separators: `12,345`.
- *
- * @param n a whole number
- * @returns the formatted count
- */
-export function formatCount(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-}
-
-/**
- * A count and its noun: `1 entry`, `3 entries`, `1,200 calls`.
- *
- * @param n the count
- * @param one the noun for one
- * @param many the noun for any other count @default one + "s"
- * @returns the formatted count and noun
- */
-export function formatPlural(n: number, one: string, many = `${one}s`): string {
-  return `${formatCount(n)} ${n === 1 ? one : many}`;
 }
 
 /**

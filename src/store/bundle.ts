@@ -59,6 +59,7 @@ import {
   toNewEntry,
 } from "./_bundle_lines.ts";
 import type { CacheStore, NewEntry } from "./store.ts";
+import { formatCount, formatPlural } from "../format.ts";
 
 export { BUNDLE_FORMAT, BUNDLE_VERSION, BundleError, type BundleHeader };
 
@@ -188,7 +189,7 @@ export async function importBundle(
   if (header === undefined) throw notABundle("it is empty once decompressed");
   if (ended) return { header, ...counts };
   throw new BundleError(
-    `the bundle ends after ${counts.entries} entries, without its end line: it is truncated. ` +
+    `the bundle ends after ${entries(counts.entries)}, without its end line: it is truncated. ` +
       partly(counts.entries),
   );
 }
@@ -198,7 +199,7 @@ function checkEnd(line: Line, number: number, entries: number): true {
   if (line.entries === entries) return true;
   throw new BundleError(
     `line ${number}: the end line counts ${JSON.stringify(line.entries ?? null)} entries, ` +
-      `but ${entries} came before it`,
+      `but ${formatCount(entries)} came before it`,
   );
 }
 
@@ -215,7 +216,11 @@ async function merge(
 }
 
 function partly(merged: number): string {
-  return `Export it again; the ${merged} entries before were merged, and importing again is safe`;
+  return `Export it again; ${entries(merged)} merged so far, and importing again is safe`;
+}
+
+function entries(n: number): string {
+  return formatPlural(n, "entry", "entries");
 }
 
 // --- Reading: bytes to lines ---

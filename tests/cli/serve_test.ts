@@ -228,7 +228,8 @@ Deno.test("kill -9 while answers are being stored never leaves a torn or mixed e
     const hitsBefore = hits;
     {
       await using proxy = await serve(home.path, upstream);
-      assert.match(proxy.listening, new RegExp(`\\(${crash.entries} entries\\)`));
+      const entries = crash.entries === 1 ? "1 entry" : `${crash.entries} entries`;
+      assert.match(proxy.listening, new RegExp(`\\(${entries}\\)`));
       const again = await Promise.all(requests.map(async (req) => {
         const res = await post(proxy.url, req.body);
         return { label: res.headers.get("x-cache"), status: res.status, bytes: await res.bytes() };
@@ -374,7 +375,7 @@ Deno.test("the cache survives a restart and cache.db is private", async () => {
   }
   {
     await using proxy = await serve(home.path, mock.url);
-    assert.match(proxy.listening, /\(1 entries\)/);
+    assert.match(proxy.listening, /\(1 entry\)/);
     const res = await post(proxy.url, body);
     const bytes = await res.bytes();
     assert.equal(res.status, 200);

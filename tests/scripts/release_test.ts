@@ -220,8 +220,8 @@ Deno.test(
     for (const target of TARGETS) {
       assert.ok(result.stdout.includes(`  llm-cache-proxy-${denoJson.version}-${target}.`));
     }
-    assert.match(result.stdout, /^  SHA256SUMS\n/m);
-    assert.match(result.stdout, /^  Formula\/llm-cache-proxy\.rb/m);
+    assert.match(result.stdout, /^ {2}SHA256SUMS\n/m);
+    assert.match(result.stdout, /^ {2}Formula\/llm-cache-proxy\.rb/m);
     assert.ok(!result.stdout.includes("\x1b["), "no colour in a pipe");
   },
 );

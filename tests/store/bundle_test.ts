@@ -283,7 +283,8 @@ Deno.test("importBundle() stops at a damaged or truncated bundle, after merging 
       assert.ok(error instanceof BundleError, String(error));
       assert.match(error.message, message);
       if (merged >= 0) {
-        assert.match(error.message, new RegExp(`the ${merged} entries before were merged`));
+        const entries = merged === 1 ? "1 entry" : `${merged} entries`;
+        assert.match(error.message, new RegExp(`${entries} merged so far`));
         assert.equal(await store.count(), merged);
       }
     });
