@@ -86,7 +86,9 @@ export async function run(
   try {
     const open = ANSWER_NAMES.filter((name) => !Object.hasOwn(given, name));
     if (!values.yes && open.length > 0) await prompter.write(intro(path, existed, style));
-    answers = await ask(defaultsFrom(existing), given, values.yes ? undefined : prompter);
+    // What the proxy would run with: the environment overrides .env, as in config.ts.
+    const current = { ...existing, ...setIn(env, ASKED) };
+    answers = await ask(defaultsFrom(current), given, values.yes ? undefined : prompter);
   } catch (e) {
     if (!(e instanceof PromptAborted)) throw e;
     console.error("setup cancelled: nothing was written");
@@ -127,6 +129,20 @@ function chooseToken(
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/** The variables of `names` that `env` sets. */
+function setIn(env: Record<string, string>, names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(names.flatMap((name) => env[name] ? [[name, env[name]]] : []));
+}
+
+/** The variables the questions set. */
+const ASKED = [
+  "ANTHROPIC_API_KEY_REAL",
+  "CACHE_PORT",
+  "CACHE_TTL_SEC",
+  "CACHE_MAX_ENTRIES",
+  "CACHE_HOST",
+];
 
 function envUpdate(a: Answers & { token: string | undefined }): Record<string, string | undefined> {
   return {

@@ -172,6 +172,18 @@ Deno.test("setup offers the existing .env values as defaults, the key masked", a
   assert.match(text, /^# keep me$/m);
 });
 
+Deno.test("setup offers a setting of the environment as the default, since it wins over .env", async () => {
+  await using home = await tempHome();
+  await Deno.writeTextFile(`${home.path}/.env`, "CACHE_PORT=4242\n");
+  const out = await runCli(["setup"], {
+    env: { ...home.env, CACHE_PORT: "4150" },
+    stdin: "\n\n\n\n\n",
+  });
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /^Port \[4150\]: $/m);
+  assert.equal(settings((await envFile(home)).text).CACHE_PORT, "4150");
+});
+
 Deno.test("setup refuses bad flag values, naming the flag and what is allowed", async (t) => {
   const cases: [string[], RegExp][] = [
     [["--port", "abc"], /^--port "abc" must be a whole number from 1 to 65535$/],
