@@ -89,8 +89,10 @@ export async function installService(
     else await installAgent(service, spec, manager, report);
   } catch (e) {
     // A half-done first install must not leave a file that makes `on` and `stop` go
-    // through a service manager that cannot run it.
-    if (!existed) await Deno.remove(service.file).catch(() => {});
+    // through a service manager that cannot run it; the user saw it written, so say so.
+    if (!existed && await Deno.remove(service.file).then(() => true, () => false)) {
+      report({ kind: "note", text: `removed ${service.file} again: the install did not finish` });
+    }
     throw e;
   }
   return service;

@@ -162,6 +162,12 @@ Deno.test("install fails with systemctl's message when systemctl fails", async (
     /llm-cache-proxy install: `systemctl --user daemon-reload` failed \(exit 1\): Failed to connect to bus: No medium found\. .*llm-cache-proxy on/,
   );
   assert.deepEqual(await box.calls(), ["systemctl --user daemon-reload"]);
+  assert.match(out.stdout, new RegExp(`^wrote ${box.unitFile}\n`, "m"));
+  assert.match(
+    out.stdout,
+    new RegExp(`^removed ${box.unitFile} again: the install did not finish$`, "m"),
+    "what was reported written is reported removed",
+  );
   await assert.rejects(
     Deno.stat(box.unitFile),
     Deno.errors.NotFound,
