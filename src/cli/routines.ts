@@ -116,10 +116,18 @@ Exit codes: 0 ok, 2 bad flags.`,
 };
 
 /** The operand's bytes, or stdin's when it is `-` or absent. */
+/** The argument, or stdin for `-` or none; an empty one is a mistake, never an input. */
 async function operand(value: string | undefined, name: string): Promise<Uint8Array> {
-  if (value !== undefined && value !== "-") return new TextEncoder().encode(value);
-  if (Deno.stdin.isTerminal()) {
-    throw new UsageError(`give ${name} as an argument, or pipe it in`);
+  if (value === undefined || value === "-") {
+    if (Deno.stdin.isTerminal()) {
+      throw new UsageError(`give ${name} as an argument, or pipe it in`);
+    }
   }
-  return new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+  const bytes = value !== undefined && value !== "-"
+    ? new TextEncoder().encode(value)
+    : new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+  if (new TextDecoder().decode(bytes).trim() === "") {
+    throw new UsageError(`${name} is empty: give it as an argument, or pipe it in`);
+  }
+  return bytes;
 }

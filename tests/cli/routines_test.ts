@@ -38,6 +38,11 @@ Deno.test("key prints the proxy's key for a body, from an argument or stdin", as
       env: { ...env, CACHE_UPSTREAM: "http://127.0.0.1:9" },
     });
     assert.notEqual(upstream.stdout, `${expected}\n`, "another upstream is another cache");
+    for (const empty of [[], ["  \n"]]) {
+      const none = await runCli(["key", ...empty], { env, stdin: "" });
+      assert.equal(none.code, 2, "an empty body is a mistake, not a request to key");
+      assert.match(none.stderr, /BODY is empty: give it as an argument, or pipe it in/);
+    }
   });
 });
 
