@@ -7,6 +7,7 @@
  */
 import { parse as parseDotenv } from "dotenv";
 import { exists } from "./fs.ts";
+import { formatPlural } from "./format.ts";
 import type { PriceRule } from "./stats/prices.ts";
 import { NO_RULES, type NormalizeRules } from "./cache/normalize.ts";
 import { ConfigError, readNormalize, readPrices } from "./config.ts";
@@ -78,7 +79,7 @@ export async function checkEnvFile(
   const count = Object.keys(vars).length;
   return {
     checks: [
-      await modeCheck(path, `${count} variable${count === 1 ? "" : "s"}`),
+      await modeCheck(path, formatPlural(count, "variable")),
       ...lineChecks(text, path),
       ...Object.keys(vars).flatMap((name) => unknownName(name, path)),
     ],
@@ -96,7 +97,8 @@ async function modeCheck(path: string, summary: string): Promise<ConfigCheck> {
   return {
     name: ".env",
     ok: false,
-    detail: `.env at ${path} is ${who} by other users (mode ${octal(mode)}) and holds your API key`,
+    detail: `.env at ${path} is ${who} by other users (mode ${octal(mode)}); ` +
+      "it is where your API key and settings live",
     fix: `chmod 600 ${path}`,
   };
 }

@@ -27,14 +27,14 @@ Deno.test("buildConfig() reads every variable", () => {
     CACHE_MAX_ENTRIES: "7",
     CACHE_OFF: "true",
     CACHE_LOG_LEVEL: "DEBUG",
-    CACHE_UPSTREAM: "http://127.0.0.1:9/prefix/",
+    CACHE_UPSTREAM: "http://127.0.0.1:8/prefix/",
   }, "/h");
   assert.deepEqual(
     [config.apiKey, config.port, config.host, config.authToken, config.ttlSec],
     ["sk-ant-real", 4100, "0.0.0.0", "tok", 60],
   );
   assert.deepEqual([config.maxEntries, config.off, config.logLevel], [7, true, "debug"]);
-  assert.equal(config.upstream, "http://127.0.0.1:9/prefix");
+  assert.equal(config.upstream, "http://127.0.0.1:8/prefix");
 });
 
 Deno.test("buildConfig() rejects bad values with one line naming variable, value and what is allowed", async (t) => {
@@ -46,6 +46,7 @@ Deno.test("buildConfig() rejects bad values with one line naming variable, value
     [{ CACHE_MAX_ENTRIES: "0" }, /^CACHE_MAX_ENTRIES="0"/],
     [{ CACHE_UPSTREAM: "not a url" }, /^CACHE_UPSTREAM="not a url" is not a URL/],
     [{ CACHE_UPSTREAM: "ftp://x" }, /^CACHE_UPSTREAM="ftp:\/\/x" must be an http\(s\) URL/],
+    [{ CACHE_UPSTREAM: "http://127.0.0.1:6000" }, /names port 6000, to which fetch refuses/],
     [
       { CACHE_LOG_LEVEL: "loud" },
       /^CACHE_LOG_LEVEL="loud" is not one of silent\|error\|info\|debug$/,

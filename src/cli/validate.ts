@@ -193,6 +193,18 @@ function fixFor(failure: unknown): string {
   return 'Look at the proxy\'s log ($CACHE_HOME/proxy.log), then "llm-cache-proxy restart"';
 }
 
+/** The runtime section; skipped, it names no address, as the configured one is in doubt. */
+function runtimeLines(
+  runtime: readonly Check[],
+  base: string,
+  line: (check: Check) => string[],
+): string[] {
+  if (runtime.length === 1 && runtime[0]!.detail === skipped().detail) {
+    return [`Runtime: ${runtime[0]!.detail}`];
+  }
+  return [`Runtime (proxy at ${base}):`, ...runtime.flatMap(line)];
+}
+
 function render(
   checks: readonly Check[],
   where: { home: string; base: string },
@@ -207,8 +219,7 @@ function render(
     style.bold("== llm-cache-proxy validate =="),
     `Config (${where.home}):`,
     ...checks.filter((check) => check.section === "config").flatMap(line),
-    `Runtime (proxy at ${where.base}):`,
-    ...checks.filter((check) => check.section === "runtime").flatMap(line),
+    ...runtimeLines(checks.filter((check) => check.section === "runtime"), where.base, line),
     problems === 0
       ? `Result: ${style.green(`all checks passed${style.marks ? " ✓" : ""}`)}`
       : `Result: ${style.red(`${formatPlural(problems, "problem")}${style.marks ? " ✗" : ""}`)}`,

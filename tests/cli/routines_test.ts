@@ -35,7 +35,7 @@ Deno.test("key prints the proxy's key for a body, from an argument or stdin", as
     assert.notEqual(parsed.key, expected, "the beta header is part of the key");
     assert.equal(parsed.anthropicBeta, "tools-2024-04-04");
     const upstream = await runCli(["key", body], {
-      env: { ...env, CACHE_UPSTREAM: "http://127.0.0.1:9" },
+      env: { ...env, CACHE_UPSTREAM: "http://127.0.0.1:8" },
     });
     assert.notEqual(upstream.stdout, `${expected}\n`, "another upstream is another cache");
     for (const empty of [[], ["  \n"]]) {

@@ -296,7 +296,7 @@ Deno.test("bad configuration exits 2 with one line naming the variable and value
 
 Deno.test("the environment overrides $CACHE_HOME/.env, which fills in what it lacks", async () => {
   await using home = await tempHome("serve_test_");
-  const fromDotenv = "http://127.0.0.1:9/from-dotenv";
+  const fromDotenv = "http://127.0.0.1:8/from-dotenv";
   await Deno.writeTextFile(
     `${home.path}/.env`,
     `CACHE_TTL_SEC=abc\nCACHE_UPSTREAM=${fromDotenv}\n`,

@@ -124,6 +124,12 @@ Deno.test("validate fails on each kind of bad configuration, naming it on an err
       line: /error: CACHE_LOG_LEVEL="loud" is not one of silent\|error\|info\|debug/,
     },
     {
+      name: "an upstream port fetch refuses",
+      env: "CACHE_UPSTREAM=http://127.0.0.1:4190",
+      line:
+        /error: CACHE_UPSTREAM="http:\/\/127\.0\.0\.1:4190" names port 4190, to which fetch refuses/,
+    },
+    {
       name: "bad upstream URL",
       env: "CACHE_UPSTREAM=ftp://example.com",
       line: /error: CACHE_UPSTREAM="ftp:\/\/example\.com" must be an http\(s\) URL/,
@@ -203,6 +209,9 @@ Deno.test("validate reports every problem at once, also as JSON", async () => {
   const runtime = report.checks.filter((c) => c.section === "runtime");
   assert.deepEqual(runtime.map((c) => [c.name, c.ok]), [["proxy", true]]);
   assert.match(runtime[0]!.detail, /^not checked until CACHE_PORT/, "no probe on a bad port");
+  const text = await validate(home.path, []);
+  assert.match(text.stdout, /^Runtime: not checked until CACHE_PORT/m, "and no address in doubt");
+  assert.doesNotMatch(text.stdout, /Runtime \(proxy at/);
 });
 
 Deno.test("validate refuses an unknown flag with exit 2", async () => {
