@@ -306,7 +306,12 @@ async function resolveOrExplain(
           `${MIN_PREFIX_DIGITS} hex digits, as --list shows`,
       );
     case "none":
-      say(`no cache entry starts with ${found.prefix}; run "llm-cache-proxy explore --list"`);
+      say(
+        `no cache entry starts with ${found.prefix}. Only a complete 200 answer is kept: a call ` +
+          "that got an error, broke off, bypassed the cache or missed in replay mode left " +
+          "none, and an entry goes when it expires, is evicted or invalidated. Send the " +
+          'request again to store it, or run "llm-cache-proxy explore --list"',
+      );
       return undefined;
     case "ambiguous": {
       const shown = Math.max(SHORT_KEY, commonPrefixLength(found.matches) + 2);

@@ -3,6 +3,10 @@
  * the colours of its lines on a terminal.
  */
 import assert from "node:assert/strict";
+import { startMockAnthropic } from "../support/mock_anthropic.ts";
+import { spawnServe } from "../support/process.ts";
+import { messageBody } from "../support/proxy.ts";
+import { tempHome } from "../support/harness.ts";
 import { whyLines } from "../../src/cli/explore_view.ts";
 import type { Style } from "../../src/cli/term.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
@@ -177,4 +181,22 @@ Deno.test("whyLines() paints removed values red and added values green", () => {
     "<green>    + 2</green>",
     "… 1 more differences; --json lists all",
   ]);
+});
+
+Deno.test("explore --why on the key of a call that got an error says why nothing was kept", async () => {
+  await using home = await tempHome("explore_why_error_");
+  await using mock = await startMockAnthropic();
+  await using proxy = await spawnServe({ CACHE_HOME: home.path, CACHE_UPSTREAM: mock.url });
+  const res = await fetch(`${proxy.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body: messageBody("[mock:400] refused"),
+  });
+  await res.body?.cancel();
+  assert.equal(res.status, 400);
+  const key = res.headers.get("x-cache-key")!;
+  const out = await why(home.path, key);
+  assert.equal(out.code, 1);
+  assert.match(out.stderr, new RegExp(`no cache entry starts with ${key}\\. Only a complete 200`));
+  assert.match(out.stderr, /a call that got an error, broke off/);
 });
