@@ -6,7 +6,8 @@
  */
 import { type Config, loadConfig, redactUrl } from "../config.ts";
 import { formatCompact } from "../format.ts";
-import { Ledger, type Totals } from "../stats/ledger.ts";
+import { Ledger, pickTotals, type Totals } from "../stats/ledger.ts";
+import type { StatsBody } from "../proxy/views.ts";
 import { openForCommand } from "../store/open.ts";
 import { parseFlags } from "./args.ts";
 import { ProxyClient } from "./proxy_client.ts";
@@ -69,18 +70,10 @@ async function readReport(config: Config): Promise<StatsReport> {
   const client = ProxyClient.for(config);
   if (await client.health(500)) {
     try {
-      const live = await client.json<Totals & { cache: { entries: number; bytes: number } }>(
-        "/stats",
-      );
+      const live = await client.json<StatsBody>("/stats");
       const where = config.storeUrl === undefined ? config.dbPath : redactUrl(config.storeUrl);
-      // Only the totals: /stats also carries the session, which `stats` does not show.
-      const { calls, hits, misses, errors, bypassed, hitRate, savingsPct, byKind, models } = live;
-      const { tokensSaved, tokensSpent, usdSaved, usdSpent, cache } = live;
-      return {
-        ...{ calls, hits, misses, errors, bypassed, hitRate, savingsPct, byKind, models },
-        ...{ tokensSaved, tokensSpent, usdSaved, usdSpent },
-        cache: { path: where, entries: cache.entries, bytes: cache.bytes },
-      };
+      const { entries, bytes } = live.store;
+      return { ...pickTotals(live), cache: { path: where, entries, bytes } };
     } catch {
       // It stopped meanwhile, or refused: read the store.
     }
@@ -114,8 +107,8 @@ function pretty(r: StatsReport): string[] {
         formatCount(r.calls),
         [
           formatPlural(r.hits, "hit"),
-          formatPlural(r.misses, "miss", "misses"),
-          `${formatCount(r.bypassed)} bypassed`,
+          formatPlural(r.misses, "miss", "misses") +
+          (r.bypassed > 0 ? ` (${formatCount(r.bypassed)} bypassed)` : ""),
           formatPlural(r.errors, "error"),
         ].join(" · "),
       ],

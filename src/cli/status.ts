@@ -5,7 +5,8 @@
  * @module
  */
 import { loadConfig } from "../config.ts";
-import type { LastCall, Summary } from "../stats/ledger.ts";
+import type { LastCall } from "../stats/ledger.ts";
+import type { StatsBody } from "../proxy/views.ts";
 import { parseFlags } from "./args.ts";
 import { findProxy, foreignProxy, type ProxyState } from "./running.ts";
 import {
@@ -34,12 +35,7 @@ Exit codes: 0 running and answering, 1 a process is up but does not answer,
 2 bad configuration, 3 not running.`;
 
 /** What `/stats` tells `status`. */
-interface StatsView {
-  readonly cache: { readonly entries: number; readonly bytes: number; readonly off: boolean };
-  readonly uptimeSec: number;
-  readonly lastCall: LastCall | null;
-  readonly session: Summary;
-}
+type StatsView = Pick<StatsBody, "cache" | "store" | "uptimeSec" | "lastCall" | "session">;
 
 /**
  * Runs `status`.
@@ -97,12 +93,12 @@ function describe(
     lines.push(s.fail(`cannot read /stats: ${statsError}`));
     return lines;
   }
-  const { cache, session, lastCall } = stats;
-  const size = `${formatPlural(cache.entries, "entry", "entries")} (${formatBytes(cache.bytes)})`;
+  const { store, session, lastCall } = stats;
+  const size = `${formatPlural(store.entries, "entry", "entries")} (${formatBytes(store.bytes)})`;
   lines.push(
     state.health.store === "degraded"
       ? `${s.yellow("!")} cache store unreachable: every call bypasses it until it is back`
-      : cache.off
+      : stats.cache === "off"
       ? `${s.yellow("!")} cache OFF: every call bypasses it (llm-cache-proxy on) · ${size}`
       : s.ok(`cache ON · ${size}`),
   );
@@ -132,7 +128,9 @@ function asJson(state: ProxyState, stats: StatsView | undefined, statsError: str
       : null,
     pidfileCorrected: state.healed,
     foreign: state.foreign ? { pid: state.foreign.pid, home: state.foreign.home ?? null } : null,
-    cache: stats?.cache ?? null,
+    cache: stats
+      ? { entries: stats.store.entries, bytes: stats.store.bytes, off: stats.cache === "off" }
+      : null,
     store: state.health?.store ?? null,
     uptimeSec: stats?.uptimeSec ?? null,
     lastCall: stats?.lastCall ?? null,

@@ -134,7 +134,7 @@ interface StatsBody {
   calls?: number;
   hits?: number;
   hitRate?: number;
-  cache?: { off?: boolean };
+  cache?: "on" | "off";
 }
 
 async function checkStats(client: ProxyClient): Promise<Check> {
@@ -143,7 +143,7 @@ async function checkStats(client: ProxyClient): Promise<Check> {
     const s = await client.json<StatsBody>(name);
     const detail = `/stats → 200 (${formatPlural(s.calls ?? 0, "call")}, ` +
       `${formatPlural(s.hits ?? 0, "hit")}, ${formatPercent(s.hitRate ?? 0)} hit rate, ` +
-      `cache ${s.cache?.off ? "off" : "on"})`;
+      `cache ${s.cache === "off" ? "off" : "on"})`;
     return { section: "runtime", name, ok: true, detail };
   } catch (e) {
     return { section: "runtime", name, ok: false, detail: (e as Error).message, fix: fixFor(e) };

@@ -7,7 +7,9 @@
 import type { Config } from "../config.ts";
 import { DASHBOARD_HTML } from "../stats/dashboard.ts";
 import { METRICS_CONTENT_TYPE } from "../stats/metrics.ts";
+import type { LastCall, Totals } from "../stats/ledger.ts";
 import type { Stats } from "../stats/stats.ts";
+import { type V2Counters, v2Counters } from "../stats/v2_view.ts";
 import type { CacheStore } from "../store/store.ts";
 
 /** What the views read. */
@@ -24,27 +26,54 @@ export interface CacheSwitch {
   off: boolean;
 }
 
+/** What `GET /stats` answers. */
+export interface StatsBody extends Totals, V2Counters {
+  /** v2's: whether the cache is on (`llm-cache-proxy off` turns it off). */
+  readonly cache: "on" | "off";
+  /** v2's: seconds since the proxy started. */
+  readonly "uptime_s": number;
+  /** The store: its entries, their bytes, and whether it is reachable. */
+  readonly store: {
+    readonly entries: number;
+    readonly bytes: number;
+    readonly state: "ok" | "degraded";
+  };
+  readonly lastCall: LastCall | null;
+  readonly uptimeSec: number;
+  readonly startedAt: string;
+  /** This process's figures, in both namings. */
+  readonly session: Totals & V2Counters;
+}
+
 /**
- * `GET /stats`: all-time totals at the top level, this process's under `session`.
+ * `GET /stats`: all-time totals at the top level, this process's under
+ * `session`; every field of llm-cache-proxy v2's `/stats` is there too, with
+ * its name and meaning (see `stats/v2_view.ts`).
  *
  * @param ctx the stats, store and config
  * @returns the JSON response
  */
 export async function statsView(ctx: ViewContext): Promise<Response> {
   const { ledger, startedAt } = ctx.stats;
-  return Response.json({
-    ...ledger.allTime(),
-    cache: {
+  const allTime = ledger.allTime();
+  const session = ledger.session();
+  const uptimeSec = Math.round((Date.now() - startedAt) / 1000);
+  const body: StatsBody = {
+    "uptime_s": uptimeSec,
+    cache: ctx.cacheSwitch.off ? "off" : "on",
+    ...v2Counters(allTime),
+    ...allTime,
+    store: {
       entries: await ctx.store.count(),
       bytes: await ctx.store.bytes(),
-      off: ctx.cacheSwitch.off,
-      store: ctx.store.health?.() ?? "ok",
+      state: ctx.store.health?.() ?? "ok",
     },
     lastCall: ledger.lastCall() ?? null,
-    uptimeSec: Math.round((Date.now() - startedAt) / 1000),
+    uptimeSec,
     startedAt: new Date(startedAt).toISOString(),
-    session: ledger.session(),
-  });
+    session: { ...v2Counters(session), ...session },
+  };
+  return Response.json(body);
 }
 
 /**

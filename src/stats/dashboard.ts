@@ -551,11 +551,11 @@ pre.bodyhead {
       "Saved over saved plus spent: what the calls would have cost without the cache");
     setText("kUsdSpent", fmtUsd(s.usdSpent), "$" + (Number(s.usdSpent) || 0).toFixed(6));
     setText("kUsdSpentSub", "on " + plural(misses, "upstream call", "upstream calls"));
-    const c = stats.cache || {};
+    const c = stats.store || {};
     setText("kEntries", fmtInt(c.entries));
     setText("kEntriesSub", fmtBytes(c.bytes) + " stored", fmtInt(c.bytes) + " bytes");
-    $("offBanner").hidden = !c.off;
-    $("storeBanner").hidden = c.store !== "degraded";
+    $("offBanner").hidden = stats.cache !== "off";
+    $("storeBanner").hidden = c.state !== "degraded";
     renderUptime();
     renderModels(s.models || {});
     document.title = (hits + misses ? pct(rate) + " hits · " : "") + "llm-cache-proxy";

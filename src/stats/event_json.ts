@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { CallEvent } from "./events.ts";
+import { type CallEvent, HIT_KINDS } from "./events.ts";
 import type { Usage } from "./usage.ts";
 
 /** Strings remembered (models, paths, snippets); beyond this, encoded each time. */
@@ -17,7 +17,7 @@ const usageJson = new WeakMap<Usage, string>();
 const stringJson = new Map<string, string>();
 
 /**
- * Encodes an event exactly as `JSON.stringify` would parse back.
+ * Encodes an event exactly as `JSON.stringify` would encode {@link monitorEvent}'s object.
  *
  * @param event the call event
  * @returns its JSON text
@@ -26,7 +26,50 @@ export function eventJson(event: CallEvent): string {
   return `{"seq":${event.seq},"time":${str(event.time)},"kind":"${event.kind}",` +
     `"model":${nullable(event.model)},"path":${str(event.path)},"status":${event.status},` +
     `"bytes":${event.bytes},"durationMs":${num(event.durationMs)},"usage":${usage(event.usage)},` +
-    `"dollars":${num(event.dollars)},"snippet":${str(event.snippet)},"key":${nullable(event.key)}}`;
+    `"dollars":${num(event.dollars)},"snippet":${str(event.snippet)},"key":${
+      nullable(event.key)
+    },` +
+    `"t":${num(Date.parse(event.time))},"type":"${event.kind}","from_cache":${
+      HIT_KINDS.has(event.kind)
+    },` +
+    `"in":${event.usage.input_tokens},"out":${event.usage.output_tokens},` +
+    `"usd":${num(event.dollars)},"ms":${num(Math.round(event.durationMs))}}`;
+}
+
+/** A `/monitor` event: the call event plus the fields llm-cache-proxy v2's events had. */
+export interface MonitorEvent extends CallEvent {
+  /** When the call ended, in ms since the epoch. */
+  readonly t: number;
+  /** The kind, under v2's name. */
+  readonly type: CallEvent["kind"];
+  /** True for a call answered from the cache. */
+  readonly "from_cache": boolean;
+  /** Input and output tokens of the answer. */
+  readonly in: number;
+  readonly out: number;
+  /** The dollars, under v2's name. */
+  readonly usd: number;
+  /** The duration in whole ms. */
+  readonly ms: number;
+}
+
+/**
+ * The object a `/monitor` event encodes (what {@link eventJson} writes, built the slow way).
+ *
+ * @param event the call event
+ * @returns the event with v2's fields
+ */
+export function monitorEvent(event: CallEvent): MonitorEvent {
+  return {
+    ...event,
+    t: Date.parse(event.time),
+    type: event.kind,
+    "from_cache": HIT_KINDS.has(event.kind),
+    in: event.usage.input_tokens,
+    out: event.usage.output_tokens,
+    usd: event.dollars,
+    ms: Math.round(event.durationMs),
+  };
 }
 
 function usage(value: Usage): string {

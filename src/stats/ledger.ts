@@ -31,7 +31,18 @@ export interface ModelTotals {
 
 /** Totals over a period without their breakdowns. */
 export interface Summary extends ModelTotals {
+  /** Misses that bypassed the cache (cache off, `x-cache-bypass`), counted in `misses` too. */
   bypassed: number;
+  /** Hits that joined a call under way (`HIT-COALESCED`), counted in `hits` too. */
+  coalesced: number;
+  /** Calls passed through uncached (`/v1/*` routes the cache does not serve); not in `calls`. */
+  passed: number;
+  /** Input and output tokens (no cache tokens) answered from the cache, as v2 counted them. */
+  savedIn: number;
+  savedOut: number;
+  /** Input and output tokens (no cache tokens) paid for upstream, as v2 counted them. */
+  spentIn: number;
+  spentOut: number;
   /** Hits over hits plus misses, 0 to 1. */
   hitRate: number;
   /** Dollars saved over dollars saved plus spent, in percent. */
@@ -47,7 +58,9 @@ export interface Totals extends Summary {
   models: Record<string, ModelTotals>;
 }
 
-const METRICS = ["calls", "tokens", "usd"] as const;
+/** What is counted for each kind and model: calls, tokens (cache tokens included), dollars,
+ * and input and output tokens alone (v2's token figures). */
+const METRICS = ["calls", "tokens", "usd", "in", "out"] as const;
 const NO_MODEL = "(none)";
 /** Model names come from clients: past this many, new ones are counted as one. */
 const MAX_MODELS = 200;
@@ -105,15 +118,13 @@ export class Ledger {
     const u = event.usage; // cache writes count once, through their 5m/1h split
     const tokens = u.input_tokens + u.ephemeral_5m_input_tokens + u.ephemeral_1h_input_tokens +
       u.cache_read_input_tokens + u.output_tokens;
-    add(this.#summary, "calls", event.kind, 1);
-    add(this.#summary, "tokens", event.kind, tokens);
-    add(this.#summary, "usd", event.kind, event.dollars);
-    if (event.kind === "BYPASS") this.#summary.bypassed++;
-    this.#last = event;
+    const values = [1, tokens, event.dollars, u.input_tokens, u.output_tokens];
     const names = this.#namesOf(event.kind, this.#modelName(event.model));
-    this.#bump(names[0]!, 1);
-    this.#bump(names[1]!, tokens);
-    this.#bump(names[2]!, event.dollars);
+    for (let i = 0; i < METRICS.length; i++) {
+      addSummary(this.#summary, METRICS[i]!, event.kind, values[i]!);
+      this.#bump(names[i]!, values[i]!);
+    }
+    this.#last = event;
   };
 
   #bump(name: string, value: number): void {
@@ -207,23 +218,28 @@ export class Ledger {
   }
 }
 
+/**
+ * The totals within a larger object that carries them (such as `GET /stats`'s body).
+ *
+ * @param body an object with every field of {@link Totals}
+ * @returns just those fields
+ */
+export function pickTotals(body: Totals): Totals {
+  const totals = { ...emptySummary(), byKind: body.byKind, models: body.models };
+  for (const name of Object.keys(totals) as (keyof Summary)[]) {
+    if (typeof body[name] === "number") totals[name] = body[name];
+  }
+  return totals;
+}
+
 function totalsOf(counters: Counters): Totals {
-  const totals: Totals = {
-    ...emptyModel(),
-    bypassed: 0,
-    hitRate: 0,
-    savingsPct: 0,
-    byKind: {},
-    models: {},
-  };
+  const totals: Totals = { ...emptySummary(), byKind: {}, models: {} };
   for (const [name, value] of counters) {
     const { metric, kind, model } = parseName(name);
     const perModel = totals.models[model] ??= emptyModel();
-    for (const target of [totals, perModel]) add(target, metric, kind, value);
-    if (metric === "calls") {
-      totals.byKind[kind] = (totals.byKind[kind] ?? 0) + value;
-      if (kind === "BYPASS") totals.bypassed += value;
-    }
+    addSummary(totals, metric, kind, value);
+    add(perModel, metric, kind, value);
+    if (metric === "calls") totals.byKind[kind] = (totals.byKind[kind] ?? 0) + value;
   }
   for (const perModel of Object.values(totals.models)) roundUsd(perModel);
   return withRatios(totals);
@@ -255,12 +271,19 @@ function parseName(name: string): { metric: string; kind: CallKind; model: strin
   };
 }
 
+/**
+ * Adds to the per-model figures. Counts follow llm-cache-proxy v2, so that its
+ * readers keep their meaning: `calls` is hits plus misses plus errors; a miss
+ * is any call sent upstream to be answered, a bypassed one included; a
+ * pass-through of an uncached route is not a call of the cache.
+ */
 function add(target: ModelTotals, metric: string, kind: CallKind, value: number): void {
   const hit = HIT_KINDS.has(kind);
+  if (kind === "PASS") return;
   if (metric === "calls") {
     target.calls += value;
     if (hit) target.hits += value;
-    else if (kind === "MISS") target.misses += value;
+    else if (kind === "MISS" || kind === "BYPASS") target.misses += value;
     else if (kind === "ERROR") target.errors += value;
   } else if (metric === "tokens") {
     if (hit) target.tokensSaved += value;
@@ -269,6 +292,38 @@ function add(target: ModelTotals, metric: string, kind: CallKind, value: number)
     if (hit) target.usdSaved += value;
     else target.usdSpent += value;
   }
+}
+
+/** Adds to the summary: the per-model figures plus the breakdowns only a summary has. */
+function addSummary(target: Summary, metric: string, kind: CallKind, value: number): void {
+  add(target, metric, kind, value);
+  const hit = HIT_KINDS.has(kind);
+  if (metric === "calls") {
+    if (kind === "BYPASS") target.bypassed += value;
+    else if (kind === "HIT-COALESCED") target.coalesced += value;
+    else if (kind === "PASS") target.passed += value;
+  } else if (kind !== "PASS" && metric === "in") {
+    if (hit) target.savedIn += value;
+    else target.spentIn += value;
+  } else if (kind !== "PASS" && metric === "out") {
+    if (hit) target.savedOut += value;
+    else target.spentOut += value;
+  }
+}
+
+function emptySummary(): Summary {
+  return {
+    ...emptyModel(),
+    bypassed: 0,
+    coalesced: 0,
+    passed: 0,
+    savedIn: 0,
+    savedOut: 0,
+    spentIn: 0,
+    spentOut: 0,
+    hitRate: 0,
+    savingsPct: 0,
+  };
 }
 
 function emptyModel(): ModelTotals {

@@ -8,6 +8,7 @@
  */
 import { type CallEvent, HIT_KINDS } from "./events.ts";
 import type { Totals } from "./ledger.ts";
+import { type V2Counters, v2Counters } from "./v2_view.ts";
 
 /** The `content-type` of {@linkcode Metrics.render}'s text. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -30,19 +31,36 @@ type Family = "counter" | "gauge" | "histogram";
 
 /** The ledger's metrics, each shown by kind and model. */
 const BY_KIND_AND_MODEL = [
-  ["calls", "llm_cache_calls_total", "Calls served, by how they were served and model."],
-  ["tokens", "llm_cache_tokens_total", "Tokens of the answers: saved on a hit, spent otherwise."],
-  ["usd", "llm_cache_usd_total", "Dollars of the answers: saved on a hit, spent otherwise."],
+  ["calls", "llm_cache_calls_by_kind_total", "Calls served, by how they were served and model."],
+  [
+    "tokens",
+    "llm_cache_tokens_by_kind_total",
+    "Tokens of the answers, cache tokens included: saved on a hit, spent otherwise.",
+  ],
+  [
+    "usd",
+    "llm_cache_usd_by_kind_total",
+    "Dollars of the answers: saved on a hit, spent otherwise.",
+  ],
 ] as const;
 
-/** All-time totals, named as llm-cache-proxy v2 named them. */
-const TOTALS: readonly (readonly [string, string, (totals: Totals) => number])[] = [
-  ["llm_cache_hits_total", "Calls answered from the cache.", (t) => t.hits],
-  ["llm_cache_misses_total", "Calls the cache could not answer, sent upstream.", (t) => t.misses],
-  ["llm_cache_errors_total", "Calls that ended in an error.", (t) => t.errors],
-  ["llm_cache_tokens_saved_total", "Tokens answered from the cache.", (t) => t.tokensSaved],
-  ["llm_cache_usd_saved_total", "Dollars not spent thanks to the cache.", (t) => t.usdSaved],
-  ["llm_cache_usd_spent_total", "Dollars spent upstream.", (t) => t.usdSpent],
+/**
+ * llm-cache-proxy v2's series, with its names, meaning and no labels, so that
+ * a panel or alert written for v2 still shows one series.
+ */
+const V2_TOTALS: readonly (readonly [string, string, keyof V2Counters])[] = [
+  ["llm_cache_calls_total", "Calls served: hits, misses and errors.", "calls"],
+  ["llm_cache_hits_total", "Calls answered from the cache.", "hits"],
+  ["llm_cache_coalesced_total", "Hits that joined an identical call under way.", "coalesced"],
+  ["llm_cache_misses_total", "Calls sent upstream to be answered.", "misses"],
+  ["llm_cache_errors_total", "Calls that ended in an error.", "errors"],
+  [
+    "llm_cache_tokens_saved_total",
+    "Input and output tokens answered from the cache.",
+    "tokens_saved",
+  ],
+  ["llm_cache_usd_saved_total", "Dollars not spent thanks to the cache.", "usd_saved"],
+  ["llm_cache_usd_spent_total", "Dollars spent upstream.", "usd_spent"],
 ];
 
 /** Upper bounds of the hit latency buckets, in seconds: 100 µs to 100 ms. */
@@ -70,14 +88,15 @@ export class Metrics {
    */
   render(input: MetricsInput): string {
     const rows = [...input.counters].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const v2 = v2Counters(input.totals);
     return [
       ...BY_KIND_AND_MODEL.map(([metric, name, help]) =>
         family(name, "counter", help, byKindAndModel(name, metric, rows))
       ),
-      ...TOTALS.map(([name, help, read]) =>
-        family(name, "counter", help, [sample(name, read(input.totals))])
+      ...V2_TOTALS.map(([name, help, field]) =>
+        family(name, "counter", help, [sample(name, v2[field])])
       ),
-      gauge("llm_cache_hit_ratio", "Hits over hits plus misses, 0 to 1.", input.totals.hitRate),
+      gauge("llm_cache_hit_ratio", "Hits over calls, 0 to 1.", ratio(v2.hit_rate_pct)),
       gauge("llm_cache_entries", "Entries in the cache store.", input.entries),
       gauge("llm_cache_bytes", "Bytes the cache store holds.", input.bytes),
       gauge("llm_cache_uptime_seconds", "Seconds since the proxy started.", input.uptimeSec),
@@ -139,6 +158,11 @@ function byKindAndModel(
     // A model name is client input and may hold a tab: keep it whole.
     return rowMetric === metric ? [sample(name, value, { kind, model: model.join("\t") })] : [];
   });
+}
+
+/** v2's ratio: its percentage over 100, four decimals. */
+function ratio(pct: number): number {
+  return Number((pct / 100).toFixed(4));
 }
 
 function gauge(name: string, help: string, value: number): string {

@@ -44,7 +44,7 @@ Deno.test("validate passes with a valid .env and a running proxy, and checks its
   await res.text(); // read to the end: a cancelled answer may not be stored
   await waitFor(async () => {
     const stats = await (await fetch(`${proxy.url}/stats`, { headers: auth })).json();
-    return stats.calls >= 1 && stats.cache?.entries >= 1;
+    return stats.calls >= 1 && stats.store?.entries >= 1;
   });
   const env = { CACHE_PORT: String(proxy.port) };
 

@@ -70,7 +70,7 @@ Deno.test("a leader that fails gives its followers the same status and body", as
   for (
     const [name, options] of [
       ["upstream 529", {}],
-      ["upstream unreachable", { upstream: "http://127.0.0.1:9" }],
+      ["upstream unreachable", { upstream: "http://127.0.0.1:8" }],
     ] as const
   ) {
     await t.step(name, async () => {

@@ -215,10 +215,10 @@ Deno.test("a shared store that is down: BYPASS, and /health and /stats say degra
   assert.equal(await kind(), "MISS", "the call that meets the outage still goes upstream");
   assert.equal(await kind(), "BYPASS");
   assert.equal((await (await proxy.fetch("/health")).json()).store, "degraded");
-  assert.equal((await (await proxy.fetch("/stats")).json()).cache.store, "degraded");
+  assert.equal((await (await proxy.fetch("/stats")).json()).store.state, "degraded");
   down = false;
   while (store.health() === "degraded") await new Promise((resolve) => setTimeout(resolve, 10));
   assert.equal(await kind(), "HIT", "back, with what it held");
-  assert.equal((await (await proxy.fetch("/stats")).json()).cache.store, "ok");
+  assert.equal((await (await proxy.fetch("/stats")).json()).store.state, "ok");
   assert.equal(logs.filter((l) => l.includes("Cache store unreachable")).length, 1);
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { VERSION } from "../../src/version.ts";
 import { messageBody, postMessage, startProxy } from "../support/proxy.ts";
 
-Deno.test("GET /health answers status, pid and version; unknown routes get an Anthropic-shaped 404", async () => {
+Deno.test("GET /health answers status, pid, version and home; unknown routes get an Anthropic-shaped 404", async () => {
   await using proxy = await startProxy();
   const health = await proxy.fetch("/health");
   assert.deepEqual([health.status, await health.json()], [200, {
@@ -10,6 +10,7 @@ Deno.test("GET /health answers status, pid and version; unknown routes get an An
     pid: Deno.pid,
     version: VERSION,
     store: "ok",
+    home: "/nonexistent-cache-home",
   }]);
   const missing = await proxy.fetch("/nope");
   assert.equal(missing.status, 404);
@@ -76,12 +77,12 @@ Deno.test("a body over 32 MB gets 413 without the rest being read", async (t) =>
 });
 
 Deno.test("an unreachable upstream gives a 502 Anthropic-shaped error and the proxy stays up", async () => {
-  await using proxy = await startProxy({ upstream: "http://127.0.0.1:9" });
+  await using proxy = await startProxy({ upstream: "http://127.0.0.1:8" });
   const res = await postMessage(proxy, messageBody("hi"));
   assert.equal(res.status, 502);
   const error = await res.json();
   assert.equal(error.error.type, "api_error");
-  assert.match(error.error.message, /cannot reach the Anthropic API at http:\/\/127\.0\.0\.1:9/);
+  assert.match(error.error.message, /cannot reach the Anthropic API at http:\/\/127\.0\.0\.1:8/);
   const models = await proxy.fetch("/v1/models");
   await models.body?.cancel();
   assert.equal(models.status, 502);
@@ -159,12 +160,12 @@ Deno.test("POST /cache/off bypasses every call until POST /cache/on; /stats show
   const off = await proxy.fetch("/cache/off", { method: "POST" });
   assert.deepEqual(await off.json(), { off: true });
   assert.equal(await call(), "BYPASS");
-  assert.equal((await (await proxy.fetch("/stats")).json()).cache.off, true);
+  assert.equal((await (await proxy.fetch("/stats")).json()).cache, "off");
   const on = await proxy.fetch("/cache/on", { method: "POST" });
   assert.deepEqual(await on.json(), { off: false });
   assert.equal(await call(), "HIT");
   const stats = await (await proxy.fetch("/stats")).json();
-  assert.equal(stats.cache.off, false);
+  assert.equal(stats.cache, "on");
   assert.deepEqual(
     [stats.lastCall.kind, stats.lastCall.status, stats.lastCall.model],
     ["HIT", 200, "claude-sonnet-4-5-20250929"],
@@ -179,5 +180,5 @@ Deno.test("the cache switch needs the auth token like every other control", asyn
   assert.equal(denied.status, 401);
   await denied.body?.cancel();
   const stats = await proxy.fetch("/stats", { headers: { "x-cache-auth": "s3cret-token" } });
-  assert.equal((await stats.json()).cache.off, false);
+  assert.equal((await stats.json()).cache, "on");
 });

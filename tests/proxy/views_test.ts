@@ -58,8 +58,9 @@ Deno.test("/stats shows all-time totals, this session, models and the cache size
   assert.ok(stats.usdSaved > 0 && stats.usdSpent > 0);
   assert.equal(stats.savingsPct, 60);
   assert.equal(stats.models["claude-sonnet-4-5-20250929"].hits, 3);
-  assert.equal(stats.cache.entries, 2);
-  assert.ok(stats.cache.bytes > 1000);
+  assert.equal(stats.store.entries, 2);
+  assert.ok(stats.store.bytes > 1000);
+  assert.equal(stats.store.state, "ok");
   assert.equal(stats.session.calls, 5);
   assert.equal(typeof stats.uptimeSec, "number");
 });
@@ -120,7 +121,7 @@ Deno.test("no key, token or auth header appears in events, logs or error message
   ];
   await using proxy = await startProxy({
     env: { ANTHROPIC_API_KEY_REAL: secrets[0]!, CACHE_AUTH_TOKEN: secrets[1]! },
-    upstream: "http://127.0.0.1:9",
+    upstream: "http://127.0.0.1:8",
   });
   const headers = {
     "x-cache-auth": secrets[1]!,

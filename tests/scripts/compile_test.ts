@@ -95,7 +95,7 @@ Deno.test("compile stops with a clear message, exit 1, when deno cannot fetch it
       PATH: Deno.env.get("PATH") ?? "",
       HOME: tmp.path,
       DENO_DIR: join(tmp.path, "deno_dir"),
-      HTTPS_PROXY: "http://127.0.0.1:9",
+      HTTPS_PROXY: "http://127.0.0.1:8",
       NO_COLOR: "1",
     },
   }).output();

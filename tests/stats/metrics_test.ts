@@ -150,14 +150,14 @@ Deno.test("Metrics.render() text parses, one family of each name", async () => {
   assert.ok(text.endsWith("\n"));
   const names = parse(text).map((f) => f.name);
   assert.deepEqual(names, [...new Set(names)]);
-  assert.equal(names.length, 15);
+  assert.equal(names.length, 17);
 });
 
 Deno.test("Metrics.render() shows the ledger's counters by kind and model", async (t) => {
   const { families, counters } = await scrape(EVENTS);
   for (const metric of ["calls", "tokens", "usd"]) {
-    await t.step(`llm_cache_${metric}_total`, () => {
-      const family = familyOf(families, `llm_cache_${metric}_total`, "COUNTER");
+    await t.step(`llm_cache_${metric}_by_kind_total`, () => {
+      const family = familyOf(families, `llm_cache_${metric}_by_kind_total`, "COUNTER");
       const shown = new Map(family.metrics.map((s) => {
         assert.deepEqual(Object.keys(s.labels ?? {}).sort(), ["kind", "model"]);
         return [`${metric}\t${s.labels?.kind}\t${s.labels?.model}`, number(s.value)];
@@ -167,7 +167,7 @@ Deno.test("Metrics.render() shows the ledger's counters by kind and model", asyn
     });
   }
   await t.step("every kind and model present, the odd name unescaped whole", () => {
-    const calls = familyOf(families, "llm_cache_calls_total", "COUNTER").metrics;
+    const calls = familyOf(families, "llm_cache_calls_by_kind_total", "COUNTER").metrics;
     const byLabels = new Map(calls.map((s) => [`${s.labels?.kind} ${s.labels?.model}`, s.value]));
     assert.deepEqual(
       byLabels,
@@ -187,26 +187,31 @@ Deno.test("Metrics.render() shows the ledger's counters by kind and model", asyn
 Deno.test("Metrics.render() escapes label values", async () => {
   const { text } = await scrape(EVENTS);
   assert.ok(
-    text.includes('llm_cache_calls_total{kind="HIT",model="my \\"best\\"\\\\model\\n\tv2"} 1'),
+    text.includes(
+      'llm_cache_calls_by_kind_total{kind="HIT",model="my \\"best\\"\\\\model\\n\tv2"} 1',
+    ),
   );
 });
 
-Deno.test("Metrics.render() shows the totals and gauges", async () => {
+Deno.test("Metrics.render() shows v2's totals, unlabelled, with v2's meaning, and the gauges", async () => {
   const { families, totals } = await scrape(EVENTS);
   const counter = (name: string) => valueOf(families, name, "COUNTER");
+  // 5 misses from a former process, then the 8 events above: v2 counted hits, misses and
+  // errors, and its calls are their sum.
+  assert.equal(counter("llm_cache_calls_total"), 13);
   assert.equal(counter("llm_cache_hits_total"), totals.hits);
   assert.equal(counter("llm_cache_hits_total"), 4);
+  assert.equal(counter("llm_cache_coalesced_total"), 1);
   assert.equal(counter("llm_cache_misses_total"), totals.misses);
   assert.equal(counter("llm_cache_misses_total"), 7);
   assert.equal(counter("llm_cache_errors_total"), totals.errors);
   assert.equal(counter("llm_cache_errors_total"), 2);
-  assert.equal(counter("llm_cache_tokens_saved_total"), totals.tokensSaved);
-  assert.equal(counter("llm_cache_tokens_saved_total"), 3 * 274 + 1500);
-  assert.equal(counter("llm_cache_usd_saved_total"), totals.usdSaved);
-  assert.equal(counter("llm_cache_usd_spent_total"), totals.usdSpent);
+  // v2 counted input and output tokens, never cache reads.
+  assert.equal(counter("llm_cache_tokens_saved_total"), 3 * 274 + 1000);
+  assert.equal(counter("llm_cache_usd_saved_total"), Number(totals.usdSaved.toFixed(4)));
+  assert.equal(counter("llm_cache_usd_spent_total"), Number(totals.usdSpent.toFixed(4)));
   const gauge = (name: string) => valueOf(families, name, "GAUGE");
-  assert.equal(gauge("llm_cache_hit_ratio"), totals.hitRate);
-  assert.equal(gauge("llm_cache_hit_ratio"), 4 / 11);
+  assert.equal(gauge("llm_cache_hit_ratio"), Number((4 / 13).toFixed(4)), "v2's: hits / calls");
   assert.equal(gauge("llm_cache_entries"), 3);
   assert.equal(gauge("llm_cache_bytes"), 4096);
   assert.equal(gauge("llm_cache_uptime_seconds"), 12.5);
@@ -238,10 +243,10 @@ Deno.test("Metrics.record() times hits and misses in cumulative histograms", asy
 Deno.test("Metrics.render() before any call", async () => {
   const { families } = await scrape([]);
   assert.deepEqual(
-    familyOf(families, "llm_cache_calls_total", "COUNTER").metrics.map((s) => s.labels),
+    familyOf(families, "llm_cache_calls_by_kind_total", "COUNTER").metrics.map((s) => s.labels),
     [{ kind: "MISS", model: HAIKU }],
   );
-  assert.deepEqual(familyOf(families, "llm_cache_usd_total", "COUNTER").metrics, []);
+  assert.deepEqual(familyOf(families, "llm_cache_usd_by_kind_total", "COUNTER").metrics, []);
   for (const name of ["llm_cache_hit_duration_seconds", "llm_cache_miss_duration_seconds"]) {
     const { buckets, sum, count } = histogramOf(families, name);
     assert.ok(buckets.every(([, cumulative]) => cumulative === 0));
