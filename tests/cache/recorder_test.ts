@@ -18,6 +18,63 @@ Deno.test("isFinishedStream() accepts only streams that end with message_stop an
   assert.ok(!isFinishedStream(errorAfterStop));
 });
 
+Deno.test("isFinishedStream() accepts LF, CRLF and bare CR framing alike", async () => {
+  for (const name of ["stream_text.sse", "stream_tool_use.sse"]) {
+    const lf = await text(name);
+    for (const eol of ["\n", "\r\n", "\r"]) {
+      assert.ok(isFinishedStream(lf.replaceAll("\n", eol)), `${name} ${JSON.stringify(eol)}`);
+    }
+    const mixed = lf.replace(/\n\n$/, "\r\n\r\n").replace("\n", "\r");
+    assert.ok(isFinishedStream(mixed));
+    assert.ok(isFinishedStream(lf.replace("event: message_stop", "event:message_stop")));
+    assert.ok(isFinishedStream(`${lf}: a comment\n`), "a comment is no event");
+  }
+});
+
+Deno.test("isFinishedStream() wants message_stop as a whole event: event line, JSON data, blank line", async (t) => {
+  const whole = await text("stream_text.sse");
+  const before = whole.slice(0, whole.indexOf("event: message_stop"));
+  assert.ok(isFinishedStream(`${before}event: message_stop\ndata: {"type":"message_stop"}\n\n`));
+  const cuts: [string, string][] = [
+    ["bare event line", "event: message_stop"],
+    ["event line, no data", "event: message_stop\n"],
+    ["event line and blank line, no data", "event: message_stop\n\n"],
+    ["no blank line", 'event: message_stop\ndata: {"type":"message_stop"}\n'],
+    ["no line break", 'event: message_stop\ndata: {"type":"message_stop"}'],
+    ["data cut short", 'event: message_stop\ndata: {"type":"message_st\n\n'],
+    ["data of another type", 'event: message_stop\ndata: {"type":"ping"}\n\n'],
+    ["no event line", 'data: {"type":"message_stop"}\n\n'],
+    ["another event name", 'event: message_stop \ndata: {"type":"message_stop"}\n\n'],
+    [
+      "an event after it",
+      `event: message_stop\ndata: {"type":"message_stop"}\n\n` +
+      `event: ping\ndata: {"type": "ping"}\n\n`,
+    ],
+    [
+      "an unfinished event after it",
+      `event: message_stop\ndata: {"type":"message_stop"}\n\n` +
+      `event: ping\n`,
+    ],
+    [
+      "an error without data before it",
+      'event: error\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n',
+    ],
+  ];
+  for (const [name, tail] of cuts) {
+    await t.step(name, () => {
+      for (const eol of ["\n", "\r\n", "\r"]) {
+        assert.ok(!isFinishedStream(`${before}${tail}`.replaceAll("\n", eol)), JSON.stringify(eol));
+      }
+    });
+  }
+  await t.step("CRLF cut between the last CR and LF", () => {
+    assert.ok(!isFinishedStream(whole.replaceAll("\n", "\r\n").slice(0, -1)));
+  });
+  await t.step("bare CR cut before the last CR", () => {
+    assert.ok(!isFinishedStream(whole.replaceAll("\n", "\r").slice(0, -1)));
+  });
+});
+
 Deno.test("isCompleteBody() wants parsable JSON or a finished stream", async () => {
   assert.ok(isCompleteBody("application/json", await fixture("message_text.json")));
   const json = await fixture("message_tool_use.json");
