@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { entryFor, isCompleteBody, isFinishedStream } from "../../src/cache/recorder.ts";
 import { NO_USAGE } from "../../src/stats/usage.ts";
 
@@ -73,6 +74,39 @@ Deno.test("isFinishedStream() wants message_stop as a whole event: event line, J
   await t.step("bare CR cut before the last CR", () => {
     assert.ok(!isFinishedStream(whole.replaceAll("\n", "\r").slice(0, -1)));
   });
+});
+
+Deno.test("isFinishedStream() property: no strict prefix of a finished stream is finished", async () => {
+  const streams = await Promise.all(["stream_text.sse", "stream_tool_use.sse"].map(text));
+  const stream = fc.record({
+    lf: fc.constantFrom(...streams),
+    eol: fc.constantFrom("\n", "\r\n", "\r"),
+    pings: fc.nat(3), // more events before message_stop, as the API may send
+  }).map(({ lf, eol, pings }) => {
+    const stop = lf.indexOf("event: message_stop");
+    const extra = 'event: ping\ndata: {"type": "ping"}\n\n: keep-alive\n\n'.repeat(pings);
+    return `${lf.slice(0, stop)}${extra}${lf.slice(stop)}`.replaceAll("\n", eol);
+  });
+  fc.assert(
+    fc.property(stream, fc.nat(), (whole, cut) => {
+      assert.ok(isFinishedStream(whole));
+      assert.ok(!isFinishedStream(whole.slice(0, cut % whole.length)));
+    }),
+    { numRuns: 500 },
+  );
+  fc.assert(
+    fc.property(stream, fc.nat(), fc.boolean(), (whole, at, withData) => {
+      const eol = whole.includes("\r\n") ? "\r\n" : whole.includes("\r") ? "\r" : "\n";
+      const boundaries = [
+        0,
+        ...[...whole.matchAll(/(\r\n|\r|\n)\1/g)].map((m) => m.index + m[0].length),
+      ];
+      const i = boundaries[at % boundaries.length]!;
+      const error = `event: error${withData ? `${eol}data: {"type":"error"}` : ""}${eol}${eol}`;
+      assert.ok(!isFinishedStream(`${whole.slice(0, i)}${error}${whole.slice(i)}`));
+    }),
+    { numRuns: 300 },
+  );
 });
 
 Deno.test("isCompleteBody() wants parsable JSON or a finished stream", async () => {
