@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { cacheKey, type KeyRequest } from "../../src/cache/key.ts";
+import { keyRequest } from "../support/key_request.ts";
 import { BODY, DOC, type Doc, sameRequest, spell } from "../support/json_spelling.ts";
 
 const UPSTREAM = "https://api.anthropic.com";
@@ -18,20 +19,8 @@ const RUNS = { numRuns: 300 };
 const SEED = fc.integer();
 const encode = (text: string) => new TextEncoder().encode(text);
 
-function request(body: string, parts: Partial<KeyRequest> = {}): KeyRequest {
-  return {
-    method: "POST",
-    path: "/v1/messages",
-    anthropicVersion: "2023-06-01",
-    anthropicBeta: null,
-    namespace: "",
-    body: encode(body),
-    ...parts,
-  };
-}
-
 const key = (body: string, parts: Partial<KeyRequest> = {}) =>
-  cacheKey(request(body, parts), UPSTREAM);
+  cacheKey(keyRequest({ body: encode(body), ...parts }), UPSTREAM);
 
 Deno.test("cacheKey() property: every spelling of one body shares a key", async () => {
   await fc.assert(

@@ -2,25 +2,13 @@ import assert from "node:assert/strict";
 import { MAX_JSON_DEPTH } from "../../src/cache/canonical_json.ts";
 import { cacheKey, KeyMemo, type KeyRequest, tierKeys } from "../../src/cache/key.ts";
 import { NO_RULES, parseNormalizeRules } from "../../src/cache/normalize.ts";
+import { keyRequest } from "../support/key_request.ts";
 import { claudeCodeBody, readmeRecipe, type Run, RUN_A, RUN_B } from "../support/claude_code.ts";
 
 const UPSTREAM = "https://api.anthropic.com";
 const encode = (text: string) => new TextEncoder().encode(text);
 
-function request(overrides: Partial<KeyRequest> & { json?: unknown } = {}): KeyRequest {
-  const { json, ...rest } = overrides;
-  return {
-    method: "POST",
-    path: "/v1/messages",
-    anthropicVersion: "2023-06-01",
-    anthropicBeta: null,
-    namespace: "",
-    body: encode(
-      JSON.stringify(json ?? { model: "m", messages: [{ role: "user", content: "hi" }] }),
-    ),
-    ...rest,
-  };
-}
+const request = keyRequest;
 
 const key = (overrides: Parameters<typeof request>[0] = {}) =>
   cacheKey(request(overrides), UPSTREAM);
