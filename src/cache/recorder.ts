@@ -123,31 +123,31 @@ export function isFinishedStream(text: string): boolean {
   const lines = text.split(/\r\n|\r|\n/);
   if (lines.pop() !== "") return false; // the last line has no line break: cut off
   let type: string | undefined;
-  let data: string[] = [];
-  let last: { type: string; data: string } | undefined;
+  let data: string[] = []; // the event's data lines, read only for the last event
+  let last: { type: string; data: string[] } | undefined;
   for (const line of lines) {
     if (line === "") {
-      if (data.length > 0) last = { type: type ?? "message", data: data.join("\n") };
+      if (data.length > 0) last = { type: type ?? "message", data };
       type = undefined;
       data = [];
       continue;
     }
-    const [field, value] = sseField(line);
-    if (field === "event" && value === "error") return false; // dispatched or not
-    if (field === "event") type = value;
-    else if (field === "data") data.push(value);
+    const event = fieldValue(line, "event");
+    if (event === "error") return false; // dispatched or not
+    if (event !== undefined) type = event;
+    else if (fieldValue(line, "data") !== undefined) data.push(line);
   }
   // Fields after the last blank line are an event that never ended.
-  return type === undefined && data.length === 0 && last?.type === "message_stop" &&
-    jsonType(last.data) === "message_stop";
+  if (type !== undefined || data.length > 0 || last?.type !== "message_stop") return false;
+  return jsonType(last.data.map((line) => fieldValue(line, "data")).join("\n")) === "message_stop";
 }
 
-/** A line's field name and value: `name: value`, one space after the colon dropped. */
-function sseField(line: string): [string, string] {
-  const colon = line.indexOf(":");
-  if (colon === -1) return [line, ""];
-  const value = line.slice(colon + 1);
-  return [line.slice(0, colon), value.startsWith(" ") ? value.slice(1) : value];
+/** The value of field `name` on `line` (one space after the colon dropped), or undefined. */
+function fieldValue(line: string, name: string): string | undefined {
+  if (!line.startsWith(name)) return undefined;
+  if (line.length === name.length) return "";
+  if (line.charCodeAt(name.length) !== 0x3a) return undefined; // another field, e.g. `dataX:`
+  return line.slice(line.charCodeAt(name.length + 1) === 0x20 ? name.length + 2 : name.length + 1);
 }
 
 function jsonType(data: string): unknown {
