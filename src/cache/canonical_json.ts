@@ -7,12 +7,27 @@
  * two requests that differ would share a key: a wrong hit. Keeping the source
  * text means `1` and `1.0` key apart, which only costs a miss.
  *
+ * Some JSON has no canonical form here, and its caller keys the raw bytes:
+ * - a duplicate member name (`{"a":1,"a":2}`): `JSON.parse` keeps the last
+ *   value, another parser (the API's may) the first, so merging it with
+ *   `{"a":2}` could be a wrong hit;
+ * - arrays and objects nested deeper than {@link MAX_JSON_DEPTH}: parsing and
+ *   walking such text costs about a second at a depth of a million, and no
+ *   real request comes near it. A cheap scan finds both before any parse.
+ *
  * The steps are exported on their own ({@link parseJsonTree}, then changes to
  * the tree, then {@link canonicalize}) so that the normalization tiers can
  * edit a parsed request without ever turning a number into a double.
  *
  * @module
  */
+
+/**
+ * The deepest nesting of arrays and objects that is parsed: well above any
+ * real request (tool inputs and JSON schemas nest a few dozen levels at most),
+ * and as deep as common JSON parsers allow by default (serde_json: 128).
+ */
+export const MAX_JSON_DEPTH = 128;
 
 /** A parsed JSON value whose numbers remember their source text. */
 export type JsonTree = string | boolean | null | JsonNumber | JsonTree[] | JsonObject;
@@ -44,7 +59,8 @@ interface ReviverContext {
  * @param text the JSON document
  * @param options `omitTopLevel`: top-level object fields to leave out;
  *   `transform`: a change to the parsed tree (it may edit it in place) made before serializing
- * @returns the canonical spelling: sorted keys, no whitespace, numbers as written
+ * @returns the canonical spelling: sorted keys, no whitespace, numbers as written;
+ *   undefined also for JSON that {@link parseJsonTree} refuses
  * @example
  * ```ts
  * canonicalJson('{ "b": 1, "a": [true] }'); // '{"a":[true],"b":1}'
@@ -67,14 +83,38 @@ export function canonicalJson(
  * Parses `text` as JSON, keeping every number's source text.
  *
  * @param text the JSON document
- * @returns the tree, or undefined when `text` is not JSON
+ * @returns the tree; undefined when `text` is not JSON, repeats a member name
+ *   within an object, or nests deeper than {@link MAX_JSON_DEPTH}
  */
 export function parseJsonTree(text: string): JsonTree | undefined {
+  const members = memberCount(text);
+  if (members === undefined) return undefined;
+  // Each call of the reviver whose holder is an object is one member that
+  // survived the parse, plus one for the root's wrapper: a duplicate name
+  // leaves fewer survivors than the text has members.
+  let survivors = -1;
+  let tree: JsonTree;
   try {
-    return JSON.parse(text, keepNumberSource);
+    tree = JSON.parse(text, function (this: unknown, key, value, context?: ReviverContext) {
+      if (!Array.isArray(this)) survivors++;
+      return keepNumberSource(key, value, context);
+    });
   } catch {
     return undefined;
   }
+  return survivors === members ? tree : undefined;
+}
+
+/**
+ * Tells, without parsing, whether `text` nests arrays and objects deeper than
+ * {@link MAX_JSON_DEPTH}: such text is not worth parsing, and a recursive walk
+ * of its tree could overflow the stack.
+ *
+ * @param text a JSON document, or any text
+ * @returns true when it nests too deep
+ */
+export function nestsTooDeep(text: string): boolean {
+  return memberCount(text) === undefined;
 }
 
 /**
@@ -104,8 +144,53 @@ export function isJsonObject(value: JsonTree | undefined): value is JsonObject {
     !(value instanceof JsonNumber);
 }
 
-function keepNumberSource(this: unknown, _key: string, value: unknown, context?: ReviverContext) {
+function keepNumberSource(_key: string, value: unknown, context?: ReviverContext): unknown {
   if (typeof value !== "number") return value;
   if (context?.source === undefined) throw new Error("JSON.parse source text access is required");
   return new JsonNumber(context.source);
+}
+
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * How many object members `text` spells, or undefined as soon as its nesting
+ * passes {@link MAX_JSON_DEPTH}. One pass over the text between strings
+ * (strings are skipped with `indexOf`): in valid JSON each `:` there ends one
+ * member's name. What it says of text that is not JSON does not matter: that
+ * text never parses.
+ */
+function memberCount(text: string): number | undefined {
+  let members = 0;
+  let depth = 0;
+  for (let at = 0; at < text.length;) {
+    const quote = text.indexOf('"', at);
+    const end = quote === -1 ? text.length : quote;
+    for (let i = at; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (c === COLON) members++;
+      else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        if (++depth > MAX_JSON_DEPTH) return undefined;
+      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+    }
+    if (quote === -1) break;
+    const close = stringEnd(text, quote + 1);
+    if (close === -1) break; // an unterminated string: not JSON
+    at = close + 1;
+  }
+  return members;
+}
+
+/** The index of the quote that closes a string whose text starts at `from`, or -1. */
+function stringEnd(text: string, from: number): number {
+  for (let quote = text.indexOf('"', from); quote !== -1; quote = text.indexOf('"', quote + 1)) {
+    let escapes = 0;
+    while (text.charCodeAt(quote - 1 - escapes) === BACKSLASH) escapes++;
+    if (escapes % 2 === 0) return quote;
+  }
+  return -1;
 }

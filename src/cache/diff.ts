@@ -2,12 +2,14 @@
  * Why a request missed: which stored request of the same route and model is
  * nearest, what differs in a few words fit for a response header, and a
  * field-level diff for people. Pure functions over request body bytes; a body
- * that is not a JSON object has no explanation. The top-level `metadata` is
- * ignored throughout, as the cache key ignores it.
+ * that is not a JSON object, or nests deeper than the key parses, has no
+ * explanation. The top-level `metadata` is ignored throughout, as the cache
+ * key ignores it.
  *
  * @module
  */
 import type { SimilarRequest } from "../store/store.ts";
+import { nestsTooDeep } from "./canonical_json.ts";
 
 /** One difference between two request bodies. */
 export interface DiffLine {
@@ -242,10 +244,12 @@ function jsonText(value: Json): string {
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** The body as a JSON object, or undefined when it is not one. */
+/** The body as a JSON object, or undefined when it is not one or nests too deep to walk. */
 function parseBody(bytes: Uint8Array): JsonObject | undefined {
   try {
-    const value: Json = JSON.parse(strictUtf8.decode(bytes), keepNumberSource);
+    const text = strictUtf8.decode(bytes);
+    if (nestsTooDeep(text)) return undefined;
+    const value: Json = JSON.parse(text, keepNumberSource);
     return isObject(value) ? value : undefined;
   } catch {
     return undefined;

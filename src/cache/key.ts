@@ -8,8 +8,10 @@
  * `metadata` object (`metadata.user_id` names a user and session, never
  * changes the answer, and Claude Code sends a fresh one on every run) and,
  * unless switched off, without Claude Code's per-request billing block (see
- * `normalize.ts`). A body that is not JSON is keyed by its raw bytes.
- * Credentials are never part of the key.
+ * `normalize.ts`). A body that is not JSON, or has no one canonical form
+ * (a duplicate member name, nesting past `MAX_JSON_DEPTH`: see
+ * `canonical_json.ts`), is keyed by its raw bytes, never shares a key with
+ * another spelling and has no tier keys. Credentials are never part of the key.
  *
  * {@link tierKeys} gives the keys of the looser tiers: `normalized` (after
  * `normalize.json`'s strip patterns and ignored fields) and `suffix` (that,
@@ -108,7 +110,7 @@ export function cacheKey(
  * @param request the request parts
  * @param upstream the upstream base URL
  * @param rules the normalization rules
- * @returns the tier keys; none for a body that is not a JSON object
+ * @returns the tier keys; none for a body that is not a JSON object or is keyed by its raw bytes
  */
 export async function tierKeys(
   request: KeyRequest,

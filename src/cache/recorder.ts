@@ -1,7 +1,7 @@
 /**
  * Decides whether an upstream answer may be stored, and turns it into an
  * entry. Only a complete 200 is ever kept: JSON that parses, or an SSE stream
- * whose last event is `message_stop` and that carried no `event: error`.
+ * whose last event is a whole `message_stop` and that carried no `event: error`.
  *
  * @module
  */
@@ -101,21 +101,61 @@ export function isCompleteBody(contentType: string, body: Uint8Array): boolean {
 }
 
 /**
- * An SSE stream is finished when its last event is `message_stop` and none of
- * its events is an `error` (the API sends `event: error` inside a 200 stream
- * when it breaks off, e.g. `overloaded_error`).
+ * An SSE stream is finished when its last event is a whole `message_stop`
+ * (an `event: message_stop` line, a data line holding JSON whose `type` is
+ * `message_stop`, and the blank line that ends the event) and none of its
+ * events is an `error` (the API sends `event: error` inside a 200 stream when
+ * it breaks off, e.g. `overloaded_error`).
+ *
+ * Events are read as the SSE spec reads them
+ * (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation):
+ * lines end in CRLF, LF or CR; an event without a data line is never
+ * dispatched; a last event that is not ended by a blank line is dropped, so a
+ * stream cut anywhere inside its `message_stop` is not finished. A final CR in
+ * a stream that uses CRLF may be half of a line break whose rest was cut off,
+ * so it does not end a line there.
  *
  * @param text the whole stream
  * @returns true when the stream ended normally
  */
 export function isFinishedStream(text: string): boolean {
-  let last: string | undefined;
-  for (const line of text.split(/\r\n|\r|\n/)) {
-    if (!line.startsWith("event:")) continue;
-    last = line.slice(6).trim();
-    if (last === "error") return false;
+  if (text.endsWith("\r") && text.includes("\r\n")) return false;
+  const lines = text.split(/\r\n|\r|\n/);
+  if (lines.pop() !== "") return false; // the last line has no line break: cut off
+  let type: string | undefined;
+  let data: string[] = []; // the event's data lines, read only for the last event
+  let last: { type: string; data: string[] } | undefined;
+  for (const line of lines) {
+    if (line === "") {
+      if (data.length > 0) last = { type: type ?? "message", data };
+      type = undefined;
+      data = [];
+      continue;
+    }
+    const event = fieldValue(line, "event");
+    if (event === "error") return false; // dispatched or not
+    if (event !== undefined) type = event;
+    else if (fieldValue(line, "data") !== undefined) data.push(line);
   }
-  return last === "message_stop";
+  // Fields after the last blank line are an event that never ended.
+  if (type !== undefined || data.length > 0 || last?.type !== "message_stop") return false;
+  return jsonType(last.data.map((line) => fieldValue(line, "data")).join("\n")) === "message_stop";
+}
+
+/** The value of field `name` on `line` (one space after the colon dropped), or undefined. */
+function fieldValue(line: string, name: string): string | undefined {
+  if (!line.startsWith(name)) return undefined;
+  if (line.length === name.length) return "";
+  if (line.charCodeAt(name.length) !== 0x3a) return undefined; // another field, e.g. `dataX:`
+  return line.slice(line.charCodeAt(name.length + 1) === 0x20 ? name.length + 2 : name.length + 1);
+}
+
+function jsonType(data: string): unknown {
+  try {
+    return JSON.parse(data)?.type;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { nestsTooDeep } from "../cache/canonical_json.ts";
 import { type Answer, joinChunks, type Recording, timingOf } from "../cache/recorder.ts";
 import { isoTime } from "../clock.ts";
 import type { CallKind, CallReport } from "../stats/events.ts";
@@ -109,10 +110,12 @@ export function report(
   };
 }
 
-/** The `model` a request body names, if any. */
+/** The `model` a request body names, if any; none for a body nested too deep to parse cheaply. */
 export function modelOf(body: Uint8Array): string | undefined {
   try {
-    const model = JSON.parse(new TextDecoder().decode(body))?.model;
+    const text = new TextDecoder().decode(body);
+    if (nestsTooDeep(text)) return undefined;
+    const model = JSON.parse(text)?.model;
     return typeof model === "string" ? model : undefined;
   } catch {
     return undefined;

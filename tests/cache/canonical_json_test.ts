@@ -4,8 +4,13 @@ import {
   canonicalJson,
   isJsonObject,
   type JsonTree,
+  MAX_JSON_DEPTH,
+  nestsTooDeep,
   parseJsonTree,
 } from "../../src/cache/canonical_json.ts";
+
+/** `depth` arrays, one inside the other, in an object's field (one level more). */
+const nested = (depth: number) => `{"x":${"[".repeat(depth - 1)}${"]".repeat(depth - 1)}}`;
 
 Deno.test("canonicalJson() sorts keys at every depth and drops whitespace", () => {
   assert.equal(
@@ -66,4 +71,68 @@ Deno.test("parseJsonTree() and canonicalize() are canonicalJson() in two steps",
   for (const notObject of ["[]", "1", "null", '"s"']) {
     assert.ok(!isJsonObject(parseJsonTree(notObject)), notObject);
   }
+});
+
+Deno.test("parseJsonTree() refuses a duplicate member name at any depth, however it is spelled", async (t) => {
+  const duplicates: [string, string][] = [
+    ["top level", '{"a":1,"a":2}'],
+    ["same value", '{"a":1,"a":1}'],
+    ["nested", '{"m":[{"role":"user","content":"x","role":"assistant"}]}'],
+    ["escaped spelling", '{"\\u0061":1,"a":2}'],
+    ["empty name", '{"":1,"":2}'],
+    ["__proto__", '{"__proto__":{},"__proto__":{"x":1}}'],
+    ["name with quote", '{"a\\"":1,"a\\"":2}'],
+    ["in the ignored metadata", '{"metadata":{"user_id":"a","user_id":"b"}}'],
+  ];
+  for (const [name, text] of duplicates) {
+    await t.step(name, () => {
+      assert.notEqual(JSON.parse(text), undefined, "it is JSON");
+      assert.equal(parseJsonTree(text), undefined);
+      assert.equal(canonicalJson(text, { omitTopLevel: ["metadata"] }), undefined);
+    });
+  }
+});
+
+Deno.test("parseJsonTree() is not fooled by colons, quotes and braces inside strings", () => {
+  const texts = [
+    '{"a:b":"c:d","e":"{\\"f\\":1,\\"f\\":2}"}',
+    '{"a":"\\\\","b":"\\\\\\"x:"}',
+    '[{"a":1},{"a":1},{"a":{"a":{"a":[]}}}]',
+    '{ "a" : 1 ,\n\t"b" :\r\n[ ":" ] }',
+    '{"__proto__":1}',
+  ];
+  for (const text of texts) {
+    const tree = parseJsonTree(text);
+    assert.ok(tree !== undefined, text);
+    assert.equal(canonicalize(tree), canonicalJson(text));
+    assert.equal(canonicalJson(text), canonicalJson(JSON.stringify(JSON.parse(text))));
+  }
+});
+
+Deno.test("parseJsonTree() parses up to MAX_JSON_DEPTH levels and refuses one more", () => {
+  assert.equal(MAX_JSON_DEPTH, 128);
+  assert.equal(canonicalJson(nested(MAX_JSON_DEPTH)), nested(MAX_JSON_DEPTH));
+  assert.ok(!nestsTooDeep(nested(MAX_JSON_DEPTH)));
+  assert.ok(nestsTooDeep(nested(MAX_JSON_DEPTH + 1)));
+  assert.equal(parseJsonTree(nested(MAX_JSON_DEPTH + 1)), undefined);
+  const strings = `{"x":"${"[".repeat(500)}","y":["{{{{"]}`;
+  assert.ok(!nestsTooDeep(strings), "brackets inside strings do not nest");
+});
+
+Deno.test("parseJsonTree() refuses a million levels without handing them to JSON.parse", () => {
+  const text = nested(1_000_000);
+  const parse = JSON.parse;
+  const parsed: number[] = [];
+  JSON.parse = (source: string, reviver?: Parameters<typeof parse>[1]) => {
+    parsed.push(source.length);
+    return parse(source, reviver);
+  };
+  try {
+    assert.ok(nestsTooDeep(text));
+    assert.equal(parseJsonTree(text), undefined);
+    assert.equal(canonicalJson(text), undefined);
+  } finally {
+    JSON.parse = parse;
+  }
+  assert.deepEqual(parsed, []);
 });

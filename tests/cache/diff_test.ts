@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { MAX_JSON_DEPTH } from "../../src/cache/canonical_json.ts";
 import { type DiffLine, missReason, nearest, requestDiff } from "../../src/cache/diff.ts";
 import type { SimilarRequest } from "../../src/store/store.ts";
 
@@ -200,4 +201,22 @@ Deno.test("requestDiff() walks into blocks and reports removed fields", () => {
 Deno.test("requestDiff() quotes odd keys in paths", () => {
   const lines = requestDiff(bytes({ tools: [{ "a-b": 1 }] }), bytes({ tools: [{ "a-b": 2 }] }));
   assert.deepEqual(lines, [{ path: 'tools[0]["a-b"]', kind: "changed", before: "1", after: "2" }]);
+});
+
+Deno.test("nearest(), missReason() and requestDiff() skip a body nested past MAX_JSON_DEPTH", () => {
+  const deep = (depth: number, x: number) =>
+    bytes(`{"model":"m","x":${x},"y":${"[".repeat(depth)}${"]".repeat(depth)}}`);
+  const at = MAX_JSON_DEPTH - 1; // the body's own object is one level
+  const near = { key: "c", request: deep(at, 2), createdAt: 1 };
+  assert.equal(missReason(deep(at, 1), near), "x differs");
+  assert.equal(requestDiff(deep(at, 1), near.request).length, 1);
+  const far = { key: "c", request: deep(at + 1, 2), createdAt: 1 };
+  assert.equal(missReason(deep(at + 1, 1), far), undefined);
+  assert.equal(missReason(deep(at, 1), far), undefined);
+  assert.equal(nearest(deep(at + 1, 1), [near]), undefined);
+  assert.equal(nearest(deep(at, 1), [far]), undefined);
+  assert.deepEqual(requestDiff(deep(at + 1, 1), far.request), []);
+  const million = deep(1_000_000, 1);
+  assert.equal(nearest(million, [{ ...far, request: million }]), undefined);
+  assert.equal(missReason(million, { request: million }), undefined);
 });

@@ -1,25 +1,14 @@
 import assert from "node:assert/strict";
+import { MAX_JSON_DEPTH } from "../../src/cache/canonical_json.ts";
 import { cacheKey, KeyMemo, type KeyRequest, tierKeys } from "../../src/cache/key.ts";
 import { NO_RULES, parseNormalizeRules } from "../../src/cache/normalize.ts";
+import { keyRequest } from "../support/key_request.ts";
 import { claudeCodeBody, readmeRecipe, type Run, RUN_A, RUN_B } from "../support/claude_code.ts";
 
 const UPSTREAM = "https://api.anthropic.com";
 const encode = (text: string) => new TextEncoder().encode(text);
 
-function request(overrides: Partial<KeyRequest> & { json?: unknown } = {}): KeyRequest {
-  const { json, ...rest } = overrides;
-  return {
-    method: "POST",
-    path: "/v1/messages",
-    anthropicVersion: "2023-06-01",
-    anthropicBeta: null,
-    namespace: "",
-    body: encode(
-      JSON.stringify(json ?? { model: "m", messages: [{ role: "user", content: "hi" }] }),
-    ),
-    ...rest,
-  };
-}
+const request = keyRequest;
 
 const key = (overrides: Parameters<typeof request>[0] = {}) =>
   cacheKey(request(overrides), UPSTREAM);
@@ -80,6 +69,37 @@ Deno.test("cacheKey() keys a body that is not JSON by its raw bytes", async () =
   assert.equal(a, await key({ body: encode("not json {") }));
   const invalidUtf8 = await key({ body: new Uint8Array([0xff, 0xfe]) });
   assert.notEqual(invalidUtf8, await key({ body: new Uint8Array([0xff, 0xfd]) }));
+});
+
+Deno.test("cacheKey() keys a body with a duplicate member name by its exact bytes", async () => {
+  const spelled = (text: string) => key({ body: encode(text) });
+  const duplicate = await spelled('{"model":"m","max_tokens":1,"max_tokens":2}');
+  for (const merged of ['{"model":"m","max_tokens":2}', '{"model":"m","max_tokens":1}']) {
+    assert.notEqual(duplicate, await spelled(merged), `merged as ${merged}`);
+  }
+  assert.notEqual(duplicate, await spelled('{"max_tokens":1,"model":"m","max_tokens":2}'));
+  assert.notEqual(duplicate, await spelled('{"model":"m","max_tokens":1, "max_tokens":2}'));
+  assert.equal(duplicate, await spelled('{"model":"m","max_tokens":1,"max_tokens":2}'));
+  const withMetadata = (user: string) =>
+    spelled(`{"model":"m","metadata":{"user_id":"${user}"},"m":[{"a":1,"a":2}]}`);
+  assert.notEqual(await withMetadata("a"), await withMetadata("b"), "no field is dropped");
+  const rules = parseNormalizeRules({ ignore_fields: ["temperature"], suffix_only: true });
+  const body = encode('{"model":"m","temperature":1,"messages":[],"messages":[]}');
+  assert.deepEqual(await tierKeys(request({ body }), UPSTREAM, rules), {}, "no tier applies");
+});
+
+Deno.test("cacheKey() keys a body nested past MAX_JSON_DEPTH by its bytes, and has no tiers", async () => {
+  const deep = (depth: number, space = "") =>
+    encode(`{"model":"m",${space}"x":${"[".repeat(depth)}${"]".repeat(depth)}}`);
+  const rules = parseNormalizeRules({ ignore_fields: ["temperature"] });
+  const at = MAX_JSON_DEPTH - 1; // the body's own object is one level
+  assert.equal(await key({ body: deep(at) }), await key({ body: deep(at, " ") }));
+  assert.notEqual(await key({ body: deep(at + 1) }), await key({ body: deep(at + 1, " ") }));
+  assert.ok((await tierKeys(request({ body: deep(at) }), UPSTREAM, rules)).normalized);
+  assert.deepEqual(await tierKeys(request({ body: deep(at + 1) }), UPSTREAM, rules), {});
+  const million = request({ body: deep(1_000_000) });
+  assert.match(await cacheKey(million, UPSTREAM, rules), /^[0-9a-f]{64}$/);
+  assert.deepEqual(await tierKeys(million, UPSTREAM, rules), {});
 });
 
 Deno.test("KeyMemo.key() agrees with cacheKey() on first sight and on repeats", async () => {
