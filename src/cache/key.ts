@@ -244,6 +244,8 @@ function rulesFingerprint(rules: NormalizeRules): string {
       rules.messageStrip.map((r) => r.source),
       rules.ignoreFields.map((p) => p.source),
       rules.claudeCodeBilling,
+      rules.profile ?? null,
+      rules.keepGitStatus,
     ]);
     fingerprints.set(rules, known);
   }
