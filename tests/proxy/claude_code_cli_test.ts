@@ -8,7 +8,13 @@ import { parseNormalizeRules } from "../../src/cache/normalize.ts";
 import type { CallKind } from "../../src/stats/events.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { readmeRecipe } from "../support/claude_code.ts";
-import { type ClaudeOptions, runClaude, userHome } from "../support/claude_cli.ts";
+import {
+  CLAUDE_BIN,
+  CLAUDE_VERSION,
+  type ClaudeOptions,
+  runClaude,
+  userHome,
+} from "../support/claude_cli.ts";
 import { tempHome } from "../support/harness.ts";
 import { AGENT_ANSWER, AGENT_FILE } from "../support/mock_agent.ts";
 import { type ProxyOptions, type ProxyUnderTest, startProxy } from "../support/proxy.ts";
@@ -61,6 +67,13 @@ async function gitProject(folder: string, user: string, claudeMd = "Use tabs.\n"
   );
   await git("add", "main.ts");
 }
+
+Deno.test("the installed CLI is the pinned version the README names", needs("claude"), async () => {
+  const output = await new Deno.Command(CLAUDE_BIN, { args: ["--version"] }).output();
+  assert.equal(new TextDecoder().decode(output.stdout).trim(), `${CLAUDE_VERSION} (Claude Code)`);
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  assert.ok(readme.includes(`Checked with Claude Code ${CLAUDE_VERSION} `), "README's version");
+});
 
 Deno.test(
   "an identical rerun of claude -p is an exact HIT without normalize.json",

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { startMockAnthropic } from "../support/mock_anthropic.ts";
-import { ROOT } from "../support/process.ts";
+import { baseEnv, decodedOutput, ROOT } from "../support/process.ts";
 
-/** Runs `deno task fidelity`'s script with only `env` (and PATH, HOME) set. */
+/** Runs `deno task fidelity`'s script with no CACHE_* or ANTHROPIC_* variable but `env`'s. */
 async function fidelity(env: Record<string, string>) {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -16,20 +16,10 @@ async function fidelity(env: Record<string, string>) {
     ],
     cwd: ROOT,
     clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "/root",
-      NO_COLOR: "1",
-      ...env,
-    },
+    env: { ...baseEnv(), NO_COLOR: "1", ...env },
     stdin: "null",
   }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return decodedOutput(output);
 }
 
 Deno.test("fidelity without ANTHROPIC_API_KEY says what it needs in one line and exits 0", async () => {

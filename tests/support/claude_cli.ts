@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { decodedOutput } from "./process.ts";
 
 /** The pinned CLI's path; `needs("claude")` checks it is installed. */
 export const CLAUDE_BIN = new URL("./claude_code/node_modules/.bin/claude", import.meta.url)
@@ -107,12 +108,7 @@ export async function runClaude(prompt: string, options: ClaudeOptions): Promise
     stdin: "null",
     signal: AbortSignal.timeout(60_000),
   }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return decodedOutput(output);
 }
 
 /** libfaketime, where Debian's `faketime` package puts it. */
