@@ -244,8 +244,8 @@ function rulesFingerprint(rules: NormalizeRules): string {
       rules.messageStrip.map((r) => r.source),
       rules.ignoreFields.map((p) => p.source),
       rules.claudeCodeBilling,
-      rules.profile ?? null,
-      rules.keepGitStatus,
+      // Only with a profile, so that aliases stored before profiles existed keep matching.
+      ...(rules.profile === undefined ? [] : [rules.profile, rules.keepGitStatus]),
     ]);
     fingerprints.set(rules, known);
   }
