@@ -80,16 +80,18 @@ interface Machine {
  */
 export function applyClaudeCodeProfile(body: JsonObject, keepGitStatus: boolean): JsonObject {
   const environment = environmentMessage(body);
-  if (environment === undefined) return body;
-  let cwd: string | undefined;
-  mapTexts(environment, "content", (text) => {
-    if (!text.startsWith(ENVIRONMENT)) return text;
-    cwd ??= WORKING_DIRECTORY.exec(text)?.[1];
-    return text.replace(WORKING_DIRECTORY, " - Primary working directory: <cwd>")
-      .replace(GIT_FLAG, " - Is a git repository: <removed>")
-      .replace(DATE_LINE, "\nToday's date is <date>.");
-  });
-  if (cwd === undefined) return body;
+  const cwd = environment === undefined ? undefined : workingDirectory(environment.content);
+  if (environment === undefined || cwd === undefined) return body;
+  mapTexts(
+    environment,
+    "content",
+    (text) =>
+      text.startsWith(ENVIRONMENT)
+        ? text.replace(WORKING_DIRECTORY, " - Primary working directory: <cwd>")
+          .replace(GIT_FLAG, " - Is a git repository: <removed>")
+          .replace(DATE_LINE, "\nToday's date is <date>.")
+        : text,
+  );
   const machine: Machine = { cwd, home: undefined };
   mapTexts(body, "system", (text) => withoutMemoryPath(text, machine));
   for (const message of userMessages(body)) {
@@ -111,6 +113,13 @@ function environmentMessage(body: JsonObject): JsonObject | undefined {
       ? m.content.startsWith(ENVIRONMENT)
       : textBlocks(m.content).some((b) => b.text.startsWith(ENVIRONMENT)))
   );
+}
+
+/** The absolute path on the environment block's working directory line. */
+function workingDirectory(content: JsonTree | undefined): string | undefined {
+  const texts = typeof content === "string" ? [content] : textBlocks(content).map((b) => b.text);
+  const block = texts.find((text) => text.startsWith(ENVIRONMENT));
+  return block === undefined ? undefined : WORKING_DIRECTORY.exec(block)?.[1];
 }
 
 function withoutMemoryPath(text: string, machine: Machine): string {

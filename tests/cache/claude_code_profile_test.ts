@@ -73,6 +73,14 @@ Deno.test("the profile touches nothing in a request without Claude Code's enviro
   headless.messages.splice(1, 1);
   const copy = JSON.stringify(headless);
   assert.equal(JSON.stringify(applyClaudeCodeProfile(headless, false)), copy);
+  // A working directory that is not an absolute POSIX path: not even the date line goes.
+  // deno-lint-ignore no-explicit-any
+  const windows: any = await recorded();
+  windows.messages[1].content[0].text = windows.messages[1].content[0].text
+    .replace(`directory: ${RUN_A.cwd}\n`, "directory: C:\\Users\\ann\\project\n");
+  const before = JSON.stringify(windows);
+  assert.ok(before.includes("C:\\\\Users"), "the test changed the line");
+  assert.equal(JSON.stringify(applyClaudeCodeProfile(windows, false)), before);
 });
 
 Deno.test("the profile keeps prompt text that looks like a label, a path or a date", async () => {
