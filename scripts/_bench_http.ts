@@ -17,13 +17,19 @@ export const HEADERS: Readonly<Record<string, string>> = {
  *
  * @param base the server's base URL
  * @param body the JSON body
+ * @param headers more headers, e.g. `x-api-key`
  * @returns status, `x-cache`, content type and body bytes
  */
 export async function post(
   base: string,
   body: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; cache: string | null; contentType: string; bytes: Uint8Array }> {
-  const res = await fetch(`${base}/v1/messages`, { method: "POST", headers: HEADERS, body });
+  const res = await fetch(`${base}/v1/messages`, {
+    method: "POST",
+    headers: { ...HEADERS, ...headers },
+    body,
+  });
   const bytes = await res.bytes();
   return {
     status: res.status,

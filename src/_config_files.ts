@@ -10,6 +10,7 @@ import { exists } from "./fs.ts";
 import { formatPlural } from "./format.ts";
 import type { PriceRule } from "./stats/prices.ts";
 import { NO_RULES, type NormalizeRules } from "./cache/normalize.ts";
+import { PROFILES } from "./cache/claude_code_profile.ts";
 import { ConfigError, readNormalize, readPrices } from "./config.ts";
 import { type ConfigCheck, KNOWN_VARIABLES } from "./_config_values.ts";
 
@@ -244,7 +245,8 @@ export async function checkNormalize(
     if (!(e instanceof ConfigError)) throw e;
     const fix = `Fix or remove ${path}: it holds regular expressions to strip ` +
       `(system_strip, message_strip), field paths to ignore (ignore_fields), suffix_only, ` +
-      `suffix_turns and claude_code_billing, e.g. {"system_strip": ["Today's date[^\\\\n]*"]}`;
+      `suffix_turns, claude_code_billing, profile (${PROFILES.join(", ")}) and keep_git_status, ` +
+      `e.g. {"profile": "claude-code"}`;
     return { check: { name, ok: false, detail: e.message, fix }, rules: NO_RULES };
   }
 }
@@ -257,7 +259,10 @@ function rulesSummary(rules: NormalizeRules): string {
     ? `suffix_only=true, suffix_turns=${rules.suffixTurns}`
     : "suffix_only=false";
   const billing = rules.claudeCodeBilling ? "" : "; Claude Code billing block kept in keys";
-  return `${counts}; ${suffix}${billing}`;
+  const profile = rules.profile === undefined
+    ? ""
+    : `; profile ${rules.profile}${rules.keepGitStatus ? " keeping git status" : ""}`;
+  return `${counts}; ${suffix}${billing}${profile}`;
 }
 
 function message(e: unknown): string {

@@ -170,6 +170,11 @@ Deno.test("loadConfig() rejects a bad normalize.json, naming the file and the pr
     ['{"suffix_only": "true"}', /normalize\.json is not valid: suffix_only must be true or false/],
     ['{"ignore_fields": ["a[*]"]}', /normalize\.json is not valid: ignore_fields\[0\] "a\[\*\]"/],
     ['{"sytem_strip": []}', /normalize\.json is not valid: unknown field "sytem_strip"/],
+    [
+      '{"profile": "claude_code"}',
+      /normalize\.json is not valid: profile "claude_code" is not a built-in profile \(the profiles are claude-code\)$/,
+    ],
+    ['{"keep_git_status": true}', /normalize\.json is not valid: keep_git_status needs "profile"/],
     ['{"system_strip": [', /normalize\.json is not valid JSON: /],
     ["[]", /normalize\.json is not valid: it must be a JSON object/],
   ];
@@ -215,6 +220,13 @@ Deno.test("checkConfig() reports normalize.json in one line: absent, valid or wh
     "normalize.json valid (0 system_strip, 0 message_strip, 0 ignore_fields; " +
       "suffix_only=true, suffix_turns=3; Claude Code billing block kept in keys)",
   );
+  const profile = await line('{"profile": "claude-code", "keep_git_status": true}');
+  assert.equal(
+    profile.detail,
+    "normalize.json valid (0 system_strip, 0 message_strip, 0 ignore_fields; " +
+      "suffix_only=false; profile claude-code keeping git status)",
+  );
+  assert.equal(profile.normalize.profile, "claude-code");
   const bad = await line('{"system_strip": ["("]}');
   assert.equal(bad.ok, false);
   assert.match(bad.detail, /normalize\.json is not valid: system_strip\[0\] "\(" is not a reg/);

@@ -246,6 +246,8 @@ function rulesFingerprint(rules: NormalizeRules): string {
       rules.messageStrip.map((r) => r.source),
       rules.ignoreFields.map((p) => p.source),
       rules.claudeCodeBilling,
+      // Only with a profile, so that aliases stored before profiles existed keep matching.
+      ...(rules.profile === undefined ? [] : [rules.profile, rules.keepGitStatus]),
     ]);
     fingerprints.set(rules, known);
   }

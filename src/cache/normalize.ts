@@ -16,6 +16,13 @@
  * }
  * ```
  *
+ * or, for Claude Code, the built-in profile (`claude_code_profile.ts`), alone
+ * or with the fields above:
+ *
+ * ```json
+ * { "profile": "claude-code" }
+ * ```
+ *
  * - `system_strip` / `message_strip`: regular expressions (JavaScript syntax,
  *   applied with the `g` flag) whose matches are deleted from every text the
  *   request carries: `system` as a string or as text blocks, each message's
@@ -29,9 +36,12 @@
  * - `suffix_only` / `suffix_turns` (default 3), as in llm-cache-proxy v2: one
  *   more key over the normalized body with `messages` cut to the last
  *   `suffix_turns` messages.
+ * - `profile`: one of {@link PROFILES}; applied before the strip patterns.
+ *   `keep_git_status: true` keeps Claude Code's git snapshot (needs the
+ *   profile).
  *
- * The tiers: `exact` always; `normalized` when the file sets at least one
- * strip pattern or ignored field; `suffix` when `suffix_only` is true. The
+ * The tiers: `exact` always; `normalized` when the file names a profile or
+ * sets at least one strip pattern or ignored field; `suffix` when `suffix_only` is true. The
  * rules are part of every tier key (`key.ts`), so aliases stored under other
  * rules are never used: editing the file costs tier hits, never a wrong one.
  *
@@ -49,6 +59,7 @@
  * @module
  */
 import { isJsonObject, type JsonObject, type JsonTree } from "./canonical_json.ts";
+import { applyClaudeCodeProfile, type Profile, PROFILES } from "./claude_code_profile.ts";
 
 /** One step of an ignored field's path. */
 export type PathStep =
@@ -78,6 +89,10 @@ export interface NormalizeRules {
   readonly suffixTurns: number;
   /** Drop Claude Code's per-request billing block, from every key. @default true */
   readonly claudeCodeBilling: boolean;
+  /** A built-in profile applied to the normalized tiers; absent: none. */
+  readonly profile?: Profile;
+  /** With the `claude-code` profile, keep the git snapshot. @default false */
+  readonly keepGitStatus: boolean;
 }
 
 /** No `normalize.json`: exact keys only, Claude Code's billing block ignored. */
@@ -88,6 +103,7 @@ export const NO_RULES: NormalizeRules = Object.freeze({
   suffixOnly: false,
   suffixTurns: 3,
   claudeCodeBilling: true,
+  keepGitStatus: false,
 });
 
 /** Text every body holding a Claude Code billing block contains: a cheap test before parsing. */
@@ -101,8 +117,8 @@ const BILLING_LINE = /^x-anthropic-billing-header:[^\n]*$/;
  * @returns `normalized`: a strip pattern or ignored field is set; `suffix`: `suffix_only`
  */
 export function activeTiers(rules: NormalizeRules): { normalized: boolean; suffix: boolean } {
-  const normalized = rules.systemStrip.length + rules.messageStrip.length +
-      rules.ignoreFields.length > 0;
+  const normalized = rules.profile !== undefined || rules.systemStrip.length +
+          rules.messageStrip.length + rules.ignoreFields.length > 0;
   return { normalized, suffix: rules.suffixOnly };
 }
 
@@ -124,7 +140,7 @@ function isBillingBlock(block: JsonTree): boolean {
 }
 
 /**
- * Applies `ignore_fields`, then the strip patterns, to a parsed body, in place.
+ * Applies `ignore_fields`, the profile, then the strip patterns, to a parsed body, in place.
  *
  * @param body a parsed request body
  * @param rules the normalization rules
@@ -132,6 +148,7 @@ function isBillingBlock(block: JsonTree): boolean {
  */
 export function normalizeBody(body: JsonObject, rules: NormalizeRules): JsonObject {
   for (const path of rules.ignoreFields) removePath(body, path.steps, 0);
+  if (rules.profile === "claude-code") applyClaudeCodeProfile(body, rules.keepGitStatus);
   if (rules.systemStrip.length > 0 && body.system !== undefined) {
     body.system = stripContent(body.system, rules.systemStrip);
   }
@@ -186,6 +203,8 @@ const FIELDS = [
   "suffix_only",
   "suffix_turns",
   "claude_code_billing",
+  "profile",
+  "keep_git_status",
 ];
 
 /**
@@ -222,7 +241,26 @@ export function parseNormalizeRules(json: unknown): NormalizeRules {
     suffixOnly: boolean(fields, "suffix_only", NO_RULES.suffixOnly),
     suffixTurns: turns(fields.suffix_turns),
     claudeCodeBilling: boolean(fields, "claude_code_billing", NO_RULES.claudeCodeBilling),
+    ...profileOf(fields),
   };
+}
+
+function profileOf(
+  fields: Record<string, unknown>,
+): { profile?: Profile; keepGitStatus: boolean } {
+  const keepGitStatus = boolean(fields, "keep_git_status", NO_RULES.keepGitStatus);
+  const profile = fields.profile;
+  if (profile === undefined) {
+    if (keepGitStatus) throw new TypeError(`keep_git_status needs "profile": "claude-code"`);
+    return { keepGitStatus };
+  }
+  if (!PROFILES.includes(profile as Profile)) {
+    throw new TypeError(
+      `profile ${JSON.stringify(profile)} is not a built-in profile (the profiles are ` +
+        `${PROFILES.join(", ")})`,
+    );
+  }
+  return { profile: profile as Profile, keepGitStatus };
 }
 
 function stringList(fields: Record<string, unknown>, name: string): string[] {

@@ -96,7 +96,14 @@ Deno.test("validate says when the proxy is not running, without failing", async 
 });
 
 Deno.test("validate fails on each kind of bad configuration, naming it on an error line", async (t) => {
-  const cases: { name: string; env: string; mode?: number; prices?: string; line: RegExp }[] = [
+  const cases: {
+    name: string;
+    env: string;
+    mode?: number;
+    prices?: string;
+    normalize?: string;
+    line: RegExp;
+  }[] = [
     {
       name: "bad port",
       env: "CACHE_PORT=abc",
@@ -139,6 +146,13 @@ Deno.test("validate fails on each kind of bad configuration, naming it on an err
       env: "",
       prices: '{"haiku": [1]}',
       line: /error: .*prices\.json is not valid: "haiku": a v2 price is \[input, output\]/,
+    },
+    {
+      name: "unknown normalize profile",
+      env: "",
+      normalize: '{"profile": "aider"}',
+      line:
+        /error: .*\/normalize\.json is not valid: profile "aider" is not a built-in profile \(the profiles are claude-code\)\n/,
     },
     {
       name: "invalid .env line",
@@ -186,6 +200,9 @@ Deno.test("validate fails on each kind of bad configuration, naming it on an err
         c.mode,
       );
       if (c.prices !== undefined) await Deno.writeTextFile(`${home.path}/prices.json`, c.prices);
+      if (c.normalize !== undefined) {
+        await Deno.writeTextFile(`${home.path}/normalize.json`, c.normalize);
+      }
       const out = await validate(home.path);
       assert.equal(out.code, 1, out.stdout + out.stderr);
       assert.match(out.stdout, c.line);

@@ -1,14 +1,23 @@
 /**
- * Claude-Code-shaped requests for normalization tests, built from the fixture
- * `request_claude_code.json` as another run would send it, and the README's
- * normalize.json recipe for Claude Code, read from the README itself so the
- * tests check what users copy.
+ * Claude Code requests for normalization tests, built from a real request of
+ * the pinned CLI as another run would send it, and the README's normalize.json
+ * for Claude Code, read from the README itself so the tests check what users
+ * copy.
  *
  * @module
  */
 
-const FIXTURE = new URL("../fixtures/anthropic/request_claude_code.json", import.meta.url);
+/** A request of Claude Code 2.1.332 (`claude -p`), recorded by the mock. */
+const FIXTURE = new URL("../fixtures/claude_code/request_2.1.332.json", import.meta.url);
+/** What the recorded run had. */
+const RECORDED = {
+  home: "/home/alice",
+  cwd: "/home/alice/projects/demo",
+  date: "2026-12-04",
+  question: "[mock:text] Say hello",
+};
 const README = new URL("../../README.md", import.meta.url);
+const HEADING = "### Claude Code from another folder";
 
 /** What differs between two Claude Code runs. */
 export interface Run {
@@ -41,53 +50,46 @@ export const RUN_B: Run = {
 };
 
 /**
- * The fixture as `run` sends it: its billing block, session, date and paths in
- * system text blocks, a CLAUDE.md reminder in the user's message, and a
- * `role: "system"` message.
+ * The recorded request as `run` sends it: its billing block (with a `cch`, as
+ * earlier versions sent), session, date, paths (working directory, memory
+ * folder, CLAUDE.md headers), platform, project CLAUDE.md and question.
  *
  * @param run what differs
  * @returns the request body, as JSON text
  */
 export async function claudeCodeBody(run: Run): Promise<string> {
+  const text = (await Deno.readTextFile(FIXTURE))
+    .replaceAll(RECORDED.cwd, run.cwd)
+    .replaceAll(slug(RECORDED.cwd), slug(run.cwd))
+    .replaceAll(RECORDED.home, run.home)
+    .replaceAll(`Today's date is ${RECORDED.date}.`, `Today's date is ${run.date}.`)
+    .replace(" - Platform: linux\\n", ` - Platform: ${run.platform ?? "linux"}\\n`)
+    .replace("\\n\\nUse tabs.\\n", `\\n\\n${run.claudeMd ?? "Use tabs."}\\n`)
+    .replace("cc_entrypoint=sdk-cli;", `cc_entrypoint=sdk-cli; cch=${run.cch};`)
+    .replace(
+      `"text":"${RECORDED.question}"`,
+      JSON.stringify({ text: run.question ?? "Say hello" }).slice(1, -1),
+    );
   // deno-lint-ignore no-explicit-any
-  const body: any = JSON.parse(await Deno.readTextFile(FIXTURE));
-  body.system[0].text = body.system[0].text.replace("cch=7f3e9", `cch=${run.cch}`);
-  body.metadata.user_id = body.metadata.user_id.replace(/session_.*$/, `session_${run.session}`);
-  body.system[2].text = body.system[2].text
-    .replace("/home/user/project", run.cwd)
-    .replace("2026-11-26", run.date)
-    .replace("linux", run.platform ?? "linux");
-  body.system[2].text +=
-    `\nIs directory a git repo: ${run.cwd.endsWith("project") ? "Yes" : "No"}` +
-    `\nNotes are in ${run.home}/notes.\ngitStatus: This is the git status at the start of the ` +
-    `conversation.\nCurrent branch: ${run.cwd.split("/").at(-1)}\n\nStatus:\nM ${run.cwd}/a.ts`;
-  body.messages.at(-1).content.unshift({
-    type: "text",
-    text: "<system-reminder>\nAs you answer the user's questions, you can use the following " +
-      `context:\n# claudeMd\nContents of ${run.home}/.claude/CLAUDE.md (user's private global ` +
-      `instructions for all projects):\n\nBe terse.\n\nContents of ${run.cwd}/CLAUDE.md (project ` +
-      `instructions, checked into the codebase):\n\n${
-        run.claudeMd ?? "Use tabs."
-      }\n# currentDate\nToday's date is ` +
-      `${run.date}.\n</system-reminder>`,
-  });
-  body.messages.unshift({
-    role: "system",
-    content: `Today's date: ${run.date}\nWorking directory: ${run.cwd}\nNotes in ${run.home}/notes`,
-  });
-  if (run.question) body.messages.at(-1).content.at(-1).text = run.question;
+  const body: any = JSON.parse(text);
+  const user = JSON.parse(body.metadata.user_id);
+  body.metadata.user_id = JSON.stringify({ ...user, session_id: `session_${run.session}` });
   return JSON.stringify(body);
+}
+
+function slug(path: string): string {
+  return path.replace(/[^A-Za-z0-9]/g, "-");
 }
 
 /**
  * The normalize.json recipe for Claude Code, as the README shows it.
  *
- * @returns the parsed JSON block under "Recipe: Claude Code"
+ * @returns the parsed JSON block under "Claude Code from another folder"
  */
 export async function readmeRecipe(): Promise<unknown> {
   const text = await Deno.readTextFile(README);
-  const section = text.slice(text.indexOf("### Recipe: Claude Code"));
+  const section = text.slice(text.indexOf(HEADING));
   const block = /```json\n([\s\S]*?)\n```/.exec(section);
-  if (!block) throw new Error('README.md has no JSON block under "### Recipe: Claude Code"');
+  if (!block) throw new Error(`README.md has no JSON block under "${HEADING}"`);
   return JSON.parse(block[1]!);
 }

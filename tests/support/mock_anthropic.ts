@@ -5,9 +5,12 @@
  * replay can be told from a fresh call.
  *
  * The scenario of a `POST /v1/messages` is chosen by a directive `[mock:NAME]` or
- * `[mock:NAME:ARG]` in the text of the last message: `text`, `tool_use`, `error_midway`, `cut`,
- * `400`, `429`, `529`, `slow[:MS]`, `big:N`, `hang`. Without one: `tool_use` if the request has
- * tools, else `text`. `stream: true` selects the SSE variant.
+ * `[mock:NAME:ARG]` in the text of the last user message (or, when it has none, as after a tool
+ * result, of the latest earlier one that has): `text`, `tool_use`, `error_midway`, `cut`, `400`,
+ * `429`, `529`, `slow[:MS]`, `big:N`, `hang`, and `agent[:cat]`, the scripted tool-using session of
+ * `mock_agent.ts`. Without one: `tool_use` if the request has tools, else `text`. Messages with
+ * `role: "system"` (Claude Code's environment block) are not the user's. `stream: true` selects
+ * the SSE variant.
  *
  * @module
  */
@@ -49,6 +52,8 @@ export interface MockAnthropic extends AsyncDisposable {
   /** Ends streams still running, then shuts the server down; idempotent. */
   close(): Promise<void>;
 }
+
+import { agentTurn, turnEvents, turnJson } from "./mock_agent.ts";
 
 const FIXTURES = new URL("../fixtures/anthropic/", import.meta.url);
 const FILES = [
@@ -180,13 +185,17 @@ async function messages(body: unknown, ctx: Context): Promise<Response> {
   if (body === undefined) {
     return errorJson(400, "invalid_request_error", "Invalid JSON in request body");
   }
-  const request = body as { stream?: unknown; tools?: unknown; messages?: unknown };
+  const request = body as {
+    stream?: unknown;
+    tools?: unknown;
+    messages?: unknown;
+    model?: unknown;
+  };
   const streaming = request.stream === true;
-  const prompt = lastMessageText(request.messages);
-  const [, name, arg] = /\[mock:([a-z0-9_]+)(?::([^\]]*))?\]/.exec(prompt) ?? [];
+  const [prompt, name, arg] = directive(request.messages);
   const hasTools = Array.isArray(request.tools) && request.tools.length > 0;
   const scenario = name ?? (hasTools ? "tool_use" : "text");
-  const n = Number(arg ?? (scenario === "slow" ? ctx.eventDelayMs : 0));
+  const n = scenario === "agent" ? 0 : Number(arg ?? (scenario === "slow" ? ctx.eventDelayMs : 0));
   if (!(n >= 0)) return errorJson(400, "invalid_request_error", `bad mock argument: ${arg}`);
   const id = `msg_mock_${ctx.seq}_${randomPart()}`;
   const f = ctx.fixtures;
@@ -215,14 +224,36 @@ async function messages(body: unknown, ctx: Context): Promise<Response> {
         : bigMessage(bigText(prompt, n), withId(f["message_text.json"], id));
     case "hang":
       return sse(events("stream_text.sse").slice(0, 1), ctx.stop, 0, true);
+    case "agent": {
+      const turn = agentTurn(request.messages, `toolu_mock_${ctx.seq}_${randomPart()}`, arg);
+      const model = typeof request.model === "string" ? request.model : MODEL;
+      return streaming
+        ? sse(turnEvents(turn, id, model), ctx.stop)
+        : json(turnJson(turn, id, model));
+    }
   }
   return errorJson(400, "invalid_request_error", `unknown mock scenario: ${scenario}`);
 }
 
-/** Text of the last message: its string content, or its text blocks joined. */
-function lastMessageText(messages: unknown): string {
-  const last = Array.isArray(messages) ? messages.at(-1) : undefined;
-  const content: unknown = last?.content;
+const DIRECTIVE = /\[mock:([a-z0-9_]+)(?::([^\]]*))?\]/;
+
+/**
+ * The text of the last user message, and the directive in it or, failing that, in the latest
+ * earlier user message that has one.
+ */
+function directive(messages: unknown): [string, string?, (string | undefined)?] {
+  const users = (Array.isArray(messages) ? messages : []).filter((m) => m?.role !== "system");
+  const texts = users.map((m) => messageText(m?.content));
+  const prompt = texts.at(-1) ?? "";
+  for (const text of texts.reverse()) {
+    const [, name, arg] = DIRECTIVE.exec(text) ?? [];
+    if (name !== undefined) return [prompt, name, arg];
+  }
+  return [prompt];
+}
+
+/** A message's string content, or its text blocks joined. */
+function messageText(content: unknown): string {
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) return "";
   const texts = content.map((b) => b?.type === "text" && typeof b.text === "string" ? b.text : "");

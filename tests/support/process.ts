@@ -25,6 +25,23 @@ export async function startTaskFlags(): Promise<string[]> {
   return match[1]!.trim().split(/\s+/).filter(Boolean);
 }
 
+/**
+ * A finished command's exit code and output, decoded.
+ *
+ * @param output what `Deno.Command.output()` gave
+ * @returns the code, stdout and stderr as text
+ */
+export function decodedOutput(
+  output: Deno.CommandOutput,
+): { code: number; stdout: string; stderr: string } {
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
 /** The environment of the test process without any CACHE_* or ANTHROPIC_* variable. */
 export function baseEnv(): Record<string, string> {
   return Object.fromEntries(

@@ -1,14 +1,23 @@
 /**
  * Tests that need a program from the system (redis-server, tmux, chromium,
- * systemd-analyze, zip) run when it is installed and are reported as ignored
+ * systemd-analyze, zip, faketime) or the pinned Claude Code CLI (`claude`,
+ * installed by `npm ci` in `tests/support/claude_code/`) run when it is installed and are reported as ignored
  * when it is not, so `deno task test` passes on a machine with only Node and
  * npm. `.ci/run` installs them all and sets `LLM_CACHE_PROXY_TEST_TOOLS=require`,
  * under which a missing program fails its tests instead of skipping them.
  *
  * @module
  */
+import { CLAUDE_BIN } from "./claude_cli.ts";
 
-/** How to install each program on Debian. */
+/** How to install each program. */
+const INSTALL: Readonly<Record<string, string>> = {
+  "claude": "cd tests/support/claude_code && npm ci",
+  "faketime": "apt-get install faketime",
+};
+/** The programs that are not looked up on PATH. */
+const LOCAL: Readonly<Record<string, string>> = { "claude": CLAUDE_BIN };
+/** How to install each Debian program. */
 const PACKAGES: Readonly<Record<string, string>> = {
   "redis-server": "redis-server",
   "tmux": "tmux",
@@ -40,7 +49,8 @@ export function needs(...programs: string[]): { ignore: boolean } {
     warned.add(program);
     console.error(
       `%cSkipping the tests that need ${program}: it is not installed ` +
-        `(apt-get install ${PACKAGES[program] ?? program}; .ci/run installs it)`,
+        `(${INSTALL[program] ?? `apt-get install ${PACKAGES[program] ?? program}`}; ` +
+        `.ci/run installs it)`,
       "color: yellow",
     );
   }
@@ -51,7 +61,8 @@ function installed(program: string): boolean {
   let known = found.get(program);
   if (known === undefined) {
     const dirs = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
-    known = dirs.some((dir) => isFile(`${dir}/${program}`));
+    const local = LOCAL[program];
+    known = local ? isFile(local) : dirs.some((dir) => isFile(`${dir}/${program}`));
     found.set(program, known);
   }
   return known;
