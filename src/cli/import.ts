@@ -10,13 +10,15 @@ import { BundleError, importBundle, type ImportResult } from "../store/bundle.ts
 import { openForCommand } from "../store/open.ts";
 import type { CacheStore } from "../store/store.ts";
 import { parseFlags, UsageError } from "./args.ts";
-import { formatCount, styleFor } from "./term.ts";
+import { defaultV2Home, importV2, type V2Import } from "./import_v2.ts";
+import { formatCount, formatPlural, styleFor } from "./term.ts";
 
 /** One line for the command list. */
 export const summary = "Merge a bundle from export into the cache";
 
 /** The text `import --help` prints. */
 export const help = `Usage: llm-cache-proxy import [--json] FILE
+       llm-cache-proxy import --from-v2 [--json] [DIR]
 
 Merges the bundle FILE, written by "llm-cache-proxy export", into the cache
 in $CACHE_HOME/cache.db. FILE - reads the bundle from stdin. Works while the
@@ -32,6 +34,13 @@ make room.
   --json   print the summary as JSON
 
 Example: ssh build-box llm-cache-proxy export - | llm-cache-proxy import -
+
+--from-v2 brings in llm-cache-proxy v2's cache from DIR (default
+~/.llm-cache-a): its answers (entries/*.bin, past CACHE_TTL_SEC skipped)
+and its ledger (metrics.jsonl, added to the all-time totals). v2 kept no
+requests, so its answers are found by v2's own key of the raw body when no
+other tier has one: such a hit says x-cache: HIT-V2 and is then kept under
+this cache's keys. Importing again adds nothing twice.
 
 Exit codes: 0 ok, 1 FILE is not a bundle, is damaged or cannot be read, or
 the cache cannot be written, 2 bad flags or configuration.`;
@@ -53,7 +62,11 @@ export interface ImportReport extends Omit<ImportResult, "header"> {
  * @returns the exit code
  */
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { json: { type: "boolean" } }, 1);
+  const { values, positionals } = parseFlags(args, {
+    json: { type: "boolean" },
+    "from-v2": { type: "boolean" },
+  }, 1);
+  if (values["from-v2"]) return await fromV2(positionals[0], values.json === true);
   const file = positionals[0];
   if (file === undefined) throw new UsageError("missing FILE: the bundle to import (- for stdin)");
   if (file === "-" && Deno.stdin.isTerminal()) {
@@ -84,6 +97,43 @@ export async function run(args: string[]): Promise<number> {
         `${formatCount(report.evicted)} least recently used ` +
         `${report.evicted === 1 ? "entry" : "entries"} made room. ` +
         "Raise CACHE_MAX_ENTRIES to keep more",
+    );
+  }
+  return 0;
+}
+
+/** `import --from-v2 [DIR]`: v2's answers and ledger. */
+async function fromV2(given: string | undefined, json: boolean): Promise<number> {
+  const config = await loadConfig(Deno.env.toObject());
+  const dir = given ?? defaultV2Home(config);
+  if (dir === undefined) {
+    throw new UsageError("no home folder (HOME) to find ~/.llm-cache-a: give DIR");
+  }
+  let report: V2Import;
+  try {
+    const { store } = await openForCommand(config, true);
+    try {
+      report = await importV2(store, dir, { ttlSec: config.ttlSec });
+    } finally {
+      await store.close();
+    }
+  } catch (e) {
+    console.error(`llm-cache-proxy import: ${(e as Error).message}`);
+    return 1;
+  }
+  if (json) console.log(JSON.stringify(report));
+  else {
+    const s = styleFor(Deno.stdout);
+    console.log(s.ok(
+      `imported ${formatPlural(report.added, "answer")} from llm-cache-proxy v2 (${dir}); ` +
+        `${formatCount(report.kept)} already here, ${formatCount(report.expired)} past ` +
+        `CACHE_TTL_SEC, ${formatCount(report.skipped)} not answers to a message`,
+    ));
+    console.log(
+      `  ${formatPlural(report.calls, "call")} of its ledger added to the all-time totals`,
+    );
+    console.log(
+      "  Repeats of its requests are served as x-cache: HIT-V2, then kept as this cache's own",
     );
   }
   return 0;

@@ -94,6 +94,7 @@ async function follow(body: ReadableStream<Uint8Array>, onCall: (event: CallEven
 const KIND_COLOR: Record<CallKind, keyof Style> = {
   "HIT": "green",
   "HIT-COALESCED": "green",
+  "HIT-V2": "green",
   "HIT-NORM": "green",
   "HIT-SUFFIX": "green",
   "STALE": "yellow",

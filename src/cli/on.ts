@@ -10,6 +10,7 @@ import { exists } from "../fs.ts";
 import { parseFlags } from "./args.ts";
 import { startDetached, waitFor } from "./daemon.ts";
 import { readEnvText, updateEnvFile } from "./env_file.ts";
+import { v2Offer } from "./import_v2.ts";
 import { findProxy, foreignProxy } from "./running.ts";
 import { startService } from "./service.ts";
 import * as setup from "./setup.ts";
@@ -115,6 +116,8 @@ export async function turnOn(config: Config, keepCacheSwitch = false): Promise<n
       `  No ANTHROPIC_API_KEY_REAL: clients' own credentials pass through ("llm-cache-proxy setup" sets a key)`,
     ));
   }
+  const offer = await v2Offer(config);
+  if (offer) console.log(`  ${offer}`);
   return 0;
 }
 

@@ -7,11 +7,12 @@
  *
  * @module
  */
-import { envFilePath, isLoopback, readEnvFile } from "../config.ts";
+import { envFilePath, isLoopback, loadConfig, readEnvFile } from "../config.ts";
 import { authTokenProblem, maskKey } from "../config_check.ts";
 import { exists } from "../fs.ts";
 import { parseFlags } from "./args.ts";
 import { applyEnvUpdate, updateEnvFile, writePrivateFile } from "./env_file.ts";
+import { v2Offer } from "./import_v2.ts";
 import { PromptAborted, Prompter } from "./prompt.ts";
 import { ANSWER_NAMES, type Answers, ask, checkFlags, defaultsFrom } from "./setup_questions.ts";
 import { formatDuration, type Style, styleFor } from "./term.ts";
@@ -112,6 +113,9 @@ export async function run(
       style.yellow(`Note: ${name} is also set in your environment, which wins over .env`),
     );
   }
+  const config = await loadConfig(Deno.env.toObject()).catch(() => undefined);
+  const offer = config && await v2Offer(config);
+  if (offer) console.log(offer);
   return 0;
 }
 

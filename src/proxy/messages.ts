@@ -33,6 +33,7 @@ import { replay } from "./replay.ts";
 import { coordinate, type Lease } from "./shared_flight.ts";
 import type { CacheSwitch } from "./views.ts";
 import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
+import { v2Hit } from "./v2_tier.ts";
 
 /** What the cached route works with. */
 export interface MessagesContext {
@@ -111,6 +112,9 @@ export async function handleMessages(
       const hit = alias === undefined ? undefined : await read(() => ctx.store.get(alias), ctx);
       if (hit) return served(hit, kind as CallKind, call, ctx);
     }
+    const lookup = { route, path, namespace: controls.namespace, key, body, tiers };
+    const v2 = await read(() => v2Hit(lookup, ctx), ctx);
+    if (v2) return served(v2, "HIT-V2", call, ctx);
   }
   const running = ctx.flights.get(key);
   if (running) return follow(running, req, "HIT-COALESCED", call, ctx);

@@ -145,11 +145,13 @@ td.empty { text-align: center; color: var(--muted); padding: 28px 12px; white-sp
   border: 1px solid color-mix(in srgb, var(--c) 30%, transparent); font-family: var(--mono);
 }
 .k-HIT { --c: #16a34a; } .k-HIT-NORM { --c: #0d9488; } .k-HIT-SUFFIX { --c: #0891b2; }
-.k-HIT-COALESCED { --c: #7c3aed; } .k-STALE { --c: #65a30d; } .k-MISS { --c: #d97706; }
+.k-HIT-COALESCED { --c: #7c3aed; } .k-HIT-V2 { --c: #15803d; } .k-STALE { --c: #65a30d; }
+.k-MISS { --c: #d97706; }
 .k-ERROR { --c: #dc2626; } .k-BYPASS { --c: #64748b; } .k-PASS { --c: #64748b; }
 @media (prefers-color-scheme: dark) {
   .k-HIT { --c: #4ade80; } .k-HIT-NORM { --c: #2dd4bf; } .k-HIT-SUFFIX { --c: #22d3ee; }
-  .k-HIT-COALESCED { --c: #a78bfa; } .k-STALE { --c: #a3e635; } .k-MISS { --c: #fbbf24; }
+  .k-HIT-COALESCED { --c: #a78bfa; } .k-HIT-V2 { --c: #86efac; } .k-STALE { --c: #a3e635; }
+  .k-MISS { --c: #fbbf24; }
   .k-ERROR { --c: #f87171; } .k-BYPASS { --c: #94a3b8; } .k-PASS { --c: #94a3b8; }
 }
 .mini { display: inline-block; width: 48px; height: 5px; border-radius: 3px; background: var(--grid); vertical-align: middle; margin-left: 6px; overflow: hidden; }
@@ -332,7 +334,7 @@ pre.bodyhead {
 (() => {
   "use strict";
   const TOKEN_KEY = "llm-cache-proxy.token";
-  const HIT_KINDS = new Set(["HIT", "HIT-NORM", "HIT-SUFFIX", "HIT-COALESCED", "STALE"]);
+  const HIT_KINDS = new Set(["HIT", "HIT-NORM", "HIT-SUFFIX", "HIT-COALESCED", "HIT-V2", "STALE"]);
   const MAX_CALLS = 100;
   const PAGE = 50;
   const MINUTES = 30;

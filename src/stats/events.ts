@@ -13,6 +13,7 @@ export type CallKind =
   | "HIT-NORM"
   | "HIT-SUFFIX"
   | "HIT-COALESCED"
+  | "HIT-V2"
   | "STALE"
   | "MISS"
   | "BYPASS"
@@ -25,6 +26,7 @@ export const HIT_KINDS: ReadonlySet<CallKind> = new Set([
   "HIT-NORM",
   "HIT-SUFFIX",
   "HIT-COALESCED",
+  "HIT-V2",
   "STALE",
 ]);
 

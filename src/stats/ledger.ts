@@ -58,6 +58,14 @@ export interface Totals extends Summary {
   models: Record<string, ModelTotals>;
 }
 
+/**
+ * Counters kept beside the ledger's own (they name no metric it counts):
+ * how many entries `import --from-v2` stored, which turns the v2 tier on,
+ * and the time of the last v2 ledger line imported, so a second import adds
+ * nothing twice.
+ */
+export const V2_COUNTERS = { entries: "v2\tentries\t", ledgerUntil: "v2\tledger-until\t" };
+
 /** What is counted for each kind and model: calls, tokens (cache tokens included), dollars,
  * and input and output tokens alone (v2's token figures). */
 const METRICS = ["calls", "tokens", "usd", "in", "out"] as const;
@@ -159,6 +167,16 @@ export class Ledger {
     return withRatios({ ...this.#summary });
   }
 
+  /**
+   * A counter of the store by name, as of the last flush (e.g. one of {@link V2_COUNTERS}).
+   *
+   * @param name the counter
+   * @returns its value, 0 when unset
+   */
+  counter(name: string): number {
+    return this.#allTime.get(name) ?? 0;
+  }
+
   /** Totals since this process started. */
   session(): Totals {
     return totalsOf(this.#session);
@@ -236,6 +254,7 @@ function totalsOf(counters: Counters): Totals {
   const totals: Totals = { ...emptySummary(), byKind: {}, models: {} };
   for (const [name, value] of counters) {
     const { metric, kind, model } = parseName(name);
+    if (!(METRICS as readonly string[]).includes(metric)) continue;
     const perModel = totals.models[model] ??= emptyModel();
     addSummary(totals, metric, kind, value);
     add(perModel, metric, kind, value);

@@ -203,8 +203,15 @@ function checkEnd(line: Line, number: number, entries: number): true {
   );
 }
 
-/** Writes an entry unless the store holds the same or a newer copy of its key. */
-async function merge(
+/**
+ * Writes an entry unless the store holds the same or a newer copy of its key.
+ *
+ * @param store where to write
+ * @param entry the entry
+ * @param aliases its tier keys
+ * @returns what happened to it
+ */
+export async function merge(
   store: Pick<CacheStore, "inspect" | "put">,
   entry: NewEntry,
   aliases: readonly string[],

@@ -1,7 +1,8 @@
 /**
  * Tests that need a program from the system (redis-server, tmux, chromium,
- * systemd-analyze, zip, faketime) or the pinned Claude Code CLI (`claude`,
- * installed by `npm ci` in `tests/support/claude_code/`) run when it is installed and are reported as ignored
+ * systemd-analyze, zip, faketime), the pinned Claude Code CLI (`claude`,
+ * installed by `npm ci` in `tests/support/claude_code/`) or llm-cache-proxy v2
+ * (`llm-cache-proxy-v2`, by `npm ci` in `tests/support/v2/`) run when it is installed and are reported as ignored
  * when it is not, so `deno task test` passes on a machine with only Node and
  * npm. `.ci/run` installs them all and sets `LLM_CACHE_PROXY_TEST_TOOLS=require`,
  * under which a missing program fails its tests instead of skipping them.
@@ -9,14 +10,19 @@
  * @module
  */
 import { CLAUDE_BIN } from "./claude_cli.ts";
+import { V2_SCRIPT } from "./v2.ts";
 
 /** How to install each program. */
 const INSTALL: Readonly<Record<string, string>> = {
   "claude": "cd tests/support/claude_code && npm ci",
+  "llm-cache-proxy-v2": "cd tests/support/v2 && npm ci",
   "faketime": "apt-get install faketime",
 };
 /** The programs that are not looked up on PATH. */
-const LOCAL: Readonly<Record<string, string>> = { "claude": CLAUDE_BIN };
+const LOCAL: Readonly<Record<string, string>> = {
+  "claude": CLAUDE_BIN,
+  "llm-cache-proxy-v2": V2_SCRIPT,
+};
 /** How to install each Debian program. */
 const PACKAGES: Readonly<Record<string, string>> = {
   "redis-server": "redis-server",
