@@ -3,7 +3,7 @@
  * run against the mock), imported with `import --from-v2`, then served by this release.
  */
 import assert from "node:assert/strict";
-import { runCli } from "../support/cli.ts";
+import { denoDir, runCli } from "../support/cli.ts";
 import { eventually, tempHome } from "../support/harness.ts";
 import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { spawnServe } from "../support/process.ts";
@@ -78,7 +78,11 @@ Deno.test(
     assert.deepEqual([report.added, report.kept, report.skipped], [2, 0, 1]);
     assert.equal(report.calls, 5, "every line of v2's ledger: 3 misses, 2 hits");
 
-    await using proxy = await spawnServe({ ...env, CACHE_UPSTREAM: mock.url });
+    await using proxy = await spawnServe({
+      ...env,
+      CACHE_UPSTREAM: mock.url,
+      DENO_DIR: denoDir(), // HOME is v2's temporary one: keep Deno's own cache
+    });
     const upstreamBefore = mock.calls.length;
     for (const [body, bytes] of v2Answers) {
       const hit = await post(proxy.url, body);
