@@ -8,9 +8,9 @@
 import { parse as parseDotenv } from "dotenv";
 import { exists } from "./fs.ts";
 import { formatPlural } from "./format.ts";
-import type { PriceRule } from "./stats/prices.ts";
-import { NO_RULES, type NormalizeRules } from "./cache/normalize.ts";
-import { PROFILES } from "./cache/claude_code_profile.ts";
+import type { PriceRule } from "./values/prices.ts";
+import { NO_RULES, type NormalizeRules } from "./values/normalize_rules.ts";
+import { PROFILES } from "./values/normalize_rules.ts";
 import { ConfigError, readNormalize, readPrices } from "./config.ts";
 import { type ConfigCheck, KNOWN_VARIABLES } from "./_config_values.ts";
 

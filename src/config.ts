@@ -10,8 +10,8 @@
  * @module
  */
 import { parse as parseDotenv } from "dotenv";
-import { parsePrices, type PriceRule } from "./stats/prices.ts";
-import { NO_RULES, type NormalizeRules, parseNormalizeRules } from "./cache/normalize.ts";
+import { parsePrices, type PriceRule } from "./values/prices.ts";
+import { NO_RULES, type NormalizeRules, parseNormalizeRules } from "./values/normalize_rules.ts";
 
 /** How much the proxy writes to its log. */
 export type LogLevel = "silent" | "error" | "info" | "debug";

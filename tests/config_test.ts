@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { buildConfig, ConfigError, isLoopback, loadConfig } from "../src/config.ts";
 import { checkConfig } from "../src/config_check.ts";
-import { NO_RULES, parseNormalizeRules } from "../src/cache/normalize.ts";
+import { NO_RULES, parseNormalizeRules } from "../src/values/normalize_rules.ts";
 
 Deno.test("buildConfig() uses the llm-cache-proxy v2 defaults", () => {
   const config = buildConfig({}, "/home/u/.llm-cache-proxy");

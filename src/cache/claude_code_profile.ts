@@ -41,12 +41,6 @@
  */
 import { isJsonObject, type JsonObject, type JsonTree } from "./canonical_json.ts";
 
-/** The profiles `normalize.json` may name. */
-export const PROFILES = ["claude-code"] as const;
-
-/** A built-in set of normalization rules for one client. */
-export type Profile = (typeof PROFILES)[number];
-
 const ENVIRONMENT = "# Environment\nYou have been invoked in the following environment: \n";
 const WORKING_DIRECTORY = /^ - Primary working directory: (\/[^\n]*)$/m;
 const GIT_FLAG = /^ - Is a git repository: (?:true|false)$/m;

@@ -29,14 +29,8 @@ import {
   type JsonTree,
   parseJsonTree,
 } from "./canonical_json.ts";
-import {
-  activeTiers,
-  BILLING_MARKER,
-  dropBillingBlock,
-  NO_RULES,
-  normalizeBody,
-  type NormalizeRules,
-} from "./normalize.ts";
+import { activeTiers, BILLING_MARKER, dropBillingBlock, normalizeBody } from "./normalize.ts";
+import { NO_RULES, type NormalizeRules } from "../values/normalize_rules.ts";
 import { Lru } from "../lru.ts";
 
 /** The parts of a request that decide its key. */

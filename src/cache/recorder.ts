@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Usage } from "../stats/usage.ts";
+import type { Usage } from "../values/usage.ts";
 import type { NewEntry } from "../store/store.ts";
 
 /** An upstream answer as received, once its body has ended. */

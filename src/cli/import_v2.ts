@@ -13,7 +13,8 @@
 import type { Config } from "../config.ts";
 import { Ledger, V2_COUNTERS } from "../stats/ledger.ts";
 import type { CallKind } from "../stats/events.ts";
-import { NO_USAGE, readAnswer } from "../stats/usage.ts";
+import { readAnswer } from "../stats/usage.ts";
+import { NO_USAGE } from "../values/usage.ts";
 import { merge } from "../store/bundle.ts";
 import { openForCommand } from "../store/open.ts";
 import type { CacheStore, NewEntry } from "../store/store.ts";

@@ -10,7 +10,8 @@ import { type Answer, joinChunks, type Recording, timingOf } from "../cache/reco
 import { isoTime } from "../clock.ts";
 import type { CallKind, CallReport } from "../stats/events.ts";
 import type { Stats } from "../stats/stats.ts";
-import { readAnswer, type Usage } from "../stats/usage.ts";
+import { readAnswer } from "../stats/usage.ts";
+import { type Usage } from "../values/usage.ts";
 import type { CacheEntry } from "../store/store.ts";
 
 /** The short key prefix responses carry in `x-cache-key` (and `explore --view` accepts). */

@@ -12,7 +12,7 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { CallKind } from "../stats/events.ts";
 import type { Stats } from "../stats/stats.ts";
-import { NO_USAGE } from "../stats/usage.ts";
+import { NO_USAGE } from "../values/usage.ts";
 import type { CacheEntry, CacheStore } from "../store/store.ts";
 import { readBody } from "./body.ts";
 import {

@@ -13,7 +13,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { isoTime } from "../clock.ts";
 import { VERSION } from "../version.ts";
 import type { Stats } from "../stats/stats.ts";
-import { NO_USAGE } from "../stats/usage.ts";
+import { NO_USAGE } from "../values/usage.ts";
 import type { CacheStore } from "../store/store.ts";
 import { handleEntries } from "./entries.ts";
 import { errorResponse, HttpError } from "./errors.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 import { type CallEvent, HIT_KINDS } from "./events.ts";
-import type { Usage } from "./usage.ts";
+import type { Usage } from "../values/usage.ts";
 
 /** Strings remembered (models, paths, snippets); beyond this, encoded each time. */
 const MAX_STRINGS = 4096;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Usage } from "./usage.ts";
+import type { Usage } from "../values/usage.ts";
 
 /** How a call was served. */
 export type CallKind =

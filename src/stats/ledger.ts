@@ -7,15 +7,8 @@
  *
  * @module
  */
+import type { CounterStore } from "../store/store.ts";
 import { type CallEvent, type CallKind, HIT_KINDS } from "./events.ts";
-
-/** Where the ledger keeps its all-time counters (the cache store implements it). */
-export interface CounterStore {
-  /** Adds each delta to its named counter, atomically. */
-  addCounters(deltas: ReadonlyMap<string, number>): Promise<void>;
-  /** Every counter. */
-  readCounters(): Promise<Map<string, number>>;
-}
 
 /** Totals for one model. */
 export interface ModelTotals {

@@ -7,7 +7,8 @@
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { EventBus } from "./events.ts";
-import { type CounterStore, Ledger } from "./ledger.ts";
+import { Ledger } from "./ledger.ts";
+import { type CounterStore } from "../store/store.ts";
 import { Metrics } from "./metrics.ts";
 import { logCalls } from "./call_log.ts";
 import { Monitor } from "./monitor.ts";

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file camelcase -- usage keeps the API's own field names, end to end
 /**
  * What an answer used and said: token usage and the first words of its text,
  * read from a Messages API body — JSON, or an SSE stream's `message_start`
@@ -7,17 +6,7 @@
  *
  * @module
  */
-
-/** Token usage, named as the API names it. */
-export interface Usage {
-  readonly input_tokens: number;
-  /** All cache writes; the two fields below split it by lifetime. */
-  readonly cache_creation_input_tokens: number;
-  readonly ephemeral_5m_input_tokens: number;
-  readonly ephemeral_1h_input_tokens: number;
-  readonly cache_read_input_tokens: number;
-  readonly output_tokens: number;
-}
+import { NO_USAGE, type Usage } from "../values/usage.ts";
 
 /** What an answer used and the start of what it said. */
 export interface AnswerFacts {
@@ -28,16 +17,6 @@ export interface AnswerFacts {
 
 /** Characters of answer text kept as a snippet. */
 export const SNIPPET_LENGTH = 80;
-
-/** Usage of an answer that used nothing (or could not be read). */
-export const NO_USAGE: Usage = {
-  input_tokens: 0,
-  cache_creation_input_tokens: 0,
-  ephemeral_5m_input_tokens: 0,
-  ephemeral_1h_input_tokens: 0,
-  cache_read_input_tokens: 0,
-  output_tokens: 0,
-};
 
 type Json = Record<string, unknown>;
 

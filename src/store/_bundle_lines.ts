@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { NO_USAGE, type Usage } from "../stats/usage.ts";
+import { NO_USAGE, type Usage } from "../values/usage.ts";
 import type { NewEntry, StoredEntry } from "./store.ts";
 
 /** The `format` of a bundle's header. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { NO_USAGE } from "../stats/usage.ts";
+import { NO_USAGE } from "../values/usage.ts";
 import type { CacheEntry, EntrySummary, NewEntry } from "./store.ts";
 
 /** Names of the keys under one prefix. */

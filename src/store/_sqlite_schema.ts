@@ -6,7 +6,7 @@
  * @module
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
-import { NO_USAGE } from "../stats/usage.ts";
+import { NO_USAGE } from "../values/usage.ts";
 import type { CacheEntry } from "./store.ts";
 
 const SCHEMA = `

@@ -5,8 +5,15 @@
  *
  * @module
  */
-import type { CounterStore } from "../stats/ledger.ts";
-import type { Usage } from "../stats/usage.ts";
+import type { Usage } from "../values/usage.ts";
+
+/** Where the ledger keeps its all-time counters (every cache store implements it). */
+export interface CounterStore {
+  /** Adds each delta to its named counter, atomically. */
+  addCounters(deltas: ReadonlyMap<string, number>): Promise<void>;
+  /** Every counter. */
+  readCounters(): Promise<Map<string, number>>;
+}
 
 /** What is known about a stored response besides its bytes. */
 export interface EntryMeta {

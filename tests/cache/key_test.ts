@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { MAX_JSON_DEPTH } from "../../src/cache/canonical_json.ts";
 import { cacheKey, KeyMemo, type KeyRequest, tierKeys } from "../../src/cache/key.ts";
-import { NO_RULES, parseNormalizeRules } from "../../src/cache/normalize.ts";
+import { NO_RULES, parseNormalizeRules } from "../../src/values/normalize_rules.ts";
 import { keyRequest } from "../support/key_request.ts";
 import { claudeCodeBody, readmeRecipe, type Run, RUN_A, RUN_B } from "../support/claude_code.ts";
 

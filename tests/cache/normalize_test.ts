@@ -5,13 +5,8 @@ import {
   type JsonObject,
   parseJsonTree,
 } from "../../src/cache/canonical_json.ts";
-import {
-  activeTiers,
-  dropBillingBlock,
-  NO_RULES,
-  normalizeBody,
-  parseNormalizeRules,
-} from "../../src/cache/normalize.ts";
+import { activeTiers, dropBillingBlock, normalizeBody } from "../../src/cache/normalize.ts";
+import { NO_RULES, parseNormalizeRules } from "../../src/values/normalize_rules.ts";
 
 /** Parses `json` (a value to serialize) into a tree, as the key code does. */
 function tree(json: unknown): JsonObject {

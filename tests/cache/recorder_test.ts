@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { entryFor, isCompleteBody, isFinishedStream } from "../../src/cache/recorder.ts";
-import { NO_USAGE } from "../../src/stats/usage.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 
 const fixture = (name: string) =>
   Deno.readFile(new URL(`../fixtures/anthropic/${name}`, import.meta.url));

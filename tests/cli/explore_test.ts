@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { decodeKeys } from "../../src/cli/explore_terminal.ts";
 import { RUN_FLAGS } from "../../src/cli/self.ts";
-import { NO_USAGE } from "../../src/stats/usage.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { NewEntry } from "../../src/store/store.ts";
 import { startMockAnthropic } from "../support/mock_anthropic.ts";

@@ -4,7 +4,7 @@
  * `normalize.json` (the built-in `claude-code` profile), and which are not.
  */
 import assert from "node:assert/strict";
-import { parseNormalizeRules } from "../../src/cache/normalize.ts";
+import { parseNormalizeRules } from "../../src/values/normalize_rules.ts";
 import type { CallKind } from "../../src/stats/events.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { readmeRecipe } from "../support/claude_code.ts";

@@ -2,7 +2,7 @@
  * Normalization tiers through the proxy, with Claude-Code-shaped requests and the README's recipe.
  */
 import assert from "node:assert/strict";
-import { parseNormalizeRules } from "../../src/cache/normalize.ts";
+import { parseNormalizeRules } from "../../src/values/normalize_rules.ts";
 import { claudeCodeBody, readmeRecipe, RUN_A, RUN_B } from "../support/claude_code.ts";
 import { messageBody, postMessage, type ProxyUnderTest, startProxy } from "../support/proxy.ts";
 

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { createLogger } from "../../src/log.ts";
 import { callFields, callLine, logCalls } from "../../src/stats/call_log.ts";
 import { type CallEvent, type CallReport, EventBus } from "../../src/stats/events.ts";
-import { type CounterStore, Ledger, type Totals } from "../../src/stats/ledger.ts";
-import { NO_USAGE } from "../../src/stats/usage.ts";
+import { Ledger, type Totals } from "../../src/stats/ledger.ts";
+import { type CounterStore } from "../../src/store/store.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 
 function event(overrides: Partial<CallEvent> = {}): CallEvent {
   return {

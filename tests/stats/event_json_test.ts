@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { eventJson, monitorEvent } from "../../src/stats/event_json.ts";
 import type { CallEvent } from "../../src/stats/events.ts";
-import { NO_USAGE } from "../../src/stats/usage.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 
 function event(overrides: Partial<CallEvent> = {}): CallEvent {
   return {

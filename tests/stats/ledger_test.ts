@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { CallEvent, CallKind } from "../../src/stats/events.ts";
 import { Ledger } from "../../src/stats/ledger.ts";
-import { NO_USAGE } from "../../src/stats/usage.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 
 let seq = 0;

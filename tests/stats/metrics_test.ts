@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import type { CallEvent, CallKind } from "../../src/stats/events.ts";
-import { type CounterStore, Ledger } from "../../src/stats/ledger.ts";
+import { Ledger } from "../../src/stats/ledger.ts";
+import { type CounterStore } from "../../src/store/store.ts";
 import { Metrics, METRICS_CONTENT_TYPE } from "../../src/stats/metrics.ts";
-import { NO_USAGE, type Usage } from "../../src/stats/usage.ts";
+import { NO_USAGE, type Usage } from "../../src/values/usage.ts";
 
 /** What parse-prometheus-text-format returns (the package ships no types). */
 interface ParsedFamily {

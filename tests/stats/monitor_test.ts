@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { EventBus } from "../../src/stats/events.ts";
 import { Monitor } from "../../src/stats/monitor.ts";
-import { NO_USAGE } from "../../src/stats/usage.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 
 function report(i: number) {
   return {

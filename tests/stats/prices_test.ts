@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { DEFAULT_PRICE, parsePrices, PriceBook } from "../../src/stats/prices.ts";
-import { NO_USAGE } from "../../src/stats/usage.ts";
+import { DEFAULT_PRICE, PriceBook } from "../../src/stats/prices.ts";
+import { parsePrices } from "../../src/values/prices.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 
 Deno.test("PriceBook knows today's list prices by family and generation", async (t) => {
   const book = new PriceBook([], () => assert.fail("no warning for known models"));

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { NO_USAGE } from "../../src/stats/usage.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 import type { CacheEntry, CacheStore, NewEntry } from "../../src/store/store.ts";
 import { newEntry } from "../support/entry.ts";
 

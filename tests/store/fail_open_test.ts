@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createLogger } from "../../src/log.ts";
 import type { CallEvent } from "../../src/stats/events.ts";
 import { Ledger } from "../../src/stats/ledger.ts";
-import { NO_USAGE } from "../../src/stats/usage.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 import {
   type FailOpenOptions,
   FailOpenStore,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { isKeyPrefix, resolveKeyPrefix } from "../../src/store/key_prefix.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
-import { NO_USAGE } from "../../src/stats/usage.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 import { newEntry } from "../support/entry.ts";
 
 const A1 = `aaaaaaaa1${"0".repeat(55)}`;

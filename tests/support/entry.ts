@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { NO_USAGE } from "../../src/stats/usage.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 import type { NewEntry } from "../../src/store/store.ts";
 
 /**

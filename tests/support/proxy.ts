@@ -11,7 +11,7 @@ import { openStats, type Stats } from "../../src/stats/stats.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { CacheStore } from "../../src/store/store.ts";
 import { type MockAnthropic, startMockAnthropic } from "./mock_anthropic.ts";
-import type { NormalizeRules } from "../../src/cache/normalize.ts";
+import type { NormalizeRules } from "../../src/values/normalize_rules.ts";
 
 /** A running proxy and its upstream, torn down with `await using`. */
 export interface ProxyUnderTest extends AsyncDisposable {
