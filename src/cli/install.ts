@@ -11,7 +11,7 @@ import { exists, replaceFile } from "../fs.ts";
 import { parseFlags } from "./args.ts";
 import { findProxy } from "./running.ts";
 import { stopProxy } from "./stop.ts";
-import type { Command } from "./mod.ts";
+import type { Command } from "./command.ts";
 import { type Invocation, selfInvocation } from "./self.ts";
 import {
   findService,

@@ -24,19 +24,7 @@ import * as stats from "./stats.ts";
 import * as status from "./status.ts";
 import * as stop from "./stop.ts";
 import * as validate from "./validate.ts";
-
-/** A subcommand: parses its own flags and returns an exit code. */
-export interface Command {
-  /** One line for the command list. */
-  readonly summary: string;
-  /** The text `<command> --help` prints. */
-  readonly help: string;
-  /**
-   * Runs the command; throws {@link UsageError} for a bad command line and
-   * {@link ConfigError} for a bad configuration.
-   */
-  run(args: string[]): Promise<number>;
-}
+import type { Command } from "./command.ts";
 
 const COMMANDS: Record<string, Command> = {
   on,

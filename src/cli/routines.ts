@@ -11,7 +11,7 @@ import { formatPrice } from "../format.ts";
 import { PriceBook } from "../stats/prices.ts";
 import { readAnswer } from "../stats/usage.ts";
 import { parseFlags, UsageError } from "./args.ts";
-import type { Command } from "./mod.ts";
+import type { Command } from "./command.ts";
 
 /** `llm-cache-proxy key`: the cache key of a request. */
 export const key: Command = {

@@ -10,9 +10,10 @@
 import type { TierKeys } from "../cache/key.ts";
 import { v2Key } from "../cache/v2_key.ts";
 import { V2_COUNTERS } from "../stats/ledger.ts";
-import type { CacheEntry } from "../store/store.ts";
 import { modelOf } from "./call_report.ts";
-import type { MessagesContext } from "./messages.ts";
+import type { Logger } from "../log.ts";
+import type { Stats } from "../stats/stats.ts";
+import type { CacheEntry, CacheStore } from "../store/store.ts";
 
 /** What the tier needs to know of the call. */
 export interface V2Lookup {
@@ -35,7 +36,7 @@ export interface V2Lookup {
  */
 export async function v2Hit(
   call: V2Lookup,
-  ctx: Pick<MessagesContext, "store" | "stats" | "log">,
+  ctx: { readonly store: CacheStore; readonly stats: Stats; readonly log: Logger },
 ): Promise<CacheEntry | undefined> {
   if (call.route !== "/v1/messages" || call.namespace !== "") return undefined;
   if (ctx.stats.ledger.counter(V2_COUNTERS.entries) === 0) return undefined;
