@@ -6,7 +6,8 @@
  */
 import { type Config, loadConfig, redactUrl } from "../config.ts";
 import { formatCompact } from "../format.ts";
-import { Ledger, pickTotals, type Totals } from "../stats/ledger.ts";
+import { Ledger } from "../stats/ledger.ts";
+import { pickTotals, type Totals } from "../stats/totals.ts";
 import type { StatsBody } from "../proxy/views.ts";
 import { openForCommand } from "../store/open.ts";
 import { parseFlags } from "./args.ts";

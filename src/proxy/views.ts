@@ -7,7 +7,8 @@
 import type { Config } from "../config.ts";
 import { DASHBOARD_HTML } from "../stats/dashboard.ts";
 import { METRICS_CONTENT_TYPE } from "../stats/metrics.ts";
-import type { LastCall, Totals } from "../stats/ledger.ts";
+import type { LastCall } from "../stats/ledger.ts";
+import type { Totals } from "../stats/totals.ts";
 import type { Stats } from "../stats/stats.ts";
 import { type V2Counters, v2Counters } from "../stats/v2_view.ts";
 import type { CacheStore } from "../store/store.ts";

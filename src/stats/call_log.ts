@@ -19,7 +19,7 @@ import {
 } from "../format.ts";
 import type { Logger } from "../log.ts";
 import type { CallEvent, EventBus } from "./events.ts";
-import type { Summary } from "./ledger.ts";
+import type { Summary } from "./totals.ts";
 
 const MESSAGES_PATH = "/v1/messages";
 

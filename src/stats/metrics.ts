@@ -7,7 +7,7 @@
  * @module
  */
 import { type CallEvent, HIT_KINDS } from "./events.ts";
-import type { Totals } from "./ledger.ts";
+import type { Totals } from "./totals.ts";
 import { type V2Counters, v2Counters } from "./v2_view.ts";
 
 /** The `content-type` of {@linkcode Metrics.render}'s text. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Summary } from "./ledger.ts";
+import type { Summary } from "./totals.ts";
 
 /** One set of v2's counters (all time at the top of `/stats`, this run under `session`). */
 export interface V2Counters {

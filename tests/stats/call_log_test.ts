@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { createLogger } from "../../src/log.ts";
 import { callFields, callLine, logCalls } from "../../src/stats/call_log.ts";
 import { type CallEvent, type CallReport, EventBus } from "../../src/stats/events.ts";
-import { Ledger, type Totals } from "../../src/stats/ledger.ts";
+import { Ledger } from "../../src/stats/ledger.ts";
+import { type Totals } from "../../src/stats/totals.ts";
 import { type CounterStore } from "../../src/store/store.ts";
 import { NO_USAGE } from "../../src/values/usage.ts";
 
