@@ -23,6 +23,8 @@ export interface Outcome {
   readonly snippet: string;
   /** False when the body broke off. */
   readonly complete: boolean;
+  /** True when the answer outgrew CACHE_MAX_ANSWER_BYTES: relayed, not recorded. */
+  readonly oversize: boolean;
   readonly model: string | undefined;
 }
 
@@ -51,14 +53,19 @@ export function answerOf(recording: Recording): Answer {
 }
 
 /** What an answer was, for every call that received it. */
-export function outcomeOf(answer: Answer, complete: boolean, requestBody: Uint8Array): Outcome {
+export function outcomeOf(
+  answer: Answer,
+  end: { readonly how: string; readonly oversize: boolean; readonly bytes: number },
+  requestBody: Uint8Array,
+): Outcome {
   const { usage, snippet } = readAnswer(answer.contentType, answer.body);
   return {
     status: answer.status,
-    bytes: answer.body.byteLength,
+    bytes: end.bytes,
     usage,
     snippet,
-    complete,
+    complete: end.how === "complete",
+    oversize: end.oversize,
     model: modelOf(requestBody),
   };
 }
@@ -81,7 +88,9 @@ export function flightReport(
   ctx: ReportContext,
 ): CallReport {
   const kind = !outcome.complete || outcome.status >= 400 ? "ERROR" : label;
-  return report(call, ctx, kind, outcome.model, outcome.status, outcome.bytes, outcome);
+  const called = report(call, ctx, kind, outcome.model, outcome.status, outcome.bytes, outcome);
+  // Followers received the same answer: the call that made it counts it, once.
+  return outcome.oversize && label !== "HIT-COALESCED" ? { ...called, oversize: true } : called;
 }
 
 /** One call's report, built as a single object: this runs on every hit. */
