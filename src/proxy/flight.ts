@@ -202,7 +202,7 @@ export class Flight<T = void> {
       signal.addEventListener("abort", stopped, { once: true });
       call(signal).then(
         (response) => settled ? void response.body?.cancel().catch(() => {}) : settle(response),
-        (e) => settled || settle(errorResponse(new HttpError(502, "api_error", String(e)))),
+        (e) => settled || settle(errorResponse(new HttpError(502, "api_error", `${e}`))), // a bug
       );
     });
   }
