@@ -85,6 +85,13 @@ export class BrokenOff extends Error {
 }
 
 const encoder = new TextEncoder();
+/**
+ * Unread bytes a client may have before the flight waits for it: the answer
+ * is read from upstream at the pace of its slowest client, so memory stays
+ * bounded, and a client whose backlog stays full for the timeout is cut off.
+ */
+const BACKLOG_BYTES = 1024 * 1024;
+const BACKLOG = new ByteLengthQueuingStrategy({ highWaterMark: BACKLOG_BYTES });
 
 /** One upstream call and the clients listening to it. */
 export class Flight<T = void> {
@@ -105,7 +112,10 @@ export class Flight<T = void> {
   #failure: unknown;
   #listeners = 0;
   #abort = new AbortController();
-  #subscribers = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  /** Each client's stream, and how it leaves. */
+  #subscribers = new Map<ReadableStreamDefaultController<Uint8Array>, () => void>();
+  /** Set while the flight waits for a slow client: told when a client has read. */
+  #wake: (() => void) | undefined;
 
   /**
    * Starts the upstream call at once.
@@ -133,8 +143,9 @@ export class Flight<T = void> {
 
   /**
    * Adds a listener: it gets every chunk received so far at once, then each
-   * new one as it arrives. Chunks are pushed, never waited for, so a slow
-   * client never holds back the others or the recording.
+   * new one as it arrives. Upstream is read at the pace of the slowest client
+   * once one has a backlog (a megabyte); a client whose backlog stays full for
+   * the timeout is cut off, so a stalled client holds nobody for long.
    *
    * @returns the body stream and a way to stop listening
    */
@@ -147,16 +158,18 @@ export class Flight<T = void> {
       listening = false;
       if (controller) this.#subscribers.delete(controller);
       if (--this.#listeners === 0 && this.running) this.#stop("left");
+      else this.#wake?.(); // the flight may have been waiting for this one
     };
     const stream = new ReadableStream<Uint8Array>({
       start: (c) => {
         controller = c;
         for (const chunk of this.#chunks) c.enqueue(chunk);
-        if (this.running) this.#subscribers.add(c);
+        if (this.running) this.#subscribers.set(c, leave);
         else this.#end(c);
       },
+      pull: () => this.#wake?.(),
       cancel: leave,
-    });
+    }, BACKLOG);
     return { stream, leave };
   }
 
@@ -219,6 +232,7 @@ export class Flight<T = void> {
     if (!reader) return { how: "complete" };
     try {
       for (;;) {
+        if (this.#anyBehind()) await this.#room();
         const next = await this.#next(reader);
         if (next === "stopped") break;
         if (next.done) return { how: "complete" };
@@ -256,6 +270,39 @@ export class Flight<T = void> {
     });
   }
 
+  /** True when a client has a full backlog. */
+  #anyBehind(): boolean {
+    for (const controller of this.#subscribers.keys()) {
+      if (controller.desiredSize! <= 0) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Waits until no client has a full backlog, the flight is stopped, or the
+   * timeout passes; then those still behind are cut off.
+   */
+  async #room(): Promise<void> {
+    const signal = this.#abort.signal;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const stopped = () => resolve();
+    const timer = after(this.#limits.idleMs, resolve);
+    this.#wake = () => this.#anyBehind() || resolve();
+    signal.addEventListener("abort", stopped, { once: true });
+    await promise;
+    clearTimeout(timer);
+    signal.removeEventListener("abort", stopped);
+    this.#wake = undefined;
+    if (signal.aborted) return;
+    for (const [controller, leave] of this.#subscribers) {
+      if (controller.desiredSize! > 0) continue;
+      controller.error(
+        new BrokenOff("The client fell behind for longer than the upstream timeout"),
+      );
+      leave();
+    }
+  }
+
   #stop(why: "left" | "timeout"): void {
     if (!this.#abort.signal.aborted) this.#abort.abort(why);
   }
@@ -274,7 +321,7 @@ export class Flight<T = void> {
   }
 
   #push(chunk: Uint8Array): void {
-    for (const controller of this.#subscribers) controller.enqueue(chunk);
+    for (const controller of this.#subscribers.keys()) controller.enqueue(chunk);
     this.#relayed += chunk.byteLength;
     if (this.#oversize) return;
     if (this.#relayed > this.#limits.maxRecordBytes) {
@@ -289,7 +336,7 @@ export class Flight<T = void> {
 
   #settle(state: "done" | "failed"): void {
     this.#state = state;
-    for (const controller of this.#subscribers) this.#end(controller);
+    for (const controller of this.#subscribers.keys()) this.#end(controller);
     this.#subscribers.clear();
   }
 

@@ -72,6 +72,55 @@ Deno.test("a never-ending answer past the cap keeps no chunks", async () => {
   assert.equal(await flight.ended, 0, "the recording was dropped at the cap");
 });
 
+Deno.test("a client that stops reading holds upstream back, then is cut off at the timeout", async () => {
+  const upstream = { pulls: 0, cancelled: false };
+  const endless = new ReadableStream<Uint8Array>({
+    pull: (c) => void (upstream.pulls++, c.enqueue(new Uint8Array(64 * 1024))),
+    cancel: () => void (upstream.cancelled = true),
+  });
+  const flight = new Flight(
+    () => Promise.resolve(new Response(endless)),
+    (_recording: Recording, end) => Promise.resolve(end.how),
+    { idleMs: 200, maxRecordBytes: 10_000 },
+  );
+  const { stream } = flight.subscribe(); // never read
+  assert.equal(await flight.ended, "left", "its only client was cut off");
+  assert.ok(upstream.cancelled, "the upstream body was cancelled");
+  assert.ok(upstream.pulls < 40, `${upstream.pulls} chunks of 64 KiB read, not an endless backlog`);
+  await assert.rejects(
+    stream.getReader().read(),
+    /fell behind for longer than the upstream timeout/,
+  );
+});
+
+Deno.test("a slow client gets every byte: upstream is read at its pace", async () => {
+  const total = 4 * 1024 * 1024;
+  let sent = 0;
+  const upstream = new ReadableStream<Uint8Array>({
+    pull: (c) => {
+      if (sent >= total) return c.close();
+      c.enqueue(new Uint8Array(64 * 1024).fill(sent / 65536));
+      sent += 64 * 1024;
+    },
+  });
+  const flight = new Flight(
+    () => Promise.resolve(new Response(upstream)),
+    (_recording: Recording, end) => Promise.resolve(end.how),
+    { idleMs: 5_000, maxRecordBytes: 10_000 },
+  );
+  const reader = flight.subscribe().stream.getReader();
+  let received = 0;
+  let maxAhead = 0;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    received += r.value.byteLength;
+    maxAhead = Math.max(maxAhead, sent - received);
+    await new Promise((resolve) => setTimeout(resolve, 1)); // a slow reader
+  }
+  assert.equal(received, total);
+  assert.equal(await flight.ended, "complete");
+  assert.ok(maxAhead <= 2 * 1024 * 1024, `upstream ran ${maxAhead} bytes ahead of the client`);
+});
+
 const TIMEOUT_SEC = "0.3";
 
 Deno.test("upstream silent past CACHE_UPSTREAM_TIMEOUT_SEC: every client is told, upstream closed", async (t) => {
