@@ -10,6 +10,7 @@
  */
 import type { Recording } from "../cache/recorder.ts";
 import { errorEvent, errorResponse, HttpError } from "./errors.ts";
+import { after, firstOf, readOf, type Silence } from "./_flight_waits.ts";
 
 /** Status and headers of the upstream answer. */
 export interface FlightHead {
@@ -100,6 +101,8 @@ export class Flight<T = void> {
   /** Resolves with the end handler's result once the body has ended or broken off. */
   readonly ended: Promise<T>;
   #limits: FlightLimits;
+  /** Upstream silent for the timeout stops the flight. */
+  #silence: Silence;
   #chunks: Uint8Array[] = [];
   /** When each chunk arrived, in ms after the upstream call started. */
   #times: number[] = [];
@@ -126,6 +129,7 @@ export class Flight<T = void> {
    */
   constructor(call: UpstreamCall, onEnd: FlightEnd<T>, limits: FlightLimits = NO_LIMITS) {
     this.#limits = limits;
+    this.#silence = { idleMs: limits.idleMs, silence: () => this.#stop("timeout") };
     const head = Promise.withResolvers<FlightHead>();
     this.head = head.promise;
     this.ended = this.#run(call, onEnd, head.resolve);
@@ -200,24 +204,15 @@ export class Flight<T = void> {
    * the timeout (504) or every client leaves first (499). The call is closed
    * in both cases, even by a fetch that ignored its signal.
    */
-  #answer(call: UpstreamCall): Promise<{ response: Response; own: boolean }> {
-    const signal = this.#abort.signal;
-    return new Promise((resolve) => {
-      let settled = false;
-      const settle = (response: Response, own = false) => {
-        settled = true;
-        clearTimeout(timer);
-        signal.removeEventListener("abort", stopped);
-        resolve({ response, own });
-      };
-      const stopped = () => settle(errorResponse(this.#stopReason()), true);
-      const timer = after(this.#limits.idleMs, () => this.#stop("timeout"));
-      signal.addEventListener("abort", stopped, { once: true });
-      call(signal).then(
-        (response) => settled ? void response.body?.cancel().catch(() => {}) : settle(response),
-        (e) => settled || settle(errorResponse(new HttpError(502, "api_error", `${e}`))), // a bug
-      );
-    });
+  async #answer(call: UpstreamCall): Promise<{ response: Response; own: boolean }> {
+    try {
+      const response = await firstOf(call, this.#abort.signal, this.#silence);
+      return response
+        ? { response, own: false }
+        : { response: errorResponse(this.#stopReason()), own: true };
+    } catch (e) { // a call should answer every failure with a response; this one threw
+      return { response: errorResponse(new HttpError(502, "api_error", `${e}`)), own: false };
+    }
   }
 
   /** Relays the proxy's own answer to a flight stopped before the head: whole, for every client. */
@@ -233,7 +228,7 @@ export class Flight<T = void> {
     try {
       for (;;) {
         if (this.#anyBehind()) await this.#room();
-        const next = await this.#next(reader);
+        const next = await readOf(reader, this.#abort.signal, this.#silence);
         if (next === "stopped") break;
         if (next.done) return { how: "complete" };
         this.#push(next.value);
@@ -250,24 +245,6 @@ export class Flight<T = void> {
       this.#failure = undefined; // the error event tells SSE clients; their stream then ends
     }
     return { how };
-  }
-
-  /** The next read, or "stopped" once the flight is stopped or upstream idles past the timeout. */
-  #next(
-    reader: ReadableStreamDefaultReader<Uint8Array>,
-  ): Promise<ReadableStreamReadResult<Uint8Array> | "stopped"> {
-    const signal = this.#abort.signal;
-    if (signal.aborted) return Promise.resolve("stopped");
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", stopped);
-      };
-      const stopped = () => (done(), resolve("stopped"));
-      const timer = after(this.#limits.idleMs, () => this.#stop("timeout"));
-      signal.addEventListener("abort", stopped, { once: true });
-      reader.read().then((r) => (done(), resolve(r)), (e) => (done(), reject(e)));
-    });
   }
 
   /** True when a client has a full backlog. */
@@ -346,55 +323,6 @@ export class Flight<T = void> {
   }
 }
 
-/** A timer for `ms` (none when infinite: `setTimeout` would fire at once). */
-function after(ms: number, fire: () => void): ReturnType<typeof setTimeout> | undefined {
-  return Number.isFinite(ms) ? setTimeout(fire, ms) : undefined;
-}
-
 function isEventStream(headers: Headers): boolean {
   return (headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
-}
-
-/** The flights under way, by cache key. */
-export class Flights<T = void> {
-  /** The bounds of every flight started here. */
-  readonly limits: FlightLimits;
-  #byKey = new Map<string, Flight<T>>();
-
-  /** @param limits the timeout and the recording cap of each flight @default NO_LIMITS */
-  constructor(limits: FlightLimits = NO_LIMITS) {
-    this.limits = limits;
-  }
-
-  /**
-   * The flight for `key` that a new client may join, if any.
-   *
-   * @param key the cache key
-   * @returns the flight to join, or undefined
-   */
-  get(key: string): Flight<T> | undefined {
-    const flight = this.#byKey.get(key);
-    return flight?.joinable ? flight : undefined;
-  }
-
-  /**
-   * Starts a flight for `key`; it is forgotten once its end handler has run,
-   * so a request arriving meanwhile joins it rather than calling upstream again.
-   *
-   * @param key the cache key
-   * @param call makes the upstream request
-   * @param onEnd receives the recording when the body ends
-   * @returns the new flight
-   */
-  start(key: string, call: UpstreamCall, onEnd: FlightEnd<T>): Flight<T> {
-    const flight: Flight<T> = new Flight(call, async (recording, end) => {
-      try {
-        return await onEnd(recording, end);
-      } finally {
-        if (this.#byKey.get(key) === flight) this.#byKey.delete(key);
-      }
-    }, this.limits);
-    this.#byKey.set(key, flight);
-    return flight;
-  }
 }

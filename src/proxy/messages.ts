@@ -28,7 +28,8 @@ import {
 } from "./call_report.ts";
 import { type Controls, readControls } from "./controls.ts";
 import { errorResponse, HttpError } from "./errors.ts";
-import { type BodyEnd, Flight, type Flights } from "./flight.ts";
+import { type BodyEnd, Flight } from "./flight.ts";
+import type { Flights } from "./flights.ts";
 import { replay } from "./replay.ts";
 import { coordinate, type Lease } from "./shared_flight.ts";
 import type { CacheSwitch } from "./views.ts";
