@@ -252,8 +252,11 @@ async function messages(body: unknown, ctx: Context): Promise<Response> {
         : bigMessage(bigText(prompt, n), withId(f["message_text.json"], id));
     case "hang":
       return sse(events("stream_text.sse").slice(0, 1), ctx, 0, true);
-    case "forever":
-      return forever(events("stream_text.sse"), withId(f["message_text.json"], id), streaming, ctx);
+    case "forever": {
+      const delayMs = arg === undefined ? ctx.eventDelayMs : n;
+      const message = withId(f["message_text.json"], id);
+      return forever(events("stream_text.sse"), message, { streaming, delayMs }, ctx);
+    }
     case "stall":
     case "reset": {
       const first = streaming
@@ -306,9 +309,14 @@ function bigStream(text: string, template: string[], ctx: Context): Response {
 
 /**
  * A `forever` answer: the head of the stream (or of the JSON message), then a text delta (or more
- * text) every `ctx.eventDelayMs` ms (or the scenario's argument), never ending.
+ * text) every `delayMs` ms (the scenario's argument, else `eventDelayMs`), never ending.
  */
-function forever(events: string[], message: string, streaming: boolean, ctx: Context): Response {
+function forever(
+  events: string[],
+  message: string,
+  { streaming, delayMs }: { streaming: boolean; delayMs: number },
+  ctx: Context,
+): Response {
   const n = (i: number) => `tick ${i} `;
   const delta = (i: number) => {
     const data = {
@@ -321,7 +329,7 @@ function forever(events: string[], message: string, streaming: boolean, ctx: Con
   const openText = message.slice(0, message.indexOf('"content":[') + 11) +
     '{"type":"text","text":"';
   const [first, more] = streaming ? [events.slice(0, 2), delta] : [[openText], n];
-  const plan = { first, then: "more" as const, more, delayMs: ctx.eventDelayMs };
+  const plan = { first, then: "more" as const, more, delayMs };
   return new Response(faultBody(plan, ctx), { headers: streaming ? SSE_HEADERS : JSON_TYPE });
 }
 
