@@ -93,6 +93,7 @@ const encoder = new TextEncoder();
  */
 const BACKLOG_BYTES = 1024 * 1024;
 const BACKLOG = new ByteLengthQueuingStrategy({ highWaterMark: BACKLOG_BYTES });
+const BLOCK_BYTES = 64 * 1024;
 
 /** One upstream call and the clients listening to it. */
 export class Flight<T = void> {
@@ -109,6 +110,9 @@ export class Flight<T = void> {
   /** Body bytes relayed so far. */
   #relayed = 0;
   #oversize = false;
+  /** Where small chunks are copied to (see #compact), and how much of it is taken. */
+  #block = new Uint8Array(0);
+  #blockUsed = 0;
   #startedAt = performance.now();
   #state: "running" | "done" | "failed" = "running";
   /** What the clients' streams end with: an error breaks them off; undefined closes them. */
@@ -297,7 +301,8 @@ export class Flight<T = void> {
     return new HttpError(499, "api_error", "Every client left, so the upstream call was closed");
   }
 
-  #push(chunk: Uint8Array): void {
+  #push(received: Uint8Array): void {
+    const chunk = this.#compact(received);
     for (const controller of this.#subscribers.keys()) controller.enqueue(chunk);
     this.#relayed += chunk.byteLength;
     if (this.#oversize) return;
@@ -309,6 +314,25 @@ export class Flight<T = void> {
     }
     this.#chunks.push(chunk);
     this.#times.push(performance.now() - this.#startedAt);
+  }
+
+  /**
+   * `chunk` holding only its own bytes. fetch hands out each chunk as a view
+   * of a fresh 64 KiB buffer, so keeping a 100-byte event kept 64 KiB; small
+   * chunks are copied into a shared block instead (a copy each would still
+   * cost an allocation each).
+   */
+  #compact(chunk: Uint8Array): Uint8Array {
+    const size = chunk.byteLength;
+    if (size * 2 >= chunk.buffer.byteLength) return chunk;
+    if (this.#block.byteLength - this.#blockUsed < size) {
+      this.#block = new Uint8Array(Math.max(BLOCK_BYTES, size));
+      this.#blockUsed = 0;
+    }
+    const kept = this.#block.subarray(this.#blockUsed, this.#blockUsed + size);
+    kept.set(chunk);
+    this.#blockUsed += size;
+    return kept;
   }
 
   #settle(state: "done" | "failed"): void {

@@ -121,6 +121,27 @@ Deno.test("a slow client gets every byte: upstream is read at its pace", async (
   assert.ok(maxAhead <= 2 * 1024 * 1024, `upstream ran ${maxAhead} bytes ahead of the client`);
 });
 
+Deno.test("recorded chunks keep only their own bytes, not fetch's 64 KiB buffers", async () => {
+  let sent = 0;
+  const upstream = new ReadableStream<Uint8Array>({
+    pull: (c) => {
+      if (sent++ === 1000) return c.close();
+      c.enqueue(new Uint8Array(64 * 1024).subarray(0, 100)); // as fetch hands chunks out
+    },
+  });
+  const flight = new Flight(
+    () => Promise.resolve(new Response(upstream)),
+    (recording: Recording) => Promise.resolve(recording.chunks),
+    { idleMs: Infinity, maxRecordBytes: 1024 * 1024 },
+  );
+  const reader = flight.subscribe().stream.getReader();
+  while (!(await reader.read()).done);
+  const chunks = await flight.ended;
+  assert.equal(chunks.reduce((n, c) => n + c.byteLength, 0), 100_000);
+  const held = new Set(chunks.map((c) => c.buffer)).values().reduce((n, b) => n + b.byteLength, 0);
+  assert.ok(held <= 200_000, `${held} bytes of buffers held for 100000 bytes recorded`);
+});
+
 const TIMEOUT_SEC = "0.3";
 
 Deno.test("upstream silent past CACHE_UPSTREAM_TIMEOUT_SEC: every client is told, upstream closed", async (t) => {
