@@ -11,6 +11,7 @@ import type { CallKind, CallReport } from "../stats/events.ts";
 import type { Stats } from "../stats/stats.ts";
 import { readAnswer, type Usage } from "../stats/usage.ts";
 import type { CacheEntry } from "../store/store.ts";
+import type { BodyEnd } from "./flight.ts";
 
 /** The short key prefix responses carry in `x-cache-key` (and `explore --view` accepts). */
 export const SHORT_KEY = 12;
@@ -52,10 +53,10 @@ export function answerOf(recording: Recording): Answer {
   };
 }
 
-/** What an answer was, for every call that received it. */
+/** What an answer was, for every call that received it (usage unknown past the cap). */
 export function outcomeOf(
   answer: Answer,
-  end: { readonly how: string; readonly oversize: boolean; readonly bytes: number },
+  end: Pick<BodyEnd, "how" | "oversize" | "bytes">,
   requestBody: Uint8Array,
 ): Outcome {
   const { usage, snippet } = readAnswer(answer.contentType, answer.body);
