@@ -16,6 +16,7 @@ import {
   logFile,
   logFormatOf,
   logLevel,
+  maxAnswerBytesOf,
   maxEntriesOf,
   modeOf,
   nonEmpty,
@@ -24,6 +25,7 @@ import {
   staleOf,
   storeUrlOf,
   ttlOf,
+  upstreamTimeoutOf,
   upstreamUrl,
 } from "./config.ts";
 import {
@@ -159,6 +161,24 @@ export const VARIABLE_RULES: readonly VariableRule[] = [
       note: "how long a crashed instance's claim on a miss blocks the fleet",
     }),
     fix: (where) => `Set CACHE_LOCK_SEC to whole seconds from 1 to 600 in ${where}`,
+  },
+  {
+    name: "CACHE_MAX_ANSWER_BYTES",
+    uses: ["CACHE_MAX_ANSWER_BYTES"],
+    describe: (vars) => ({
+      value: String(maxAnswerBytesOf(vars)),
+      note: "longer answers are relayed but not stored",
+    }),
+    fix: (where) => `Set CACHE_MAX_ANSWER_BYTES to a number of bytes, e.g. 33554432, in ${where}`,
+  },
+  {
+    name: "CACHE_UPSTREAM_TIMEOUT_SEC",
+    uses: ["CACHE_UPSTREAM_TIMEOUT_SEC"],
+    describe: (vars) => ({
+      value: String(upstreamTimeoutOf(vars)),
+      note: "how long upstream may send nothing before the call is closed",
+    }),
+    fix: (where) => `Set CACHE_UPSTREAM_TIMEOUT_SEC to seconds, e.g. 600, in ${where}`,
   },
   {
     name: "CACHE_MODE",

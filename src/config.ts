@@ -69,6 +69,18 @@ export interface Config {
   readonly lockSec: number;
   /** Largest request body accepted, in bytes. @default 33554432 (32 MiB) */
   readonly maxBodyBytes: number;
+  /**
+   * `CACHE_MAX_ANSWER_BYTES`: the largest answer recorded. A longer one is
+   * still relayed whole to its client, but neither kept in memory nor stored.
+   * @default 33554432 (32 MiB)
+   */
+  readonly maxAnswerBytes: number;
+  /**
+   * `CACHE_UPSTREAM_TIMEOUT_SEC`, in ms: how long upstream may send nothing,
+   * before the response head or between two body chunks, before the call is
+   * closed and its clients get a `timeout_error`. @default 600000 (600 s, as the SDKs wait)
+   */
+  readonly upstreamTimeoutMs: number;
   /** Log file (`CACHE_LOG_FILE`; `none` turns it off). @default "$CACHE_HOME/proxy.log" */
   readonly logFile: string | undefined;
   /** @default "text" */
@@ -101,6 +113,8 @@ export const DEFAULTS = {
   mode: "normal" as CacheMode,
   staleSec: 86400,
   lockSec: 10,
+  maxAnswerBytes: 32 * 1024 * 1024,
+  upstreamTimeoutSec: 600,
 } as const;
 
 /** The allowed range `[min, max]` of each whole-number setting. */
@@ -110,6 +124,8 @@ export const LIMITS = {
   maxEntries: [1, 1e9],
   staleSec: [0, 10 * 365 * 86400],
   lockSec: [1, 600],
+  maxAnswerBytes: [1, 2 ** 40],
+  upstreamTimeoutSec: [0.001, 86400],
 } as const;
 
 /** The log levels, quietest first. */
@@ -174,6 +190,8 @@ export function buildConfig(
     storeUrl: storeUrlOf(vars),
     lockSec: lockOf(vars),
     maxBodyBytes: MAX_BODY_BYTES,
+    maxAnswerBytes: maxAnswerBytesOf(vars),
+    upstreamTimeoutMs: upstreamTimeoutOf(vars) * 1000,
     logFile: logFile(vars.CACHE_LOG_FILE, home),
     logFormat: logFormatOf(vars),
     prices: files.prices ?? [],
@@ -336,6 +354,30 @@ export function lockOf(vars: Env): number {
     LIMITS.lockSec,
     "whole seconds, 1 to 600",
   );
+}
+
+/** `CACHE_MAX_ANSWER_BYTES`. */
+export function maxAnswerBytesOf(vars: Env): number {
+  return integer(
+    vars,
+    "CACHE_MAX_ANSWER_BYTES",
+    DEFAULTS.maxAnswerBytes,
+    LIMITS.maxAnswerBytes,
+    "a whole number of bytes, at least 1",
+  );
+}
+
+/** `CACHE_UPSTREAM_TIMEOUT_SEC`, in seconds; a fraction such as `0.5` is allowed. */
+export function upstreamTimeoutOf(vars: Env): number {
+  const name = "CACHE_UPSTREAM_TIMEOUT_SEC";
+  const raw = nonEmpty(vars[name]);
+  if (raw === undefined) return DEFAULTS.upstreamTimeoutSec;
+  const n = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  const [min, max] = LIMITS.upstreamTimeoutSec;
+  if (!(n >= min && n <= max)) {
+    throw new ConfigError(`${name}="${raw}" is not seconds from ${min} to ${max}, e.g. 600`);
+  }
+  return n;
 }
 
 /** `CACHE_MODE`. */

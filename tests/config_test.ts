@@ -15,6 +15,16 @@ Deno.test("buildConfig() uses the llm-cache-proxy v2 defaults", () => {
   assert.equal(config.apiKey, undefined);
   assert.equal(config.dbPath, "/home/u/.llm-cache-proxy/cache.db");
   assert.equal(config.maxBodyBytes, 32 * 1024 * 1024);
+  assert.equal(config.maxAnswerBytes, 32 * 1024 * 1024);
+  assert.equal(config.upstreamTimeoutMs, 600_000);
+});
+
+Deno.test("buildConfig() reads the answer cap in bytes and the upstream timeout in seconds", () => {
+  const config = buildConfig(
+    { CACHE_MAX_ANSWER_BYTES: "65536", CACHE_UPSTREAM_TIMEOUT_SEC: "0.25" },
+    "/h",
+  );
+  assert.deepEqual([config.maxAnswerBytes, config.upstreamTimeoutMs], [65536, 250]);
 });
 
 Deno.test("buildConfig() reads every variable", () => {
@@ -52,6 +62,11 @@ Deno.test("buildConfig() rejects bad values with one line naming variable, value
       /^CACHE_LOG_LEVEL="loud" is not one of silent\|error\|info\|debug$/,
     ],
     [{ CACHE_OFF: "maybe" }, /^CACHE_OFF="maybe" is not a switch/],
+    [{ CACHE_MAX_ANSWER_BYTES: "32MB" }, /^CACHE_MAX_ANSWER_BYTES="32MB" is not a whole number/],
+    [{ CACHE_MAX_ANSWER_BYTES: "0" }, /^CACHE_MAX_ANSWER_BYTES="0"/],
+    [{ CACHE_UPSTREAM_TIMEOUT_SEC: "0" }, /^CACHE_UPSTREAM_TIMEOUT_SEC="0" is not seconds/],
+    [{ CACHE_UPSTREAM_TIMEOUT_SEC: "-5" }, /^CACHE_UPSTREAM_TIMEOUT_SEC="-5"/],
+    [{ CACHE_UPSTREAM_TIMEOUT_SEC: "1e3" }, /^CACHE_UPSTREAM_TIMEOUT_SEC="1e3"/],
     [
       { CACHE_HOST: "0.0.0.0" },
       /^CACHE_HOST="0.0.0.0" is not a loopback address.*CACHE_AUTH_TOKEN/,

@@ -10,7 +10,7 @@ import { formatPlural } from "../format.ts";
 import { pidPath, removePid, writePid } from "./daemon.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { LogFileError } from "../log_file.ts";
-import { createHandler, type Handler } from "../proxy/server.ts";
+import { createHandler, type Handler, serveErrorHandler } from "../proxy/server.ts";
 import { openStats } from "../stats/stats.ts";
 import { openStore } from "../store/open.ts";
 import type { CacheStore } from "../store/store.ts";
@@ -132,9 +132,10 @@ function listen(
   log: Logger,
 ): Deno.HttpServer<Deno.NetAddr>[] | undefined {
   const [first, ...others] = bindAddresses(config.host);
+  const onError = serveErrorHandler(log);
   let primary: Deno.HttpServer<Deno.NetAddr>;
   try {
-    primary = Deno.serve({ hostname: first!, port: config.port, onListen() {} }, handler);
+    primary = Deno.serve({ hostname: first!, port: config.port, onListen() {}, onError }, handler);
   } catch (e) {
     const hint = e instanceof Deno.errors.AddrInUse
       ? "another program (or another proxy) uses it; stop it or set CACHE_PORT"
@@ -148,7 +149,8 @@ function listen(
   const servers = [primary];
   for (const hostname of others) {
     try {
-      servers.push(Deno.serve({ hostname, port: primary.addr.port, onListen() {} }, handler));
+      const options = { hostname, port: primary.addr.port, onListen() {}, onError };
+      servers.push(Deno.serve(options, handler));
     } catch (e) {
       log.debug(`Not listening on ${hostname} as well: ${(e as Error).message}`);
     }

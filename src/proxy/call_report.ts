@@ -13,6 +13,7 @@ import type { Stats } from "../stats/stats.ts";
 import { readAnswer } from "../stats/usage.ts";
 import { type Usage } from "../values/usage.ts";
 import type { CacheEntry } from "../store/store.ts";
+import type { BodyEnd } from "./flight.ts";
 
 /** The short key prefix responses carry in `x-cache-key` (and `explore --view` accepts). */
 export const SHORT_KEY = 12;
@@ -25,6 +26,8 @@ export interface Outcome {
   readonly snippet: string;
   /** False when the body broke off. */
   readonly complete: boolean;
+  /** True when the answer outgrew CACHE_MAX_ANSWER_BYTES: relayed, not recorded. */
+  readonly oversize: boolean;
   readonly model: string | undefined;
 }
 
@@ -52,15 +55,20 @@ export function answerOf(recording: Recording): Answer {
   };
 }
 
-/** What an answer was, for every call that received it. */
-export function outcomeOf(answer: Answer, complete: boolean, requestBody: Uint8Array): Outcome {
+/** What an answer was, for every call that received it (usage unknown past the cap). */
+export function outcomeOf(
+  answer: Answer,
+  end: Pick<BodyEnd, "how" | "oversize" | "bytes">,
+  requestBody: Uint8Array,
+): Outcome {
   const { usage, snippet } = readAnswer(answer.contentType, answer.body);
   return {
     status: answer.status,
-    bytes: answer.body.byteLength,
+    bytes: end.bytes,
     usage,
     snippet,
-    complete,
+    complete: end.how === "complete",
+    oversize: end.oversize,
     model: modelOf(requestBody),
   };
 }
@@ -83,7 +91,9 @@ export function flightReport(
   ctx: ReportContext,
 ): CallReport {
   const kind = !outcome.complete || outcome.status >= 400 ? "ERROR" : label;
-  return report(call, ctx, kind, outcome.model, outcome.status, outcome.bytes, outcome);
+  const called = report(call, ctx, kind, outcome.model, outcome.status, outcome.bytes, outcome);
+  // Followers received the same answer: the call that made it counts it, once.
+  return outcome.oversize && label !== "HIT-COALESCED" ? { ...called, oversize: true } : called;
 }
 
 /** One call's report, built as a single object: this runs on every hit. */

@@ -11,7 +11,8 @@ export type ApiErrorType =
   | "authentication_error"
   | "not_found_error"
   | "request_too_large"
-  | "api_error";
+  | "api_error"
+  | "timeout_error";
 
 /** A failure that becomes an HTTP response with an Anthropic-shaped body. */
 export class HttpError extends Error {
@@ -27,6 +28,17 @@ export class HttpError extends Error {
 }
 
 /**
+ * The error as the API's own SSE `error` event, for a stream whose head has
+ * already been sent (the API breaks off with one, e.g. `overloaded_error`).
+ *
+ * @param error the failure
+ * @returns `event: error`, its JSON data line and the blank line
+ */
+export function errorEvent(error: HttpError): string {
+  return `event: error\ndata: ${JSON.stringify(errorBody(error))}\n\n`;
+}
+
+/**
  * Builds `{"type":"error","error":{"type":…,"message":…}}` with a status.
  *
  * @param error the failure
@@ -34,8 +46,11 @@ export class HttpError extends Error {
  * @returns the JSON response
  */
 export function errorResponse(error: HttpError, headers: HeadersInit = {}): Response {
-  const body = { type: "error", error: { type: error.type, message: error.message } };
   const out = new Headers(headers);
   out.set("content-type", "application/json");
-  return new Response(JSON.stringify(body), { status: error.status, headers: out });
+  return new Response(JSON.stringify(errorBody(error)), { status: error.status, headers: out });
+}
+
+function errorBody(error: HttpError) {
+  return { type: "error", error: { type: error.type, message: error.message } };
 }

@@ -28,7 +28,8 @@ import {
 } from "./call_report.ts";
 import { type Controls, readControls } from "./controls.ts";
 import { errorResponse, HttpError } from "./errors.ts";
-import { Flight, type Flights } from "./flight.ts";
+import { type BodyEnd, Flight } from "./flight.ts";
+import type { Flights } from "./flights.ts";
 import { replay } from "./replay.ts";
 import { coordinate, type Lease } from "./shared_flight.ts";
 import type { CacheSwitch } from "./views.ts";
@@ -96,7 +97,8 @@ export async function handleMessages(
   if (ctx.cacheSwitch.off || controls.bypass || ctx.store.health?.() === "degraded") {
     const flight = new Flight(
       forward,
-      (recording, complete) => Promise.resolve(outcomeOf(answerOf(recording), complete, body)),
+      (recording, end) => Promise.resolve(outcomeOf(answerOf(recording), end, body)),
+      ctx.flights.limits,
     );
     return follow(flight, req, "BYPASS", call, ctx);
   }
@@ -134,8 +136,9 @@ export async function handleMessages(
     lease = shared.lock;
     const joined = ctx.flights.get(key); // a request here started one while this one waited
     if (joined) {
+      const following = follow(joined, req, "HIT-COALESCED", call, ctx); // joins at once
       await lease?.release();
-      return follow(joined, req, "HIT-COALESCED", call, ctx);
+      return await following;
     }
   }
   const plan: MissPlan = {
@@ -147,7 +150,7 @@ export async function handleMessages(
   const flight = ctx.flights.start(
     key,
     forward,
-    (recording, complete) => finish(ctx, call, plan, recording, complete),
+    (recording, end) => finish(ctx, call, plan, recording, end),
   );
   const why = explainMiss(body, call, ctx); // after the upstream call has gone out
   return follow(flight, req, "MISS", call, ctx, why);
@@ -244,6 +247,7 @@ async function follow(
 ): Promise<Response> {
   const subscription = flight.subscribe();
   const leave = () => subscription.leave();
+  if (req.signal.aborted) leave(); // it left before: an abort event will not come again
   req.signal.addEventListener("abort", leave, { once: true });
   try {
     const { status, headers } = await flight.head;
@@ -278,12 +282,36 @@ async function finish(
   call: Call,
   plan: MissPlan,
   recording: Recording,
-  complete: boolean,
+  end: BodyEnd,
 ): Promise<Outcome> {
   try {
-    return await record(ctx, call, plan, recording, complete);
+    logEnd(ctx, call, end);
+    return await record(ctx, call, plan, recording, end);
   } finally {
     await plan.lease?.release(); // after the put: waiters wake up to a stored answer
+  }
+}
+
+/** One line for an answer that did not end normally or outgrew the recording cap. */
+function logEnd(ctx: MessagesContext, call: Call, end: BodyEnd): void {
+  const short = call.key.slice(0, SHORT_KEY);
+  if (end.oversize) {
+    ctx.log.info(
+      `Answer ${short} is larger than CACHE_MAX_ANSWER_BYTES (${ctx.config.maxAnswerBytes}): ` +
+        "relayed to its clients, not stored",
+    );
+  }
+  if (end.how === "broken") {
+    ctx.log.error(
+      `Upstream broke off answer ${short}: ${(end.error as Error)?.message ?? end.error}`,
+    );
+  } else if (end.how === "timeout") {
+    ctx.log.error(
+      `Upstream sent nothing for ${ctx.config.upstreamTimeoutMs / 1000} s on answer ${short}: ` +
+        "call closed, clients told (timeout_error)",
+    );
+  } else if (end.how === "left") {
+    ctx.log.debug(`Every client of answer ${short} left: upstream call closed`);
   }
 }
 
@@ -292,11 +320,11 @@ async function record(
   call: Call,
   plan: MissPlan,
   recording: Recording,
-  complete: boolean,
+  end: BodyEnd,
 ): Promise<Outcome> {
   const answer = answerOf(recording);
-  const outcome = outcomeOf(answer, complete, plan.body);
-  if (!complete) return outcome;
+  const outcome = outcomeOf(answer, end, plan.body);
+  if (end.how !== "complete" || end.oversize) return outcome;
   const entry = entryFor({
     key: call.key,
     path: call.path,

@@ -17,7 +17,8 @@ import { NO_USAGE } from "../values/usage.ts";
 import type { CacheStore } from "../store/store.ts";
 import { handleEntries } from "./entries.ts";
 import { errorResponse, HttpError } from "./errors.ts";
-import { Flights } from "./flight.ts";
+import { BrokenOff } from "./flight.ts";
+import { Flights } from "./flights.ts";
 import type { Outcome } from "./call_report.ts";
 import { handleMessages, type MessagesContext } from "./messages.ts";
 import { forwardRequest } from "./upstream.ts";
@@ -63,7 +64,10 @@ export function createHandler(deps: HandlerDeps): Handler {
   const ctx: MessagesContext = {
     config,
     store: deps.store,
-    flights: new Flights<Outcome>(),
+    flights: new Flights<Outcome>({
+      idleMs: config.upstreamTimeoutMs,
+      maxRecordBytes: config.maxAnswerBytes,
+    }),
     keys: new KeyMemo(config.upstream, { rules: config.normalize }),
     target: { base: config.upstream, apiKey: config.apiKey, fetch: deps.fetch ?? fetch },
     now: deps.now ?? Date.now,
@@ -117,6 +121,26 @@ export function createHandler(deps: HandlerDeps): Handler {
         new HttpError(500, "api_error", "The proxy failed unexpectedly; see its log"),
       );
     }
+  };
+}
+
+/**
+ * `Deno.serve`'s `onError`: it is told when a response body breaks off after
+ * its head was sent, which the client sees as the connection ending. Without
+ * it, Deno prints the error to stderr outside the log. An answer broken off
+ * upstream or closed by the proxy has been logged already, so it gets a debug
+ * line; anything else is an error.
+ *
+ * @param log where the lines go
+ * @returns the handler, for `Deno.serve({ onError })`
+ */
+export function serveErrorHandler(log: Logger): (error: unknown) => Response {
+  return (error) => {
+    if (error instanceof BrokenOff) log.debug(`A response broke off: ${error.message}`);
+    else log.error(`Unexpected failure while serving: ${(error as Error)?.stack ?? error}`);
+    return errorResponse(
+      new HttpError(500, "api_error", "The proxy failed unexpectedly; see its log"),
+    );
   };
 }
 

@@ -55,6 +55,11 @@ export interface CallEvent {
   readonly snippet: string;
   /** The first 12 hex digits of the cache key, for the cached route. */
   readonly key: string | null;
+  /**
+   * Set on the call that made an upstream call whose answer outgrew
+   * CACHE_MAX_ANSWER_BYTES: relayed, not stored. Once per answer.
+   */
+  readonly oversize?: boolean;
 }
 
 /** A call as the proxy reports it; the bus adds `seq`. */

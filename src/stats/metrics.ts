@@ -72,9 +72,11 @@ const MISS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 export class Metrics {
   readonly #hits = new Histogram(HIT_BUCKETS);
   readonly #misses = new Histogram(MISS_BUCKETS);
+  #oversize = 0;
 
-  /** Times a hit or a miss; subscribe this to the event bus. Counters come from the ledger. */
+  /** Times a hit or a miss; subscribe this to the event bus. Other counters come from the ledger. */
   readonly record = (event: CallEvent): void => {
+    if (event.oversize) this.#oversize++;
     const seconds = event.durationMs / 1000;
     if (HIT_KINDS.has(event.kind)) this.#hits.observe(seconds);
     else if (event.kind === "MISS") this.#misses.observe(seconds);
@@ -100,6 +102,12 @@ export class Metrics {
       gauge("llm_cache_entries", "Entries in the cache store.", input.entries),
       gauge("llm_cache_bytes", "Bytes the cache store holds.", input.bytes),
       gauge("llm_cache_uptime_seconds", "Seconds since the proxy started.", input.uptimeSec),
+      family(
+        "llm_cache_answers_oversize_total",
+        "counter",
+        "Answers larger than CACHE_MAX_ANSWER_BYTES since the proxy started: relayed, not stored.",
+        [sample("llm_cache_answers_oversize_total", this.#oversize)],
+      ),
       histogram(
         "llm_cache_hit_duration_seconds",
         "Seconds from a hit's arrival to the end of its answer.",

@@ -9,6 +9,7 @@ import { type MockAnthropic, startMockAnthropic } from "../support/mock_anthropi
 import { messageBody } from "../support/proxy.ts";
 import { runServe, type ServeProcess, spawnServe } from "../support/process.ts";
 import { tempHome } from "../support/harness.ts";
+import { assertAnswers, sseEvents } from "../support/answers.ts";
 
 const decoder = new TextDecoder();
 
@@ -32,68 +33,6 @@ function post(
     body,
     ...(init.signal ? { signal: init.signal } : {}),
   });
-}
-
-/** Parses an SSE text into `{ event, data }` pairs. */
-function sseEvents(text: string): { event: string; data: string }[] {
-  return text.split(/\n\n/).filter((block) => block.trim() !== "").map((block) => {
-    const lines = block.split("\n");
-    const event = lines.find((l) => l.startsWith("event:"))?.slice(6).trim() ?? "";
-    const data = lines.filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join(
-      "\n",
-    );
-    return { event, data };
-  });
-}
-
-/** The text a `[mock:big:N]` answer carries: the whole JSON message or the SSE deltas joined. */
-function answerText(bytes: Uint8Array, stream: boolean): string {
-  const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  if (!stream) {
-    const message = JSON.parse(text);
-    assert.equal(message.type, "message");
-    return message.content.map((b: { text?: string }) => b.text ?? "").join("");
-  }
-  const events = sseEvents(text);
-  assert.equal(events[0]?.event, "message_start", "stream starts with message_start");
-  assert.equal(events.at(-1)?.event, "message_stop", "stream ends with message_stop");
-  assert.ok(text.endsWith("\n\n"), "stream ends with a blank line");
-  assert.ok(!events.some((e) => e.event === "error"), "stream has no error event");
-  return events
-    .filter((e) => e.event === "content_block_delta")
-    .map((e) => JSON.parse(e.data).delta.text as string)
-    .join("");
-}
-
-/**
- * Asserts that `bytes` is a complete answer to the `[mock:big:size]` request whose prompt is
- * `prompt`: its text is `size` characters of that very prompt repeated line after line.
- */
-function assertAnswers(
-  bytes: Uint8Array,
-  prompt: string,
-  size: number,
-  stream: boolean,
-  where: string,
-): void {
-  let text: string;
-  try {
-    text = answerText(bytes, stream);
-  } catch (e) {
-    const start = JSON.stringify(decoder.decode(bytes.subarray(0, 200)));
-    const end = JSON.stringify(decoder.decode(bytes.subarray(-200)));
-    assert.fail(`${where}: not a whole answer (${e}); ${bytes.length} bytes ${start} … ${end}`);
-  }
-  assert.equal(text.length, size, `${where}: answer text has the requested size`);
-  const lines = text.split("\n");
-  const last = lines.pop()!;
-  assert.ok(lines.length > 0, `${where}: answer text repeats the prompt`);
-  for (const line of lines) {
-    if (line !== prompt) {
-      assert.fail(`${where}: answer carries a foreign line: ${line.slice(0, 120)}`);
-    }
-  }
-  assert.ok(prompt.startsWith(last), `${where}: answer text ends with a prefix of the prompt`);
 }
 
 function integrityCheck(dbPath: string): { integrity: string; entries: number } {

@@ -151,7 +151,19 @@ Deno.test("Metrics.render() text parses, one family of each name", async () => {
   assert.ok(text.endsWith("\n"));
   const names = parse(text).map((f) => f.name);
   assert.deepEqual(names, [...new Set(names)]);
-  assert.equal(names.length, 17);
+  assert.equal(names.length, 18);
+});
+
+Deno.test("Metrics.render() counts the calls whose answer was too large to record", async () => {
+  const oversize = { ...call("MISS", HAIKU, 900, 0), oversize: true };
+  const before = valueOf(
+    (await scrape(EVENTS)).families,
+    "llm_cache_answers_oversize_total",
+    "COUNTER",
+  );
+  const { families } = await scrape([...EVENTS, oversize, call("HIT-COALESCED", HAIKU, 900, 0)]);
+  assert.equal(before, 0);
+  assert.equal(valueOf(families, "llm_cache_answers_oversize_total", "COUNTER"), 1);
 });
 
 Deno.test("Metrics.render() shows the ledger's counters by kind and model", async (t) => {

@@ -7,13 +7,19 @@
  * The scenario of a `POST /v1/messages` is chosen by a directive `[mock:NAME]` or
  * `[mock:NAME:ARG]` in the text of the last user message (or, when it has none, as after a tool
  * result, of the latest earlier one that has): `text`, `tool_use`, `error_midway`, `cut`, `400`,
- * `429`, `529`, `slow[:MS]`, `big:N`, `hang`, and `agent[:cat]`, the scripted tool-using session of
- * `mock_agent.ts`. Without one: `tool_use` if the request has tools, else `text`. Messages with
- * `role: "system"` (Claude Code's environment block) are not the user's. `stream: true` selects
- * the SSE variant.
+ * `429`, `529`, `slow[:MS]`, `big:N`, `hang`, `agent[:cat]` (the scripted tool-using session of
+ * `mock_agent.ts`), and the faults of `mock_faults.ts`: `forever[:MS]` (a text delta every MS ms,
+ * never ending), `stall[:N]` (N events, or half the JSON, then silence on an open connection),
+ * `reset[:N]` (the same, then the connection is cut) and `nohead` (no response head, ever).
+ * Without one: `tool_use` if the request has tools, else `text`. Messages with `role: "system"`
+ * (Claude Code's environment block) are not the user's. `stream: true` selects the SSE variant.
+ *
+ * Each call records when the proxy went away before the end of its answer (`goneAt`), so tests
+ * can check that an abandoned upstream call is closed.
  *
  * @module
  */
+import { faultBody, MockReset, noHead, wait } from "./mock_faults.ts";
 
 /** One request received by the mock. */
 export interface MockCall {
@@ -31,6 +37,10 @@ export interface MockCall {
   json: unknown;
   /** `performance.now()` when the request arrived. */
   at: number;
+  /** `performance.now()` when the client went away before the end of the answer, if it did. */
+  goneAt: number | undefined;
+  /** Resolves once the client has gone away before the end of the answer. */
+  gone: Promise<void>;
 }
 
 /** Options of {@link startMockAnthropic}. */
@@ -95,6 +105,10 @@ interface Context {
   stop: AbortSignal;
   /** Number of this call, for unique ids. */
   seq: number;
+  /** The request's signal: aborts when the client goes away. */
+  signal: AbortSignal;
+  /** Marks the call's client as gone; idempotent. */
+  gone: () => void;
 }
 
 /** Starts a mock on a free port of 127.0.0.1. */
@@ -104,9 +118,10 @@ export async function startMockAnthropic(options: MockOptions = {}): Promise<Moc
   const stop = new AbortController();
   const calls: MockCall[] = [];
   let seq = 0;
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
-    const ctx = { fixtures, eventDelayMs, stop: stop.signal, seq: ++seq };
-    const response = await route(req, ctx, calls);
+  const serveOptions = { port: 0, hostname: "127.0.0.1", onListen() {}, onError: quietReset };
+  const server = Deno.serve(serveOptions, async (req) => {
+    const ctx = { fixtures, eventDelayMs, stop: stop.signal, seq: ++seq, signal: req.signal };
+    const response = await route(req, { ...ctx, gone: () => {} }, calls);
     response.headers.set("request-id", `req_mock_${ctx.seq}_${randomPart()}`);
     return response;
   });
@@ -126,6 +141,12 @@ export async function startMockAnthropic(options: MockOptions = {}): Promise<Moc
   };
 }
 
+/** A deliberate reset cuts the connection quietly; anything else is printed, as by default. */
+function quietReset(error: unknown): Response {
+  if (!(error instanceof MockReset)) console.error(error);
+  return new Response(null, { status: 500 });
+}
+
 async function loadFixtures(): Promise<Fixtures> {
   const decoder = new TextDecoder();
   const read = async (f: string) => [f, decoder.decode(await Deno.readFile(new URL(f, FIXTURES)))];
@@ -140,6 +161,7 @@ async function route(req: Request, ctx: Context, calls: MockCall[]): Promise<Res
   if (body === undefined) return new Response(null, { status: 499 }); // the client went away
   const call = record(req, url, body, at);
   calls.push(call);
+  ctx.gone = goneMark(call, req.signal);
   const key = `${req.method} ${url.pathname}`;
   if (isEcho) return echo(req);
   if (key === "POST /v1/messages") return messages(call.json, ctx);
@@ -160,7 +182,21 @@ function record(req: Request, url: URL, body: Uint8Array, at: number): MockCall 
     text,
     json: parseJson(text),
     at,
+    goneAt: undefined,
+    gone: new Promise<void>(() => {}),
   };
+}
+
+/** Sets `call.goneAt` and settles `call.gone` once, on the request's abort or when called. */
+function goneMark(call: MockCall, signal: AbortSignal): () => void {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  call.gone = promise;
+  const mark = () => {
+    call.goneAt ??= performance.now();
+    resolve();
+  };
+  signal.addEventListener("abort", mark, { once: true });
+  return mark;
 }
 
 function parseJson(text: string): unknown {
@@ -200,7 +236,7 @@ async function messages(body: unknown, ctx: Context): Promise<Response> {
   const id = `msg_mock_${ctx.seq}_${randomPart()}`;
   const f = ctx.fixtures;
   const events = (file: keyof Fixtures) => splitEvents(withId(f[file], id));
-  const stream = (file: keyof Fixtures) => streaming ? sse(events(file), ctx.stop) : undefined;
+  const stream = (file: keyof Fixtures) => streaming ? sse(events(file), ctx) : undefined;
   switch (scenario) {
     case "text":
       return stream("stream_text.sse") ?? json(withId(f["message_text.json"], id));
@@ -215,21 +251,35 @@ async function messages(body: unknown, ctx: Context): Promise<Response> {
     case "529":
       return upstreamError(scenario, f);
     case "slow":
-      if (streaming) return sse(events("stream_text.sse"), ctx.stop, n);
+      if (streaming) return sse(events("stream_text.sse"), ctx, n);
       await wait(n * 10, ctx.stop);
       return json(withId(f["message_text.json"], id));
     case "big":
       return streaming
-        ? bigStream(bigText(prompt, n), events("stream_text.sse"), ctx.stop)
+        ? bigStream(bigText(prompt, n), events("stream_text.sse"), ctx)
         : bigMessage(bigText(prompt, n), withId(f["message_text.json"], id));
     case "hang":
-      return sse(events("stream_text.sse").slice(0, 1), ctx.stop, 0, true);
+      return sse(events("stream_text.sse").slice(0, 1), ctx, 0, true);
+    case "forever": {
+      const delayMs = arg === undefined ? ctx.eventDelayMs : n;
+      const message = withId(f["message_text.json"], id);
+      return forever(events("stream_text.sse"), message, { streaming, delayMs }, ctx);
+    }
+    case "stall":
+    case "reset": {
+      const first = streaming
+        ? events("stream_text.sse").slice(0, Number(arg ?? 1))
+        : [halfOf(withId(f["message_text.json"], id))];
+      const type = streaming ? SSE_HEADERS : JSON_TYPE;
+      return new Response(faultBody({ first, then: scenario }, ctx), { headers: type });
+    }
+    case "nohead":
+      await noHead(AbortSignal.any([ctx.signal, ctx.stop]));
+      return new Response(null, { status: 499 });
     case "agent": {
       const turn = agentTurn(request.messages, `toolu_mock_${ctx.seq}_${randomPart()}`, arg);
       const model = typeof request.model === "string" ? request.model : MODEL;
-      return streaming
-        ? sse(turnEvents(turn, id, model), ctx.stop)
-        : json(turnJson(turn, id, model));
+      return streaming ? sse(turnEvents(turn, id, model), ctx) : json(turnJson(turn, id, model));
     }
   }
   return errorJson(400, "invalid_request_error", `unknown mock scenario: ${scenario}`);
@@ -272,7 +322,7 @@ function bigMessage(text: string, message: string): Response {
 }
 
 /** `template` (SSE events) with its text deltas replaced by `text` in ~4 KB deltas. */
-function bigStream(text: string, template: string[], stop: AbortSignal): Response {
+function bigStream(text: string, template: string[], ctx: Context): Response {
   const isDelta = (event: string) => event.startsWith("event: content_block_delta\n");
   const deltas = [];
   for (let i = 0; i < text.length; i += DELTA_SIZE) {
@@ -282,15 +332,42 @@ function bigStream(text: string, template: string[], stop: AbortSignal): Respons
   }
   const head = template.slice(0, template.findIndex(isDelta));
   const tail = template.slice(template.findLastIndex(isDelta) + 1);
-  return sse([...head, ...deltas, ...tail], stop);
+  return sse([...head, ...deltas, ...tail], ctx);
+}
+
+/**
+ * A `forever` answer: the head of the stream (or of the JSON message), then a text delta (or more
+ * text) every `delayMs` ms (the scenario's argument, else `eventDelayMs`), never ending.
+ */
+function forever(
+  events: string[],
+  message: string,
+  { streaming, delayMs }: { streaming: boolean; delayMs: number },
+  ctx: Context,
+): Response {
+  const n = (i: number) => `tick ${i} `;
+  const delta = (i: number) => {
+    const data = {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: n(i) },
+    };
+    return `event: content_block_delta\ndata: ${JSON.stringify(data)}\n\n`;
+  };
+  const openText = message.slice(0, message.indexOf('"content":[') + 11) +
+    '{"type":"text","text":"';
+  const [first, more] = streaming ? [events.slice(0, 2), delta] : [[openText], n];
+  const plan = { first, then: "more" as const, more, delayMs };
+  return new Response(faultBody(plan, ctx), { headers: streaming ? SSE_HEADERS : JSON_TYPE });
 }
 
 /**
  * An SSE response sending each event as its own chunk, `delayMs` apart (the first at once). With
- * `hold`, it then stays open until the client goes away. Once `stop` aborts it ends at once
+ * `hold`, it then stays open until the client goes away. Once `ctx.stop` aborts it ends at once
  * (cleanly: an errored body would make `Deno.serve` print the error).
  */
-function sse(events: readonly string[], stop: AbortSignal, delayMs = 0, hold = false): Response {
+function sse(events: readonly string[], ctx: Context, delayMs = 0, hold = false): Response {
+  const { stop } = ctx;
   const cancelled = new AbortController();
   const signal = AbortSignal.any([stop, cancelled.signal]);
   let next = 0;
@@ -305,23 +382,10 @@ function sse(events: readonly string[], stop: AbortSignal, delayMs = 0, hold = f
     },
     cancel() {
       cancelled.abort();
+      ctx.gone();
     },
   });
   return new Response(body, { headers: SSE_HEADERS });
-}
-
-/** Resolves after `ms` (never if `Infinity`) or once `signal` aborts, leaving no timer behind. */
-function wait(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
-    signal.addEventListener("abort", done);
-  });
 }
 
 /** Splits an SSE text into events, each keeping its blank line: they concatenate to the input. */
@@ -346,8 +410,11 @@ function errorJson(status: number, type: string, message: string): Response {
 
 /** The first half of a JSON body, as if the connection broke off. */
 function cutJson(text: string): Response {
-  const bytes = encoder.encode(text);
-  return new Response(bytes.subarray(0, bytes.length >> 1), { headers: JSON_TYPE });
+  return new Response(halfOf(text), { headers: JSON_TYPE });
+}
+
+function halfOf(text: string): string {
+  return text.slice(0, text.length >> 1);
 }
 
 function json(text: string, status = 200, extra: Record<string, string> = {}): Response {

@@ -89,3 +89,46 @@ Deno.test("hang: close() ends a stream still being read", async () => {
   await mock.close();
   assert.equal((await reader.read()).done, true);
 });
+
+Deno.test("forever streams deltas until the client leaves, and records that it left", async () => {
+  await using mock = await startMockAnthropic();
+  const client = new AbortController();
+  const reader = (await ask(mock, "[mock:forever:1]", true, client.signal)).body!.getReader();
+  let text = "";
+  while ((text.match(/event: content_block_delta/g) ?? []).length < 10) {
+    text += new TextDecoder().decode((await reader.read()).value);
+  }
+  assert.match(text, /^event: message_start\n/);
+  assert.equal(mock.calls[0]?.goneAt, undefined);
+  client.abort();
+  await mock.calls[0]!.gone;
+  assert.ok(mock.calls[0]!.goneAt! > mock.calls[0]!.at);
+});
+
+Deno.test("stall sends its first events, then nothing; reset cuts the connection", async () => {
+  await using mock = await startMockAnthropic();
+  const stalled = (await ask(mock, "[mock:stall:2]", true)).body!.getReader();
+  let first = "";
+  while (!first.includes("event: content_block_start\n")) {
+    first += new TextDecoder().decode((await stalled.read()).value);
+  }
+  assert.match(first, /^event: message_start\n/);
+  const more = await Promise.race([
+    stalled.read(),
+    new Promise((resolve) => setTimeout(() => resolve("nothing"), 200)),
+  ]);
+  assert.equal(more, "nothing");
+  await stalled.cancel();
+  await assert.rejects((await ask(mock, "[mock:reset:2]", true)).text());
+  await assert.rejects((await ask(mock, "[mock:reset]", false)).text());
+});
+
+Deno.test("nohead never answers; the client leaving is recorded", async () => {
+  await using mock = await startMockAnthropic();
+  const client = new AbortController();
+  const answer = ask(mock, "[mock:nohead]", true, client.signal);
+  while (mock.count() === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  client.abort();
+  await assert.rejects(answer);
+  await mock.calls[0]!.gone;
+});

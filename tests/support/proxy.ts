@@ -6,7 +6,7 @@
  */
 import { buildConfig, type Config, type Env } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
-import { createHandler } from "../../src/proxy/server.ts";
+import { createHandler, serveErrorHandler } from "../../src/proxy/server.ts";
 import { openStats, type Stats } from "../../src/stats/stats.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { CacheStore } from "../../src/store/store.ts";
@@ -79,7 +79,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyUnder
     ...(options.now ? { now: options.now } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const onError = serveErrorHandler(log);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {}, onError }, handler);
   const url = `http://127.0.0.1:${server.addr.port}`;
   return {
     url,
