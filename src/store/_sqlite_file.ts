@@ -17,6 +17,8 @@ import {
 } from "./_sqlite_schema.ts";
 import { ProblemLog, storageError } from "./storage_error.ts";
 
+const SIDECARS = ["-wal", "-shm"] as const;
+
 /** One open database file and its prepared statements. */
 export class SqliteFile {
   /** The database path, or `:memory:`. */
@@ -27,6 +29,8 @@ export class SqliteFile {
   #sql: Statements;
   /** Which file the connection has open; see {@link SqliteFile.check}. */
   #identity: string | undefined;
+  /** Which `-wal` and `-shm` files it has open: left behind, they must not meet a new file. */
+  #sidecars: (string | undefined)[] = [];
   #log: Logger | undefined;
   #problems: ProblemLog;
 
@@ -34,7 +38,7 @@ export class SqliteFile {
     this.path = path;
     this.#db = db;
     this.#sql = prepareStatements(db);
-    this.#identity = path === ":memory:" ? undefined : fileIdentity(path);
+    this.#remember();
     this.#log = log;
     this.#problems = new ProblemLog(log);
   }
@@ -119,7 +123,8 @@ export class SqliteFile {
     if (this.path === ":memory:") return;
     const found = fileIdentity(this.path);
     if (found === this.#identity) return;
-    this.#db.close(); // first: closing removes the old -wal, which must not outlive its file
+    this.#db.close();
+    this.#forgetSidecars();
     try {
       this.#db = openDatabase(this.path);
     } catch (e) {
@@ -129,7 +134,7 @@ export class SqliteFile {
       throw this.#problems.report(storageError(e, this.path));
     }
     this.#sql = prepareStatements(this.#db);
-    this.#identity = fileIdentity(this.path);
+    this.#remember();
     const restored = this.read(() => this.onReplaced());
     this.#log?.error(
       `Cache database ${this.path} was ${found === undefined ? "deleted" : "replaced"} ` +
@@ -137,6 +142,29 @@ export class SqliteFile {
           found === undefined ? "a new, empty one" : "the new file"
         } there` + (restored ? "; the all-time stats were written back into it" : ""),
     );
+  }
+
+  #remember(): void {
+    if (this.path === ":memory:") return;
+    this.#identity = fileIdentity(this.path);
+    this.#sidecars = SIDECARS.map((suffix) => fileIdentity(this.path + suffix));
+  }
+
+  /**
+   * Removes the old file's `-wal` and `-shm`, which SQLite keeps when its file
+   * was deleted or moved: a new `cache.db` would otherwise read the old WAL's
+   * pages as its own. Ones that another connection made for the new file stay.
+   */
+  #forgetSidecars(): void {
+    for (const [i, suffix] of SIDECARS.entries()) {
+      const sidecar = this.path + suffix;
+      if (this.#sidecars[i] === undefined || fileIdentity(sidecar) !== this.#sidecars[i]) continue;
+      try {
+        Deno.removeSync(sidecar);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
   }
 
   /** Closes the connection. */
