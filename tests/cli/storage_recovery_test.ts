@@ -1,0 +1,120 @@
+/**
+ * `serve` as a real process when its cache.db is corrupt at start or deleted while it runs:
+ * it keeps serving, says so once, and keeps the all-time stats.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { startMockAnthropic } from "../support/mock_anthropic.ts";
+import { messageBody } from "../support/proxy.ts";
+import { spawnServe } from "../support/process.ts";
+import { eventually, tempHome } from "../support/harness.ts";
+
+function serve(home: string, upstream: string) {
+  return spawnServe({ CACHE_HOME: home, CACHE_PORT: "0", CACHE_UPSTREAM: upstream });
+}
+
+/** Sends a message request; returns its x-cache label after reading the body. */
+async function call(base: string, prompt: string): Promise<string | null> {
+  const res = await fetch(`${base}/v1/messages`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "anthropic-version": "2023-06-01",
+      "x-api-key": "sk-ant-client-key",
+    },
+    body: messageBody(prompt),
+  });
+  assert.equal(res.status, 200, `${prompt}: ${await res.clone().text()}`);
+  await res.body?.cancel();
+  return res.headers.get("x-cache");
+}
+
+function rowsIn(path: string): number {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return Number(db.prepare("SELECT count(*) AS n FROM entries").get()?.n);
+  } finally {
+    db.close();
+  }
+}
+
+function errorLines(output: { stdout: string; stderr: string }): string[] {
+  return `${output.stdout}\n${output.stderr}`.split("\n").filter((line) => / ERROR /.test(line));
+}
+
+Deno.test("serve starts on a fresh cache.db when the old one is corrupt, saying so once", async (t) => {
+  await using mock = await startMockAnthropic();
+  const corruptions: [string, (path: string) => Promise<void>][] = [
+    ["garbage", (path) => Deno.writeTextFile(path, "\x00 not sqlite \xff".repeat(1000))],
+    ["a real cache cut short", async (path) => {
+      const size = (await Deno.stat(path)).size;
+      await Deno.truncate(path, Math.floor(size / 2));
+    }],
+  ];
+  for (const [name, corrupt] of corruptions) {
+    await t.step(name, async () => {
+      await using home = await tempHome("storage_recovery_");
+      const path = `${home.path}/cache.db`;
+      {
+        await using first = await serve(home.path, mock.url);
+        for (let i = 0; i < 20; i++) await call(first.url, `[mock:big:8192] filler ${i}`);
+        const out = await first.stop();
+        assert.equal(out.code, 0, out.stderr);
+      }
+      await corrupt(path);
+      const before = await Deno.readFile(path);
+
+      await using proxy = await serve(home.path, mock.url);
+      assert.match(proxy.listening, /\(0 entries\)/);
+      assert.equal(await call(proxy.url, "after the corruption"), "MISS");
+      assert.equal(await call(proxy.url, "after the corruption"), "HIT");
+      const out = await proxy.stop();
+      assert.equal(out.code, 0, out.stderr);
+      const errors = errorLines(out);
+      assert.equal(errors.length, 1, `one error line:\n${errors.join("\n")}`);
+      const aside = /moved it aside to (\S+cache\.db\.corrupt-[0-9TZ-]+) and started on a fresh/
+        .exec(errors[0]!)?.[1];
+      assert.ok(aside, errors[0]);
+      assert.deepEqual(await Deno.readFile(aside), before, "the corrupt file is kept as it was");
+      assert.equal(rowsIn(path), 1);
+    });
+  }
+});
+
+Deno.test("serve notices cache.db deleted while it runs, stores again and keeps all-time stats", async () => {
+  await using mock = await startMockAnthropic();
+  await using home = await tempHome("storage_recovery_");
+  const path = `${home.path}/cache.db`;
+  {
+    await using proxy = await serve(home.path, mock.url);
+    assert.equal(await call(proxy.url, "before A"), "MISS");
+    assert.equal(await call(proxy.url, "before A"), "HIT");
+    await Deno.remove(path);
+
+    assert.equal(await call(proxy.url, "after B"), "MISS");
+    assert.equal(await call(proxy.url, "after B"), "HIT", "stored in the new file");
+    assert.equal(await call(proxy.url, "after C"), "MISS");
+    assert.equal(await call(proxy.url, "before A"), "MISS", "the old entries went with the file");
+    await eventually(
+      "the calls in a new cache.db",
+      () => Promise.resolve(rowsIn(path) === 3 ? true : undefined),
+    );
+    const stats = await (await fetch(`${proxy.url}/stats`)).json();
+    assert.equal(stats.cache.entries, 3);
+    const out = await proxy.stop();
+    assert.equal(out.code, 0, out.stderr);
+    const errors = errorLines(out);
+    assert.equal(errors.length, 1, `one error line:\n${errors.join("\n")}`);
+    assert.match(
+      errors[0]!,
+      /Cache database \S+cache\.db was deleted while the proxy was running: now using a new, empty one there/,
+    );
+  }
+  await using again = await serve(home.path, mock.url);
+  assert.match(again.listening, /\(3 entries\)/);
+  const stats = await (await fetch(`${again.url}/stats`)).json();
+  assert.equal(stats.calls, 6, "all-time calls from before and after the deletion");
+  assert.equal(stats.hits, 2);
+  assert.equal(stats.misses, 4);
+  assert.equal(await call(again.url, "after C"), "HIT");
+});
