@@ -64,11 +64,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   try {
     ({ store, where } = await openStore(config, log));
   } catch (e) {
-    startupError(
-      log,
-      `cannot open the cache at ${config.dbPath} (${(e as Error).message}); ` +
-        `make CACHE_HOME (${config.home}) a writable folder`,
-    );
+    startupError(log, (e as Error).message); // it names the file and what to do
     return 1;
   }
   const stats = await openStats(store, config, log);

@@ -30,7 +30,7 @@ export interface OpenStore {
  * @param log where a Redis outage, a failing disk or a corrupt file set aside is reported
  * @param now the clock that names a corrupt file set aside @default Date.now
  * @returns the store, ready to serve (degraded when Redis is down)
- * @throws when the SQLite file cannot be opened (read-only, disk full)
+ * @throws when the SQLite file cannot be opened (read-only, disk full), saying what to do
  */
 export async function openStore(
   config: Config,
@@ -40,7 +40,15 @@ export async function openStore(
   if (config.storeUrl === undefined) {
     return { store: openSqlite(config, log, now), where: config.dbPath };
   }
-  const store = new FailOpenStore(await openRedis(config, config.storeUrl), log);
+  let redis: RedisStore;
+  try {
+    redis = await openRedis(config, config.storeUrl);
+  } catch (e) {
+    throw new Error(
+      `cannot open the cache at ${redactUrl(config.storeUrl)} (${(e as Error).message})`,
+    );
+  }
+  const store = new FailOpenStore(redis, log);
   await store.check();
   return { store, where: `${redactUrl(config.storeUrl)} (shared)` };
 }
@@ -68,11 +76,15 @@ export async function openForCommand(config: Config, create = false): Promise<Op
     };
   } catch (e) {
     if (problemOf(e) !== undefined) throw e; // it says what happened and what to do
-    throw new Error(
-      `cannot open the cache at ${config.dbPath} (${(e as Error).message}); ` +
-        `check that CACHE_HOME (${config.home}) is a readable, writable folder`,
-    );
+    throw notOpened(config, e);
   }
+}
+
+function notOpened(config: Config, e: unknown): Error {
+  return new Error(
+    `cannot open the cache at ${config.dbPath} (${(e as Error).message}); ` +
+      `check that CACHE_HOME (${config.home}) is a readable, writable folder`,
+  );
 }
 
 /**
@@ -85,7 +97,8 @@ function openSqlite(config: Config, log: Logger, now: () => number): SqliteStore
   try {
     return SqliteStore.open(config.dbPath, options);
   } catch (e) {
-    if (problemOf(e) !== "corrupt") throw e;
+    if (problemOf(e) === undefined) throw notOpened(config, e);
+    if (problemOf(e) !== "corrupt") throw e; // it says what happened and what to do
     const aside = setAside(config.dbPath, new Date(now()));
     log.error(
       `Cache database ${config.dbPath} is corrupt (${messageOf(e)}): moved it aside to ` +

@@ -1,13 +1,15 @@
 /**
- * `serve` as a real process when its cache.db is corrupt at start or deleted while it runs:
- * it keeps serving, says so once, and keeps the all-time stats.
+ * `serve` as a real process when its cache.db is corrupt at start, deleted while it runs, or
+ * on a disk that fills up or is read-only: it keeps serving, says what happened once, and keeps
+ * the all-time stats.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { messageBody } from "../support/proxy.ts";
-import { spawnServe } from "../support/process.ts";
+import { runServe, spawnServe } from "../support/process.ts";
 import { eventually, tempHome } from "../support/harness.ts";
+import { needsMount, tinyDisk } from "../support/tiny_disk.ts";
 
 function serve(home: string, upstream: string) {
   return spawnServe({ CACHE_HOME: home, CACHE_PORT: "0", CACHE_UPSTREAM: upstream });
@@ -117,4 +119,42 @@ Deno.test("serve notices cache.db deleted while it runs, stores again and keeps 
   assert.equal(stats.hits, 2);
   assert.equal(stats.misses, 4);
   assert.equal(await call(again.url, "after C"), "HIT");
+});
+
+Deno.test({
+  name: "serve on a disk that fills up keeps answering, says 'Disk full' once, counts true",
+  ...needsMount(),
+  async fn() {
+    await using mock = await startMockAnthropic();
+    await using disk = await tinyDisk(1024);
+    await using proxy = await serve(disk.path, mock.url);
+    const calls = 40;
+    for (let i = 0; i < calls; i++) {
+      assert.equal(await call(proxy.url, `[mock:big:16384] filling ${i}`), "MISS");
+    }
+    assert.equal(mock.count("/v1/messages"), calls);
+    const rows = rowsIn(`${disk.path}/cache.db`);
+    assert.ok(rows < calls, `the disk filled up (${rows} of ${calls} stored)`);
+    const stats = await (await fetch(`${proxy.url}/stats`)).json();
+    assert.equal(stats.cache.entries, rows, "/stats counts what the file holds");
+    assert.equal(await call(proxy.url, "[mock:big:16384] filling 0"), "HIT", "stored ones replay");
+    const out = await proxy.stop();
+    const errors = errorLines(out);
+    assert.equal(errors.length, 1, `one error line:\n${errors.join("\n")}`);
+    assert.match(errors[0]!, /ERROR Disk full: cannot write the cache at \S+cache\.db \(/);
+    assert.ok(errors[0]!.includes(`free space on the disk that holds ${disk.path}`), errors[0]);
+  },
+});
+
+Deno.test({
+  name: "serve in a read-only CACHE_HOME stops at start and says what to do",
+  ...needsMount(),
+  async fn() {
+    await using disk = await tinyDisk(64, { readOnly: true });
+    const out = await runServe({ CACHE_HOME: disk.path, CACHE_PORT: "0", CACHE_LOG_FILE: "none" });
+    assert.equal(out.code, 1, out.stdout + out.stderr);
+    const errors = errorLines(out).join("\n") || out.stderr;
+    assert.match(errors, /Read-only: cannot write the cache at \S+cache\.db \(.+\); make \S+ and/);
+    assert.doesNotMatch(errors, /cannot open the cache/, "said once, not wrapped twice");
+  },
 });

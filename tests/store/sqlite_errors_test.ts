@@ -1,5 +1,6 @@
 // How the SQLite store behaves when its file fails: SQLite's real errors turned into words a
-// user can act on, a real full disk (a tiny tmpfs), and counts that stay what the file holds.
+// user can act on, a real full disk (a tiny tmpfs, see tests/support/tiny_disk.ts), and counts
+// that stay what the file holds.
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { createLogger } from "../../src/log.ts";
@@ -8,52 +9,7 @@ import { StorageError, storageError } from "../../src/store/storage_error.ts";
 import { messageBody, postMessage, startProxy } from "../support/proxy.ts";
 import { newEntry } from "../support/entry.ts";
 import { tempHome } from "../support/harness.ts";
-
-/** Why a full-disk test cannot run here, or undefined when a tmpfs can be mounted. */
-const NO_MOUNT = mountRefusal();
-if (NO_MOUNT) {
-  console.error(
-    `%cSkipping the real full-disk tests: ${NO_MOUNT} (they mount a tiny tmpfs, as root on Linux)`,
-    "color: yellow",
-  );
-}
-
-function mountRefusal(): string | undefined {
-  if (Deno.build.os !== "linux") return `mounting a tmpfs needs Linux, not ${Deno.build.os}`;
-  const dir = Deno.makeTempDirSync({ prefix: "tmpfs_probe_" });
-  try {
-    const out = run("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]);
-    if (out) return `"mount -t tmpfs" is not permitted (${out})`;
-    run("umount", [dir]);
-    return undefined;
-  } finally {
-    Deno.removeSync(dir);
-  }
-}
-
-/** Runs a program; returns its error output when it fails. */
-function run(program: string, args: string[]): string | undefined {
-  try {
-    const out = new Deno.Command(program, { args, stdout: "null", stderr: "piped" }).outputSync();
-    return out.success ? undefined : new TextDecoder().decode(out.stderr).trim();
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-
-/** A tmpfs of `kib` KiB on a new folder, unmounted and removed with `await using`. */
-async function tinyDisk(kib: number): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "tiny_disk_" });
-  const failed = run("mount", ["-t", "tmpfs", "-o", `size=${kib}k`, "tmpfs", path]);
-  if (failed) throw new Error(`cannot mount a tmpfs on ${path}: ${failed}`);
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      run("umount", [path]);
-      await Deno.remove(path, { recursive: true });
-    },
-  };
-}
+import { needsMount, tinyDisk } from "../support/tiny_disk.ts";
 
 /** Rows in the file, read through a connection of its own. */
 function rowsInFile(path: string): number {
@@ -149,7 +105,7 @@ function catching(f: () => unknown): unknown {
 
 Deno.test({
   name: "SqliteStore on a full disk says so, keeps its count true and evicts nothing early",
-  ignore: NO_MOUNT !== undefined,
+  ...needsMount(),
   async fn() {
     await using disk = await tinyDisk(1024);
     const filler = `${disk.path}/filler`;
@@ -201,7 +157,7 @@ Deno.test({
 
 Deno.test({
   name: "a proxy on a full disk keeps answering from upstream, logs it once, and /stats is true",
-  ignore: NO_MOUNT !== undefined,
+  ...needsMount(),
   async fn() {
     await using disk = await tinyDisk(768);
     const path = `${disk.path}/cache.db`;
