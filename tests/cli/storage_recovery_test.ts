@@ -4,9 +4,9 @@
  * the all-time stats.
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { messageBody } from "../support/proxy.ts";
+import { rowsInFile } from "../support/entry.ts";
 import { runServe, spawnServe } from "../support/process.ts";
 import { eventually, tempHome } from "../support/harness.ts";
 import { needsMount, tinyDisk } from "../support/tiny_disk.ts";
@@ -29,15 +29,6 @@ async function call(base: string, prompt: string): Promise<string | null> {
   assert.equal(res.status, 200, `${prompt}: ${await res.clone().text()}`);
   await res.body?.cancel();
   return res.headers.get("x-cache");
-}
-
-function rowsIn(path: string): number {
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    return Number(db.prepare("SELECT count(*) AS n FROM entries").get()?.n);
-  } finally {
-    db.close();
-  }
 }
 
 function errorLines(output: { stdout: string; stderr: string }): string[] {
@@ -78,7 +69,7 @@ Deno.test("serve starts on a fresh cache.db when the old one is corrupt, saying 
         .exec(errors[0]!)?.[1];
       assert.ok(aside, errors[0]);
       assert.deepEqual(await Deno.readFile(aside), before, "the corrupt file is kept as it was");
-      assert.equal(rowsIn(path), 1);
+      assert.equal(rowsInFile(path), 1);
     });
   }
 });
@@ -99,7 +90,7 @@ Deno.test("serve notices cache.db deleted while it runs, stores again and keeps 
     assert.equal(await call(proxy.url, "before A"), "MISS", "the old entries went with the file");
     await eventually(
       "the calls in a new cache.db",
-      () => Promise.resolve(rowsIn(path) === 3 ? true : undefined),
+      () => Promise.resolve(rowsInFile(path) === 3 ? true : undefined),
     );
     const stats = await (await fetch(`${proxy.url}/stats`)).json();
     assert.equal(stats.cache.entries, 3);
@@ -133,7 +124,7 @@ Deno.test({
       assert.equal(await call(proxy.url, `[mock:big:16384] filling ${i}`), "MISS");
     }
     assert.equal(mock.count("/v1/messages"), calls);
-    const rows = rowsIn(`${disk.path}/cache.db`);
+    const rows = rowsInFile(`${disk.path}/cache.db`);
     assert.ok(rows < calls, `the disk filled up (${rows} of ${calls} stored)`);
     const stats = await (await fetch(`${proxy.url}/stats`)).json();
     assert.equal(stats.cache.entries, rows, "/stats counts what the file holds");

@@ -7,19 +7,9 @@ import { createLogger } from "../../src/log.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { StorageError, storageError } from "../../src/store/storage_error.ts";
 import { messageBody, postMessage, startProxy } from "../support/proxy.ts";
-import { newEntry } from "../support/entry.ts";
+import { newEntry, rowsInFile } from "../support/entry.ts";
 import { tempHome } from "../support/harness.ts";
 import { needsMount, tinyDisk } from "../support/tiny_disk.ts";
-
-/** Rows in the file, read through a connection of its own. */
-function rowsInFile(path: string): number {
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    return Number(db.prepare("SELECT count(*) AS n FROM entries").get()?.n);
-  } finally {
-    db.close();
-  }
-}
 
 function logTo(lines: string[]) {
   return createLogger("debug", (line) => lines.push(line));

@@ -81,7 +81,7 @@ Deno.test("openStore() sets a corrupt cache.db aside and starts on a fresh one",
       openForCommand(config),
       /^StorageError: Database corrupt: .*file is not a database.*restart the proxy/,
     );
-    assert.deepEqual([...Deno.readDirSync(home.path)].map((e) => e.name), ["cache.db"]);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(home.path), (e) => e.name), ["cache.db"]);
   });
 });
 
