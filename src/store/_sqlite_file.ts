@@ -2,8 +2,8 @@
  * The SQLite store's connection to its file: write transactions whose failure
  * says what went wrong (not ROLLBACK's "no transaction is active"), reads whose
  * failures say the same, each kind logged once, and a new file opened when
- * `cache.db` is deleted or replaced under the open connection. Private to
- * `src/store/`.
+ * `cache.db` is deleted or replaced under the open connection, or (when asked)
+ * when it turns out to be corrupt, at start or later. Private to `src/store/`.
  *
  * @module
  */
@@ -13,9 +13,20 @@ import {
   fileIdentity,
   openDatabase,
   prepareStatements,
+  setAside,
   type Statements,
 } from "./_sqlite_schema.ts";
-import { ProblemLog, storageError } from "./storage_error.ts";
+import { ProblemLog, problemOf, StorageError, storageError } from "./storage_error.ts";
+
+/** Options of {@link SqliteFile.open}. */
+export interface SqliteFileOptions {
+  /** Where failures are logged, once per kind. */
+  readonly log?: Logger | undefined;
+  /** Move a corrupt file aside and start a fresh one (the proxy) instead of failing (commands). */
+  readonly setAsideCorrupt?: boolean | undefined;
+  /** Names a file set aside. @default Date.now */
+  readonly now?: (() => number) | undefined;
+}
 
 const SIDECARS = ["-wal", "-shm"] as const;
 
@@ -33,29 +44,38 @@ export class SqliteFile {
   #sidecars: (string | undefined)[] = [];
   #log: Logger | undefined;
   #problems: ProblemLog;
+  #setAsideCorrupt: boolean;
+  #now: () => number;
 
-  private constructor(path: string, db: DatabaseSync, log: Logger | undefined) {
+  private constructor(path: string, db: DatabaseSync, options: SqliteFileOptions) {
     this.path = path;
     this.#db = db;
     this.#sql = prepareStatements(db);
     this.#remember();
-    this.#log = log;
-    this.#problems = new ProblemLog(log);
+    this.#log = options.log;
+    this.#problems = new ProblemLog(options.log);
+    this.#setAsideCorrupt = (options.setAsideCorrupt ?? false) && path !== ":memory:";
+    this.#now = options.now ?? Date.now;
   }
 
   /**
-   * Opens (creating if needed) the database at `path`.
+   * Opens (creating if needed) the database at `path`; a corrupt one is set
+   * aside for a fresh one when `setAsideCorrupt`, with one error line.
    *
    * @param path a file path or `:memory:`
-   * @param log where failures are logged, once per kind
+   * @param options the log, and what to do with a corrupt file
    * @returns the open file
-   * @throws a `StorageError` when the file is corrupt, read-only or on a full disk
+   * @throws a `StorageError` when the file is corrupt (unless set aside), read-only or on a full disk
    */
-  static open(path: string, log: Logger | undefined): SqliteFile {
+  static open(path: string, options: SqliteFileOptions = {}): SqliteFile {
     try {
-      return new SqliteFile(path, openDatabase(path), log);
+      return new SqliteFile(path, openDatabase(path), options);
     } catch (e) {
-      throw storageError(e, path);
+      const error = storageError(e, path);
+      if (problemOf(error) !== "corrupt" || !options.setAsideCorrupt) throw error;
+      const aside = setAside(path, new Date((options.now ?? Date.now)()));
+      options.log?.error(corruptLine(path, error, aside, "all-time stats start again"));
+      return new SqliteFile(path, openDatabase(path), options);
     }
   }
 
@@ -94,7 +114,7 @@ export class SqliteFile {
       } catch {
         // The file cannot be read either: the first error says why.
       }
-      throw this.#problems.report(storageError(e, this.path));
+      throw this.#failure(e);
     }
   }
 
@@ -108,7 +128,34 @@ export class SqliteFile {
     try {
       return read();
     } catch (e) {
-      throw this.#problems.report(storageError(e, this.path));
+      throw this.#failure(e);
+    }
+  }
+
+  /**
+   * The error to throw for `e`, logged once per kind. A corrupt file is first
+   * set aside for a fresh one (when asked): the next call works again.
+   */
+  #failure(e: unknown): unknown {
+    const error = storageError(e, this.path);
+    if (!(error instanceof StorageError)) return error;
+    if (error.problem !== "corrupt" || !this.#setAsideCorrupt) return this.#problems.report(error);
+    try {
+      this.#db.close();
+      const aside = setAside(this.path, new Date(this.#now()));
+      const restored = this.#reopen();
+      this.#log?.error(
+        corruptLine(
+          this.path,
+          error,
+          aside,
+          restored ? "the all-time stats were kept" : "all-time stats start again",
+        ),
+      );
+      error.reported = this.#log !== undefined;
+      return error;
+    } catch (again) {
+      return this.#problems.report(storageError(again, this.path));
     }
   }
 
@@ -125,6 +172,21 @@ export class SqliteFile {
     if (found === this.#identity) return;
     this.#db.close();
     this.#forgetSidecars();
+    const restored = this.#reopen();
+    this.#log?.error(
+      `Cache database ${this.path} was ${found === undefined ? "deleted" : "replaced"} ` +
+        `while the proxy was running: now using ${
+          found === undefined ? "a new, empty one" : "the new file"
+        } there` + (restored ? "; the all-time stats were written back into it" : ""),
+    );
+  }
+
+  /**
+   * Opens the file at `path` again after the old connection was closed.
+   *
+   * @returns whether the all-time counters were written back into it
+   */
+  #reopen(): boolean {
     try {
       this.#db = openDatabase(this.path);
     } catch (e) {
@@ -135,13 +197,7 @@ export class SqliteFile {
     }
     this.#sql = prepareStatements(this.#db);
     this.#remember();
-    const restored = this.read(() => this.onReplaced());
-    this.#log?.error(
-      `Cache database ${this.path} was ${found === undefined ? "deleted" : "replaced"} ` +
-        `while the proxy was running: now using ${
-          found === undefined ? "a new, empty one" : "the new file"
-        } there` + (restored ? "; the all-time stats were written back into it" : ""),
-    );
+    return this.read(() => this.onReplaced());
   }
 
   #remember(): void {
@@ -171,4 +227,12 @@ export class SqliteFile {
   close(): void {
     this.#db.close();
   }
+}
+
+/** The one line that says a corrupt file was set aside. */
+function corruptLine(path: string, error: unknown, aside: string, stats: string): string {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  return `Cache database ${path} is corrupt (${(cause as Error).message}): moved it aside to ` +
+    `${aside} and started on a fresh, empty one${stats ? `; ${stats}` : ""}. Its answers are ` +
+    `no longer served; delete the moved file once you do not need it`;
 }

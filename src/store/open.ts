@@ -11,7 +11,6 @@ import type { Logger } from "../log.ts";
 import { FailOpenStore } from "./fail_open.ts";
 import type { RedisStore } from "./redis.ts";
 import { exists } from "../fs.ts";
-import { setAside } from "./_sqlite_schema.ts";
 import { SqliteStore } from "./sqlite.ts";
 import { problemOf } from "./storage_error.ts";
 import type { CacheStore } from "./store.ts";
@@ -93,25 +92,17 @@ function notOpened(config: Config, e: unknown): Error {
  * broken cache never keeps the proxy from serving.
  */
 function openSqlite(config: Config, log: Logger, now: () => number): SqliteStore {
-  const options = { maxEntries: config.maxEntries, log };
   try {
-    return SqliteStore.open(config.dbPath, options);
+    return SqliteStore.open(config.dbPath, {
+      maxEntries: config.maxEntries,
+      log,
+      now,
+      setAsideCorrupt: true,
+    });
   } catch (e) {
     if (problemOf(e) === undefined) throw notOpened(config, e);
-    if (problemOf(e) !== "corrupt") throw e; // it says what happened and what to do
-    const aside = setAside(config.dbPath, new Date(now()));
-    log.error(
-      `Cache database ${config.dbPath} is corrupt (${messageOf(e)}): moved it aside to ` +
-        `${aside} and started on a fresh, empty one. Its answers are no longer served and ` +
-        `all-time stats start again; delete the moved file once you do not need it`,
-    );
-    return SqliteStore.open(config.dbPath, options);
+    throw e; // it says what happened and what to do
   }
-}
-
-function messageOf(e: unknown): string {
-  const cause = (e as Error).cause;
-  return cause instanceof Error ? cause.message : (e as Error).message;
 }
 
 /**

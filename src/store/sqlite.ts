@@ -16,13 +16,15 @@
  * failed write leaves the counts as the file has them. A `cache.db` deleted
  * or replaced while the store is open is noticed before the next write (and
  * at least once a second): the store opens a new file there and writes the
- * all-time counters back into it.
+ * all-time counters back into it. With `setAsideCorrupt` (the proxy), a file
+ * found corrupt, at open or later, is moved aside the same way.
  *
  * @module
  */
 import type { Logger } from "../log.ts";
 import { Lru } from "../lru.ts";
 import { SqliteFile } from "./_sqlite_file.ts";
+import { problemOf } from "./storage_error.ts";
 import { type Statements, toEntry, toMeta } from "./_sqlite_schema.ts";
 import type {
   CacheEntry,
@@ -52,6 +54,11 @@ export interface SqliteStoreOptions {
   readonly syncEveryMs?: number;
   /** Where failures of the file and its replacement are logged, once per kind. */
   readonly log?: Logger;
+  /**
+   * A file found corrupt (at open or later) is moved aside as `cache.db.corrupt-<time>`
+   * and a fresh one takes its place; otherwise opening it fails. @default false
+   */
+  readonly setAsideCorrupt?: boolean;
 }
 
 /** A {@link CacheStore} in one SQLite file. */
@@ -76,7 +83,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     this.#maxEntries = options.maxEntries;
     this.#hot = new Lru(options.hotBytes ?? 64 * 1024 * 1024);
     this.#syncEveryMs = options.syncEveryMs ?? 1;
-    [this.#count, this.#bytes] = this.#countRows();
+    [this.#count, this.#bytes] = file.read(() => this.#countRows());
     this.#dataVersion = this.#readDataVersion();
     file.onReplaced = () => this.#replaced();
     this.#flushTimer = setInterval(() => this.#tick(), options.flushEveryMs ?? 1000);
@@ -93,10 +100,14 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
    * @throws a `StorageError` when the file is corrupt, read-only or on a full disk
    */
   static open(path: string, options: SqliteStoreOptions): SqliteStore {
-    const file = SqliteFile.open(path, options.log);
+    const file = SqliteFile.open(path, options);
     try {
       return new SqliteStore(file, options);
     } catch (e) {
+      // Found corrupt by the first count, the file was set aside if asked: count the fresh one.
+      if (options.setAsideCorrupt && problemOf(e) === "corrupt") {
+        return new SqliteStore(file, options);
+      }
       file.close();
       throw e;
     }

@@ -84,8 +84,8 @@ const ADVICE: Readonly<
     `holds ${dir} (delete files you do not need there), lower CACHE_MAX_ENTRIES, or set ` +
     `CACHE_HOME to a folder on a disk with room`,
   corrupt: (path, _dir, detail) =>
-    `Database corrupt: the cache at ${path} cannot be read (${detail}); restart the proxy: ` +
-    `it sets the file aside as ${basename(path)}.corrupt-<time> and starts on a fresh one`,
+    `Database corrupt: the cache at ${path} cannot be read (${detail}); start (or restart) ` +
+    `the proxy: it sets the file aside as ${basename(path)}.corrupt-<time> and starts a fresh one`,
   "read-only": (path, dir, detail) =>
     `Read-only: cannot write the cache at ${path} (${detail}); make ${dir} and the ` +
     `cache.db* files in it writable by this user, or set CACHE_HOME to a writable folder`,

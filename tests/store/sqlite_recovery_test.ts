@@ -79,7 +79,7 @@ Deno.test("openStore() sets a corrupt cache.db aside and starts on a fresh one",
     await Deno.writeTextFile(config.dbPath, "not a database at all\n".repeat(500));
     await assert.rejects(
       openForCommand(config),
-      /^StorageError: Database corrupt: .*file is not a database.*restart the proxy/,
+      /^StorageError: Database corrupt: .*file is not a database.*start \(or restart\) the proxy/,
     );
     assert.deepEqual(await Array.fromAsync(Deno.readDir(home.path), (e) => e.name), ["cache.db"]);
   });
@@ -187,4 +187,46 @@ Deno.test("SqliteStore notices a cache.db deleted under it and recreates it, cou
       await store.close();
     }
   });
+});
+
+Deno.test("a cache.db found corrupt while in use is set aside for a fresh one, counters kept", async () => {
+  await using home = await tempHome("sqlite_recovery_");
+  const path = `${home.path}/cache.db`;
+  await realDatabase(path, 60);
+  const lines: string[] = [];
+  const store = SqliteStore.open(path, {
+    maxEntries: 1000,
+    log: logTo(lines),
+    setAsideCorrupt: true,
+    now: () => AT,
+    flushEveryMs: 1e9,
+  });
+  try {
+    await store.readCounters();
+    await store.addCounters(new Map([["calls\tHIT\tm", 4]]));
+    assert.equal(await store.count(), 60);
+    // Damage the pages past the first few: the schema and what the count read stay whole.
+    const size = (await Deno.stat(path)).size;
+    using file = await Deno.open(path, { write: true });
+    await file.seek(Math.floor(size * 0.3), Deno.SeekMode.Start);
+    await file.write(new Uint8Array(Math.floor(size * 0.6)).fill(0xff));
+
+    await assert.rejects(store.get("old30"), /Database corrupt/);
+    const errors = lines.filter((line) => line.includes(" ERROR "));
+    assert.equal(errors.length, 1, lines.join("\n"));
+    assert.ok(
+      errors[0]!.includes(
+        `is corrupt (database disk image is malformed): moved it aside to ${home.path}/${ASIDE} and started on a fresh, empty one; the all-time stats were kept`,
+      ),
+      errors[0],
+    );
+    assert.ok(await exists(`${home.path}/${ASIDE}`));
+    assert.equal(await store.count(), 0);
+    assert.equal(await store.get("old31"), undefined, "a miss, from the fresh file");
+    await store.put(newEntry("new"));
+    assert.ok(await store.get("new"));
+    assert.deepEqual(inFile(path), { keys: ["new"], counters: { "calls\tHIT\tm": 4 } });
+  } finally {
+    await store.close();
+  }
 });
