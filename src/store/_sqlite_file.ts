@@ -34,7 +34,10 @@ const SIDECARS = ["-wal", "-shm"] as const;
 export class SqliteFile {
   /** The database path, or `:memory:`. */
   readonly path: string;
-  /** Runs after a new file was opened in place of a deleted or replaced one; true if it restored something worth saying. */
+  /**
+   * Runs once a new file is open in place of a deleted, replaced or corrupt
+   * one; returns true when it wrote the all-time counters back into it.
+   */
   onReplaced: () => boolean = () => false;
   #db: DatabaseSync;
   #sql: Statements;
