@@ -34,11 +34,8 @@ const SIDECARS = ["-wal", "-shm"] as const;
 export class SqliteFile {
   /** The database path, or `:memory:`. */
   readonly path: string;
-  /**
-   * Runs once a new file is open in place of a deleted, replaced or corrupt
-   * one; returns true when it wrote the all-time counters back into it.
-   */
-  onReplaced: () => boolean = () => false;
+  /** Runs once a new file is open in place of a deleted, replaced or corrupt one. */
+  onReplaced: () => void = () => {};
   #db: DatabaseSync;
   #sql: Statements;
   /** Which file the connection has open; see {@link SqliteFile.check}. */
@@ -49,6 +46,8 @@ export class SqliteFile {
   #problems: ProblemLog;
   #setAsideCorrupt: boolean;
   #now: () => number;
+  /** The all-time counters as last read plus what was added since, to write into a new file. */
+  #counters = new Map<string, number>();
 
   private constructor(path: string, db: DatabaseSync, options: SqliteFileOptions) {
     this.path = path;
@@ -80,11 +79,6 @@ export class SqliteFile {
       options.log?.error(corruptLine(path, error, aside, "all-time stats start again"));
       return new SqliteFile(path, openDatabase(path), options);
     }
-  }
-
-  /** The connection (replaced when the file is). */
-  get db(): DatabaseSync {
-    return this.#db;
   }
 
   /** The prepared statements of the current connection. */
@@ -133,6 +127,32 @@ export class SqliteFile {
     } catch (e) {
       throw this.#failure(e);
     }
+  }
+
+  /**
+   * Adds to the ledger's counters, in one transaction.
+   *
+   * @param deltas what to add to each counter
+   */
+  addCounters(deltas: ReadonlyMap<string, number>): void {
+    this.transaction(() => {
+      for (const [name, value] of deltas) this.#sql.addCounter.run(name, value);
+    }, () => {});
+    for (const [name, value] of deltas) {
+      this.#counters.set(name, (this.#counters.get(name) ?? 0) + value);
+    }
+  }
+
+  /**
+   * Reads the ledger's counters, and keeps them to write into a new file if this one goes.
+   *
+   * @returns every counter
+   */
+  readCounters(): Map<string, number> {
+    const rows = this.read(() => this.#sql.counters.all());
+    const counters = new Map(rows.map((r) => [String(r.name), Number(r.value)]));
+    this.#counters = new Map(counters);
+    return counters;
   }
 
   /**
@@ -200,7 +220,22 @@ export class SqliteFile {
     }
     this.#sql = prepareStatements(this.#db);
     this.#remember();
-    return this.read(() => this.onReplaced());
+    this.read(() => this.onReplaced());
+    return this.read(() => this.#restoreCounters());
+  }
+
+  /** Writes the all-time counters into a new file that has none; true if it did. */
+  #restoreCounters(): boolean {
+    if (this.#counters.size === 0 || this.#sql.counters.all().length > 0) return false;
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const [name, value] of this.#counters) this.#sql.addCounter.run(name, value);
+      this.#db.exec("COMMIT");
+      return true;
+    } catch (e) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw e;
+    }
   }
 
   #remember(): void {

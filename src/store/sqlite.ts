@@ -64,8 +64,6 @@ export interface SqliteStoreOptions {
 /** A {@link CacheStore} in one SQLite file. */
 export class SqliteStore implements CacheStore, AsyncDisposable {
   #file: SqliteFile;
-  /** The all-time counters as last read plus what was added since, to rewrite into a new file. */
-  #counters = new Map<string, number>();
   #now: () => number;
   #maxEntries: number;
   #count: number;
@@ -275,23 +273,11 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   addCounters(deltas: ReadonlyMap<string, number>): Promise<void> {
-    return settle(() => {
-      this.#transaction(() => {
-        for (const [name, value] of deltas) this.#sql.addCounter.run(name, value);
-      });
-      for (const [name, value] of deltas) {
-        this.#counters.set(name, (this.#counters.get(name) ?? 0) + value);
-      }
-    });
+    return settle(() => this.#file.addCounters(deltas));
   }
 
   readCounters(): Promise<Map<string, number>> {
-    return settle(() => {
-      const rows = this.#file.read(() => this.#sql.counters.all());
-      const counters = new Map(rows.map((r) => [String(r.name), Number(r.value)]));
-      this.#counters = new Map(counters);
-      return counters;
-    });
+    return settle(() => this.#file.readCounters());
   }
 
   prune(olderThan: number): Promise<number> {
@@ -404,27 +390,11 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   /** A new file took the old one's place: nothing in memory describes it any more. */
-  #replaced(): boolean {
+  #replaced(): void {
     this.#hot.clear();
     this.#pendingHits.clear();
     [this.#count, this.#bytes] = this.#countRows();
     this.#dataVersion = this.#readDataVersion();
-    return this.#restoreCounters();
-  }
-
-  /** Writes the all-time counters into a new file that has none; true if it did. */
-  #restoreCounters(): boolean {
-    if (this.#counters.size === 0 || this.#sql.counters.all().length > 0) return false;
-    const db = this.#file.db;
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      for (const [name, value] of this.#counters) this.#sql.addCounter.run(name, value);
-      db.exec("COMMIT");
-      return true;
-    } catch (e) {
-      if (db.isTransaction) db.exec("ROLLBACK");
-      throw e;
-    }
   }
 
   get #sql(): Statements {
