@@ -77,7 +77,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   // Expired entries stay for CACHE_STALE_SEC more, for stale-if-error.
   const prune = () => store.prune(Date.now() - config.staleSec * 1000);
   const pruner = setInterval(() => prune().catch(() => {}), PRUNE_EVERY_MS);
-  await prune();
+  await prune().catch(() => {}); // the store has logged why; serving matters more
   const stopped = stopSignal(); // before the listening line: a supervisor may signal right after it
   await writePid(config, Deno.pid).catch((e) =>
     log.error(

@@ -11,8 +11,8 @@ import { runServe, spawnServe } from "../support/process.ts";
 import { eventually, tempHome } from "../support/harness.ts";
 import { needsMount, tinyDisk } from "../support/tiny_disk.ts";
 
-function serve(home: string, upstream: string) {
-  return spawnServe({ CACHE_HOME: home, CACHE_PORT: "0", CACHE_UPSTREAM: upstream });
+function serve(home: string, upstream: string, env: Record<string, string> = {}) {
+  return spawnServe({ CACHE_HOME: home, CACHE_PORT: "0", CACHE_UPSTREAM: upstream, ...env });
 }
 
 /** Sends a message request; returns its x-cache label after reading the body. */
@@ -134,6 +134,27 @@ Deno.test({
     assert.equal(errors.length, 1, `one error line:\n${errors.join("\n")}`);
     assert.match(errors[0]!, /ERROR Disk full: cannot write the cache at \S+cache\.db \(/);
     assert.ok(errors[0]!.includes(`free space on the disk that holds ${disk.path}`), errors[0]);
+  },
+});
+
+Deno.test({
+  name: "serve restarts on a full disk whose expired entries cannot be pruned, and serves",
+  ...needsMount(),
+  async fn() {
+    await using mock = await startMockAnthropic();
+    await using disk = await tinyDisk(1024);
+    const env = { CACHE_TTL_SEC: "1", CACHE_STALE_SEC: "0" };
+    {
+      await using proxy = await serve(disk.path, mock.url, env);
+      for (let i = 0; i < 40; i++) await call(proxy.url, `[mock:big:16384] filling ${i}`);
+      await proxy.stop();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // every entry is now expired
+    await using proxy = await serve(disk.path, mock.url, env);
+    assert.equal(await call(proxy.url, "after the restart"), "MISS");
+    const out = await proxy.stop();
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(errorLines(out).join("\n"), /ERROR Disk full: cannot write the cache at/);
   },
 });
 
