@@ -81,8 +81,8 @@ const ADVICE: Readonly<
 > = {
   full: (path, dir, detail) =>
     `Disk full: cannot write the cache at ${path} (${detail}); free space on the disk that ` +
-    `holds ${dir} (delete files you do not need there), lower CACHE_MAX_ENTRIES, or set ` +
-    `CACHE_HOME to a folder on a disk with room`,
+    `holds ${dir} (delete files you do not need there) or set CACHE_HOME to a folder on a ` +
+    `disk with room; a lower CACHE_MAX_ENTRIES keeps the cache smaller from then on`,
   corrupt: (path, _dir, detail) =>
     `Database corrupt: the cache at ${path} cannot be read (${detail}); start (or restart) ` +
     `the proxy: it sets the file aside as ${basename(path)}.corrupt-<time> and starts a fresh one`,
