@@ -31,6 +31,13 @@ async function call(base: string, prompt: string): Promise<string | null> {
   return res.headers.get("x-cache");
 }
 
+/** Sends `calls` distinct requests whose 16 KiB answers fill a tiny disk; returns their labels. */
+async function fillUp(base: string, calls: number): Promise<(string | null)[]> {
+  const labels = [];
+  for (let i = 0; i < calls; i++) labels.push(await call(base, `[mock:big:16384] filling ${i}`));
+  return labels;
+}
+
 function errorLines(output: { stdout: string; stderr: string }): string[] {
   return `${output.stdout}\n${output.stderr}`.split("\n").filter((line) => / ERROR /.test(line));
 }
@@ -120,9 +127,7 @@ Deno.test({
     await using disk = await tinyDisk(1024);
     await using proxy = await serve(disk.path, mock.url);
     const calls = 40;
-    for (let i = 0; i < calls; i++) {
-      assert.equal(await call(proxy.url, `[mock:big:16384] filling ${i}`), "MISS");
-    }
+    assert.deepEqual(await fillUp(proxy.url, calls), Array(calls).fill("MISS"));
     assert.equal(mock.count("/v1/messages"), calls);
     const rows = rowsInFile(`${disk.path}/cache.db`);
     assert.ok(rows < calls, `the disk filled up (${rows} of ${calls} stored)`);
@@ -146,7 +151,7 @@ Deno.test({
     const env = { CACHE_TTL_SEC: "1", CACHE_STALE_SEC: "0" };
     {
       await using proxy = await serve(disk.path, mock.url, env);
-      for (let i = 0; i < 40; i++) await call(proxy.url, `[mock:big:16384] filling ${i}`);
+      await fillUp(proxy.url, 40);
       await proxy.stop();
     }
     await new Promise((resolve) => setTimeout(resolve, 1100)); // every entry is now expired
