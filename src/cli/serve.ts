@@ -65,11 +65,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   try {
     ({ store, where } = await openStore(config, log));
   } catch (e) {
-    startupError(
-      log,
-      `cannot open the cache at ${config.dbPath} (${(e as Error).message}); ` +
-        `make CACHE_HOME (${config.home}) a writable folder`,
-    );
+    startupError(log, (e as Error).message); // it names the file and what to do
     return 1;
   }
   const stats = await openStats(store, config, log);
@@ -82,7 +78,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   // Expired entries stay for CACHE_STALE_SEC more, for stale-if-error.
   const prune = () => store.prune(Date.now() - config.staleSec * 1000);
   const pruner = setInterval(() => prune().catch(() => {}), PRUNE_EVERY_MS);
-  await prune();
+  await prune().catch(() => {}); // the store has logged why; serving matters more
   const stopped = stopSignal(); // before the listening line: a supervisor may signal right after it
   await writePid(config, Deno.pid).catch((e) =>
     log.error(

@@ -13,6 +13,7 @@ import type { Logger } from "../log.ts";
 import type { CallKind } from "../stats/events.ts";
 import type { Stats } from "../stats/stats.ts";
 import { NO_USAGE } from "../values/usage.ts";
+import { StorageError } from "../store/storage_error.ts";
 import type { CacheEntry, CacheStore } from "../store/store.ts";
 import { readBody } from "./body.ts";
 import {
@@ -164,7 +165,7 @@ async function read(
   try {
     return await get();
   } catch (e) {
-    ctx.log.error(`Cache read failed, serving from upstream: ${(e as Error).message}`);
+    logStoreFailure(ctx, "Cache read failed, serving from upstream", e);
     return undefined;
   }
 }
@@ -340,9 +341,14 @@ async function record(
   try {
     await ctx.store.put(entry, plan.aliases);
   } catch (e) {
-    ctx.log.error(
-      `Cache write failed, the answer was served but not kept: ${(e as Error).message}`,
-    );
+    logStoreFailure(ctx, "Cache write failed, the answer was served but not kept", e);
   }
   return outcome;
+}
+
+/** At error level, unless the store logged this kind of failure already (once, not per call). */
+function logStoreFailure(ctx: MessagesContext, what: string, e: unknown): void {
+  const line = `${what}: ${(e as Error).message}`;
+  if (e instanceof StorageError && e.reported) ctx.log.debug(line);
+  else ctx.log.error(line);
 }

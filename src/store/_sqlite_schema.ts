@@ -69,6 +69,16 @@ type Row = Record<string, SQLInputValue>;
 export function openDatabase(path: string): DatabaseSync {
   if (path !== ":memory:") createPrivateFile(path);
   const db = new DatabaseSync(path);
+  try {
+    prepareFile(db);
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+function prepareFile(db: DatabaseSync): void {
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
   db.exec(SCHEMA);
   const columns = new Set(
@@ -78,7 +88,47 @@ export function openDatabase(path: string): DatabaseSync {
     if (!columns.has(column)) db.exec(ddl);
   }
   db.exec(LATER_INDEXES);
-  return db;
+}
+
+/**
+ * Which file is at `path` now: device and inode, so that a file deleted or
+ * replaced under an open connection is noticed (only whether one exists where
+ * the system has no inodes).
+ *
+ * @param path the database file
+ * @returns an identity to compare, or undefined when there is no file
+ */
+export function fileIdentity(path: string): string | undefined {
+  try {
+    const info = Deno.statSync(path);
+    return `${info.dev}:${info.ino ?? ""}`;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Moves a database that cannot be read out of the way, with its `-wal` and
+ * `-shm` files, as `<name>.corrupt-<time>` (`-wal`, `-shm`), so that a fresh one
+ * can take its place and the old one stays for inspection.
+ *
+ * @param path the database file
+ * @param at when, for the new name
+ * @returns the new path of the database file
+ */
+export function setAside(path: string, at: Date): string {
+  const stamp = at.toISOString().replace(/\.\d+Z$/, "Z").replaceAll(":", "-");
+  const aside = `${path}.corrupt-${stamp}`;
+  Deno.renameSync(path, aside);
+  for (const suffix of ["-wal", "-shm"]) {
+    try {
+      Deno.renameSync(path + suffix, aside + suffix);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return aside;
 }
 
 const SQL = {

@@ -2,6 +2,7 @@
  * Opens the store a configuration names: the embedded SQLite file, or a Redis
  * store shared by a fleet, wrapped so that the proxy fails open while Redis is
  * unreachable (at start or later) and resumes caching by itself when it is back.
+ * A SQLite file that is corrupt is set aside and the proxy starts on a fresh one.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { FailOpenStore } from "./fail_open.ts";
 import type { RedisStore } from "./redis.ts";
 import { exists } from "../fs.ts";
 import { SqliteStore } from "./sqlite.ts";
+import { problemOf } from "./storage_error.ts";
 import type { CacheStore } from "./store.ts";
 
 /** An open store and how to name it in the start-up line. */
@@ -24,18 +26,28 @@ export interface OpenStore {
  * Opens the configured store.
  *
  * @param config the configuration (`storeUrl`, `dbPath`, `maxEntries`, `staleSec`)
- * @param log where a Redis outage is reported, once per outage
+ * @param log where a Redis outage, a failing disk or a corrupt file set aside is reported
+ * @param now the clock that names a corrupt file set aside @default Date.now
  * @returns the store, ready to serve (degraded when Redis is down)
- * @throws when the SQLite file cannot be opened
+ * @throws when the SQLite file cannot be opened (read-only, disk full), saying what to do
  */
-export async function openStore(config: Config, log: Logger): Promise<OpenStore> {
+export async function openStore(
+  config: Config,
+  log: Logger,
+  now: () => number = Date.now,
+): Promise<OpenStore> {
   if (config.storeUrl === undefined) {
-    return {
-      store: SqliteStore.open(config.dbPath, { maxEntries: config.maxEntries }),
-      where: config.dbPath,
-    };
+    return { store: openSqlite(config, log, now), where: config.dbPath };
   }
-  const store = new FailOpenStore(await openRedis(config, config.storeUrl), log);
+  let redis: RedisStore;
+  try {
+    redis = await openRedis(config, config.storeUrl);
+  } catch (e) {
+    throw new Error(
+      `cannot open the cache at ${redactUrl(config.storeUrl)} (${(e as Error).message})`,
+    );
+  }
+  const store = new FailOpenStore(redis, log);
   await store.check();
   return { store, where: `${redactUrl(config.storeUrl)} (shared)` };
 }
@@ -62,10 +74,34 @@ export async function openForCommand(config: Config, create = false): Promise<Op
       where: config.dbPath,
     };
   } catch (e) {
-    throw new Error(
-      `cannot open the cache at ${config.dbPath} (${(e as Error).message}); ` +
-        `check that CACHE_HOME (${config.home}) is a readable, writable folder`,
-    );
+    if (problemOf(e) !== undefined) throw e; // it says what happened and what to do
+    throw notOpened(config, e);
+  }
+}
+
+function notOpened(config: Config, e: unknown): Error {
+  return new Error(
+    `cannot open the cache at ${config.dbPath} (${(e as Error).message}); ` +
+      `check that CACHE_HOME (${config.home}) is a readable, writable folder`,
+  );
+}
+
+/**
+ * The SQLite store; a file that is not a database, or is damaged, is moved
+ * aside (logged once, at error level) and a fresh one takes its place, so a
+ * broken cache never keeps the proxy from serving.
+ */
+function openSqlite(config: Config, log: Logger, now: () => number): SqliteStore {
+  try {
+    return SqliteStore.open(config.dbPath, {
+      maxEntries: config.maxEntries,
+      log,
+      now,
+      setAsideCorrupt: true,
+    });
+  } catch (e) {
+    if (problemOf(e) === undefined) throw notOpened(config, e);
+    throw e; // it says what happened and what to do
   }
 }
 

@@ -11,17 +11,21 @@
  * `syncEveryMs` (1 ms): the check costs ~2.5 µs, a tenth of a hit, and a
  * write by another process is seen within that millisecond.
  *
+ * A failure of the file (disk full, corrupt, read-only, locked) is thrown as a
+ * `StorageError` that says what to do, and logged once per kind; a
+ * failed write leaves the counts as the file has them. A `cache.db` deleted
+ * or replaced while the store is open is noticed before the next write (and
+ * at least once a second): the store opens a new file there and writes the
+ * all-time counters back into it. With `setAsideCorrupt` (the proxy), a file
+ * found corrupt, at open or later, is moved aside the same way.
+ *
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { Logger } from "../log.ts";
 import { Lru } from "../lru.ts";
-import {
-  openDatabase,
-  prepareStatements,
-  type Statements,
-  toEntry,
-  toMeta,
-} from "./_sqlite_schema.ts";
+import { SqliteFile } from "./_sqlite_file.ts";
+import { problemOf } from "./storage_error.ts";
+import { type Statements, toEntry, toMeta } from "./_sqlite_schema.ts";
 import type {
   CacheEntry,
   CacheStore,
@@ -48,11 +52,18 @@ export interface SqliteStoreOptions {
   readonly hotBytes?: number;
   /** Reads notice other processes' writes after at most this many ms. @default 1 */
   readonly syncEveryMs?: number;
+  /** Where failures of the file and its replacement are logged, once per kind. */
+  readonly log?: Logger;
+  /**
+   * A file found corrupt (at open or later) is moved aside as `cache.db.corrupt-<time>`
+   * and a fresh one takes its place; otherwise opening it fails. @default false
+   */
+  readonly setAsideCorrupt?: boolean;
 }
 
 /** A {@link CacheStore} in one SQLite file. */
 export class SqliteStore implements CacheStore, AsyncDisposable {
-  #db: DatabaseSync;
+  #file: SqliteFile;
   #now: () => number;
   #maxEntries: number;
   #count: number;
@@ -63,18 +74,17 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   #syncEveryMs: number;
   #syncedAt = -Infinity;
   #flushTimer: ReturnType<typeof setInterval>;
-  #sql: Statements;
 
-  private constructor(db: DatabaseSync, options: SqliteStoreOptions) {
-    this.#db = db;
+  private constructor(file: SqliteFile, options: SqliteStoreOptions) {
+    this.#file = file;
     this.#now = options.now ?? Date.now;
     this.#maxEntries = options.maxEntries;
     this.#hot = new Lru(options.hotBytes ?? 64 * 1024 * 1024);
     this.#syncEveryMs = options.syncEveryMs ?? 1;
-    this.#sql = prepareStatements(db);
-    [this.#count, this.#bytes] = this.#countRows();
+    [this.#count, this.#bytes] = file.read(() => this.#countRows());
     this.#dataVersion = this.#readDataVersion();
-    this.#flushTimer = setInterval(() => this.#flushHits(), options.flushEveryMs ?? 1000);
+    file.onReplaced = () => this.#replaced();
+    this.#flushTimer = setInterval(() => this.#tick(), options.flushEveryMs ?? 1000);
     Deno.unrefTimer(Number(this.#flushTimer));
   }
 
@@ -85,37 +95,58 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
    * @param path where the database lives
    * @param options the entry cap and clock
    * @returns the open store
+   * @throws a `StorageError` when the file is corrupt, read-only or on a full disk
    */
   static open(path: string, options: SqliteStoreOptions): SqliteStore {
-    return new SqliteStore(openDatabase(path), options);
+    const file = SqliteFile.open(path, options);
+    try {
+      return new SqliteStore(file, options);
+    } catch (e) {
+      // Found corrupt by the first count, the file was set aside if asked: count the fresh one.
+      if (options.setAsideCorrupt && problemOf(e) === "corrupt") {
+        return new SqliteStore(file, options);
+      }
+      file.close();
+      throw e;
+    }
   }
 
   get(key: string): Promise<CacheEntry | undefined> {
+    try {
+      return Promise.resolve(this.#get(key));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #get(key: string): CacheEntry | undefined {
     const now = this.#now();
     const tick = performance.now();
     if (tick - this.#syncedAt >= this.#syncEveryMs) {
       this.#syncedAt = tick;
-      this.#syncWithOtherWriters();
+      this.#file.read(() => this.#syncWithOtherWriters());
     }
     let entry = this.#hot.get(key);
     if (entry === undefined) {
-      entry = this.#read(key, now);
-      if (!entry) return Promise.resolve(undefined);
+      entry = this.#file.read(() => this.#read(key, now));
+      if (!entry) return undefined;
       this.#hot.set(key, entry, entry.body.byteLength + (entry.request?.byteLength ?? 0) + 256);
     } else if (entry.expiresAt <= now) {
       this.#hot.delete(key);
-      return Promise.resolve(undefined);
+      return undefined;
     }
     this.#countHit(entry.key, now);
-    return Promise.resolve(entry);
+    return entry;
   }
 
   /** Reads the file directly: stale reads are rare (upstream failing), so no hot tier. */
   getStale(key: string, graceMs: number): Promise<CacheEntry | undefined> {
-    const now = this.#now();
-    const entry = this.#read(key, now - (graceMs > 0 ? graceMs : 0));
-    if (entry) this.#countHit(entry.key, now);
-    return Promise.resolve(entry);
+    return settle(() => {
+      const now = this.#now();
+      const entry = this.#file.read(() => this.#read(key, now - (graceMs > 0 ? graceMs : 0)));
+      if (entry) this.#countHit(entry.key, now);
+      return entry;
+    });
   }
 
   similar(
@@ -165,92 +196,104 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   inspect(key: string): Promise<CacheEntry | undefined> {
-    const row = this.#sql.inspect.get(key);
-    return Promise.resolve(row ? toEntry(row) : undefined);
+    return settle(() => {
+      const row = this.#file.read(() => this.#sql.inspect.get(key));
+      return row ? toEntry(row) : undefined;
+    });
   }
 
   put(entry: NewEntry, aliases: readonly string[] = []): Promise<void> {
-    this.#syncWithOtherWriters();
-    for (const key of [entry.key, ...aliases]) this.#hot.delete(key);
-    this.#transaction(() => {
-      const old = this.#sql.exists.get(entry.key);
-      if (old) this.#bytes -= Number(old.size);
-      else this.#count++;
-      this.#bytes += entry.body.byteLength;
-      this.#sql.insert.run(
-        entry.key,
-        entry.status,
-        entry.contentType,
-        entry.model ?? null,
-        entry.path,
-        entry.createdAt,
-        entry.expiresAt,
-        entry.createdAt,
-        entry.body.byteLength,
-        JSON.stringify(entry.usage),
-        entry.snippet,
-        entry.namespace,
-        JSON.stringify(entry.timing),
-        entry.body,
-        entry.request ?? null,
-      );
-      for (const alias of aliases) this.#sql.insertAlias.run(alias, entry.key);
-      this.#evictOverCap(entry.key);
+    return settle(() => {
+      this.#file.read(() => this.#syncWithOtherWriters());
+      for (const key of [entry.key, ...aliases]) this.#hot.delete(key);
+      this.#transaction(() => {
+        const old = this.#sql.exists.get(entry.key);
+        if (old) this.#bytes -= Number(old.size);
+        else this.#count++;
+        this.#bytes += entry.body.byteLength;
+        this.#sql.insert.run(
+          entry.key,
+          entry.status,
+          entry.contentType,
+          entry.model ?? null,
+          entry.path,
+          entry.createdAt,
+          entry.expiresAt,
+          entry.createdAt,
+          entry.body.byteLength,
+          JSON.stringify(entry.usage),
+          entry.snippet,
+          entry.namespace,
+          JSON.stringify(entry.timing),
+          entry.body,
+          entry.request ?? null,
+        );
+        for (const alias of aliases) this.#sql.insertAlias.run(alias, entry.key);
+        this.#evictOverCap(entry.key);
+      });
     });
-    return Promise.resolve();
   }
 
   delete(key: string): Promise<boolean> {
-    const removed = this.#transaction(() => this.#deleteEntry(key));
-    return Promise.resolve(removed);
+    return settle(() => {
+      return this.#transaction(() => this.#deleteEntry(key));
+    });
   }
 
   list(options: ListOptions = {}): Promise<EntrySummary[]> {
-    const prefix = options.keyPrefix ?? "";
-    const query = options.query ?? "";
-    const rows = this.#sql.list.all(
-      prefix,
-      `${prefix}\uffff`,
-      query,
-      query,
-      options.limit ?? 100,
-      options.offset ?? 0,
-    );
-    return Promise.resolve(rows.map((row) => ({ ...toMeta(row), size: Number(row.size) })));
+    return settle(() => {
+      const prefix = options.keyPrefix ?? "";
+      const query = options.query ?? "";
+      const rows = this.#file.read(() =>
+        this.#sql.list.all(
+          prefix,
+          `${prefix}\uffff`,
+          query,
+          query,
+          options.limit ?? 100,
+          options.offset ?? 0,
+        )
+      );
+      return rows.map((row) => ({ ...toMeta(row), size: Number(row.size) }));
+    });
   }
 
   count(): Promise<number> {
-    this.#syncWithOtherWriters();
-    return Promise.resolve(this.#count);
+    return settle(() => {
+      this.#file.read(() => this.#syncWithOtherWriters());
+      return this.#count;
+    });
   }
 
   bytes(): Promise<number> {
-    this.#syncWithOtherWriters();
-    return Promise.resolve(this.#bytes);
+    return settle(() => {
+      this.#file.read(() => this.#syncWithOtherWriters());
+      return this.#bytes;
+    });
   }
 
   addCounters(deltas: ReadonlyMap<string, number>): Promise<void> {
-    this.#transaction(() => {
-      for (const [name, value] of deltas) this.#sql.addCounter.run(name, value);
-    });
-    return Promise.resolve();
+    return settle(() => this.#file.addCounters(deltas));
   }
 
   readCounters(): Promise<Map<string, number>> {
-    const rows = this.#sql.counters.all();
-    return Promise.resolve(new Map(rows.map((r) => [String(r.name), Number(r.value)])));
+    return settle(() => this.#file.readCounters());
   }
 
   prune(olderThan: number): Promise<number> {
-    const expired = this.#sql.expired.all(olderThan).map((row) => String(row.key));
-    this.#transaction(() => expired.forEach((key) => this.#deleteEntry(key)));
-    return Promise.resolve(expired.length);
+    return settle(() => {
+      const expired = this.#file.read(() => this.#sql.expired.all(olderThan)).map((row) =>
+        String(row.key)
+      );
+      this.#transaction(() => expired.forEach((key) => this.#deleteEntry(key)));
+      return expired.length;
+    });
   }
 
   close(): Promise<void> {
     clearInterval(this.#flushTimer);
     this.#flushHits();
-    this.#db.close();
+    this.#file.close();
     return Promise.resolve();
   }
 
@@ -274,13 +317,23 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     } else this.#pendingHits.set(key, { at: now, n: 1 });
   }
 
+  /** Once a second: is the file still there, then the batched hit times. Never throws. */
+  #tick(): void {
+    try {
+      this.#file.check();
+    } catch {
+      // Reported by the check; the next tick or write tries again.
+    }
+    this.#flushHits();
+  }
+
   /** Writes batched hit times and counts: one transaction a second, never on the hit path. */
   #flushHits(): void {
     if (this.#pendingHits.size === 0) return;
     try {
       this.#transaction(() => this.#writeHits());
     } catch {
-      // Hit times only steer eviction order; losing one batch is harmless.
+      // Hit times only steer eviction order; losing one batch is harmless (the failure is logged).
     }
   }
 
@@ -330,17 +383,30 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     return [Number(row?.n ?? 0), Number(row?.bytes ?? 0)];
   }
 
+  /** Runs `work` in one write transaction; after a failed one, counts again from the file. */
   #transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = work();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (e) {
-      this.#db.exec("ROLLBACK");
-      // The work kept #count and #bytes as it went; what it undid, count again.
-      [this.#count, this.#bytes] = this.#countRows();
-      throw e;
-    }
+    // The work keeps #count and #bytes as it goes; what a failure undid, count again.
+    return this.#file.transaction(work, () => [this.#count, this.#bytes] = this.#countRows());
+  }
+
+  /** A new file took the old one's place: nothing in memory describes it any more. */
+  #replaced(): void {
+    this.#hot.clear();
+    this.#pendingHits.clear();
+    [this.#count, this.#bytes] = this.#countRows();
+    this.#dataVersion = this.#readDataVersion();
+  }
+
+  get #sql(): Statements {
+    return this.#file.sql;
+  }
+}
+
+/** Runs `work` now; a failure becomes a rejection, as a caller of a promise expects, not a throw. */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (e) {
+    return Promise.reject(e);
   }
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { DatabaseSync } from "node:sqlite";
 import { NO_USAGE } from "../../src/values/usage.ts";
 import type { NewEntry } from "../../src/store/store.ts";
 
@@ -32,4 +33,20 @@ export function newEntry(key: string, overrides: Partial<NewEntry> = {}): NewEnt
     request: undefined,
     ...overrides,
   };
+}
+
+/**
+ * Entries in a SQLite cache file, counted through a read-only connection of its own (not the
+ * store's), to compare with what the store says.
+ *
+ * @param path the cache.db
+ * @returns the number of rows in `entries`
+ */
+export function rowsInFile(path: string): number {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return Number(db.prepare("SELECT count(*) AS n FROM entries").get()?.n);
+  } finally {
+    db.close();
+  }
 }
