@@ -100,7 +100,7 @@ Deno.test("serve notices cache.db deleted while it runs, stores again and keeps 
       () => Promise.resolve(rowsInFile(path) === 3 ? true : undefined),
     );
     const stats = await (await fetch(`${proxy.url}/stats`)).json();
-    assert.equal(stats.cache.entries, 3);
+    assert.equal(stats.store.entries, 3);
     const out = await proxy.stop();
     assert.equal(out.code, 0, out.stderr);
     const errors = errorLines(out);
@@ -132,7 +132,7 @@ Deno.test({
     const rows = rowsInFile(`${disk.path}/cache.db`);
     assert.ok(rows < calls, `the disk filled up (${rows} of ${calls} stored)`);
     const stats = await (await fetch(`${proxy.url}/stats`)).json();
-    assert.equal(stats.cache.entries, rows, "/stats counts what the file holds");
+    assert.equal(stats.store.entries, rows, "/stats counts what the file holds");
     assert.equal(await call(proxy.url, "[mock:big:16384] filling 0"), "HIT", "stored ones replay");
     const out = await proxy.stop();
     const errors = errorLines(out);

@@ -164,7 +164,7 @@ Deno.test({
     const stats = await (await proxy.fetch("/stats")).json();
     const rows = rowsInFile(path);
     assert.ok(rows < calls, `the disk filled up (${rows} of ${calls} stored)`);
-    assert.equal(stats.cache.entries, rows, "/stats counts what the file holds");
+    assert.equal(stats.store.entries, rows, "/stats counts what the file holds");
     const fullLines = storeLines.filter((line) => / ERROR Disk full: /.test(line));
     assert.equal(fullLines.length, 1, "the store says it once");
     const perCall = proxy.logs.filter((line) => / ERROR Cache write failed/.test(line));
