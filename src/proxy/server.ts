@@ -15,6 +15,7 @@ import { VERSION } from "../version.ts";
 import type { Stats } from "../stats/stats.ts";
 import { NO_USAGE } from "../stats/usage.ts";
 import type { CacheStore } from "../store/store.ts";
+import { BodyCutShort } from "./body.ts";
 import { handleEntries } from "./entries.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { Flights } from "./flight.ts";
@@ -113,6 +114,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       }
       throw new HttpError(404, "not_found_error", `No route for ${req.method} ${path}`);
     } catch (e) {
+      if (e instanceof BodyCutShort) log.debug(`${req.method} ${req.url}: ${e.message}`);
       if (e instanceof HttpError) return errorResponse(e);
       log.error(`Unexpected failure on ${req.method} ${req.url}: ${(e as Error).stack ?? e}`);
       return errorResponse(
