@@ -9,13 +9,16 @@ import {
   DEFAULTS,
   type Env,
   flag,
+  headerTimeoutOf,
   hostAndToken,
+  idleTimeoutOf,
   isLoopback,
   lockOf,
   LOG_LEVELS,
   logFile,
   logFormatOf,
   logLevel,
+  maxConnectionsOf,
   maxEntriesOf,
   modeOf,
   nonEmpty,
@@ -187,6 +190,39 @@ export const VARIABLE_RULES: readonly VariableRule[] = [
       };
     },
     fix: (where) => `Set CACHE_STALE_SEC to whole seconds, e.g. 86400 (a day), or 0, in ${where}`,
+  },
+  {
+    name: "CACHE_HEADER_TIMEOUT_SEC",
+    uses: ["CACHE_HEADER_TIMEOUT_SEC"],
+    describe: (vars) => {
+      const sec = headerTimeoutOf(vars);
+      return {
+        value: String(sec),
+        note: sec === 0 ? "off" : "for a client to send a request head",
+      };
+    },
+    fix: (where) => `Set CACHE_HEADER_TIMEOUT_SEC to whole seconds, e.g. 30, or 0, in ${where}`,
+  },
+  {
+    name: "CACHE_IDLE_TIMEOUT_SEC",
+    uses: ["CACHE_IDLE_TIMEOUT_SEC"],
+    describe: (vars) => {
+      const sec = idleTimeoutOf(vars);
+      return {
+        value: String(sec),
+        note: sec === 0 ? "off" : "before an idle connection is closed",
+      };
+    },
+    fix: (where) => `Set CACHE_IDLE_TIMEOUT_SEC to whole seconds, e.g. 75, or 0, in ${where}`,
+  },
+  {
+    name: "CACHE_MAX_CONNECTIONS",
+    uses: ["CACHE_MAX_CONNECTIONS"],
+    describe: (vars) => {
+      const max = maxConnectionsOf(vars);
+      return { value: String(max), note: max === 0 ? "no cap" : "client connections at once" };
+    },
+    fix: (where) => `Set CACHE_MAX_CONNECTIONS to a whole number such as 512, or 0, in ${where}`,
   },
   {
     name: "CACHE_LOG_FORMAT",

@@ -15,6 +15,10 @@ Deno.test("buildConfig() uses the llm-cache-proxy v2 defaults", () => {
   assert.equal(config.apiKey, undefined);
   assert.equal(config.dbPath, "/home/u/.llm-cache-proxy/cache.db");
   assert.equal(config.maxBodyBytes, 32 * 1024 * 1024);
+  assert.deepEqual(
+    [config.headerTimeoutSec, config.idleTimeoutSec, config.maxConnections],
+    [30, 75, 512],
+  );
 });
 
 Deno.test("buildConfig() reads every variable", () => {
@@ -28,6 +32,9 @@ Deno.test("buildConfig() reads every variable", () => {
     CACHE_OFF: "true",
     CACHE_LOG_LEVEL: "DEBUG",
     CACHE_UPSTREAM: "http://127.0.0.1:9/prefix/",
+    CACHE_HEADER_TIMEOUT_SEC: "0",
+    CACHE_IDLE_TIMEOUT_SEC: "5",
+    CACHE_MAX_CONNECTIONS: "64",
   }, "/h");
   assert.deepEqual(
     [config.apiKey, config.port, config.host, config.authToken, config.ttlSec],
@@ -35,6 +42,10 @@ Deno.test("buildConfig() reads every variable", () => {
   );
   assert.deepEqual([config.maxEntries, config.off, config.logLevel], [7, true, "debug"]);
   assert.equal(config.upstream, "http://127.0.0.1:9/prefix");
+  assert.deepEqual(
+    [config.headerTimeoutSec, config.idleTimeoutSec, config.maxConnections],
+    [0, 5, 64],
+  );
 });
 
 Deno.test("buildConfig() rejects bad values with one line naming variable, value and what is allowed", async (t) => {
@@ -51,6 +62,9 @@ Deno.test("buildConfig() rejects bad values with one line naming variable, value
       /^CACHE_LOG_LEVEL="loud" is not one of silent\|error\|info\|debug$/,
     ],
     [{ CACHE_OFF: "maybe" }, /^CACHE_OFF="maybe" is not a switch/],
+    [{ CACHE_HEADER_TIMEOUT_SEC: "2.5" }, /^CACHE_HEADER_TIMEOUT_SEC="2.5" is not whole seconds/],
+    [{ CACHE_IDLE_TIMEOUT_SEC: "90000" }, /^CACHE_IDLE_TIMEOUT_SEC="90000" is not whole seconds/],
+    [{ CACHE_MAX_CONNECTIONS: "-1" }, /^CACHE_MAX_CONNECTIONS="-1" is not a whole number/],
     [
       { CACHE_HOST: "0.0.0.0" },
       /^CACHE_HOST="0.0.0.0" is not a loopback address.*CACHE_AUTH_TOKEN/,

@@ -65,3 +65,37 @@ export async function rawRequest(port: number, method: string, target: string): 
     "x-api-key: client-key\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
   return await readToEnd(await rawConnect(port, request));
 }
+
+/**
+ * Reads one response from a kept-alive connection: the head, then a body of
+ * `content-length` bytes or chunks up to the last one. The connection stays open.
+ *
+ * @param conn the connection
+ * @returns the response, or status 0 and what came when the server closed first
+ */
+export async function readResponse(conn: Deno.Conn): Promise<RawReply> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(64 * 1024);
+  let text = "";
+  let bytes = 0;
+  while (!complete(text, bytes)) {
+    const n = await conn.read(buffer).catch((e) => {
+      if (e instanceof Deno.errors.ConnectionReset) return null;
+      throw e;
+    });
+    if (n === null) return { status: 0, text };
+    bytes += n;
+    text += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text };
+}
+
+/** Whether `text` (`bytes` long on the wire) holds a whole response; the head is ASCII. */
+function complete(text: string, bytes: number): boolean {
+  const end = text.indexOf("\r\n\r\n");
+  if (end < 0) return false;
+  const head = text.slice(0, end);
+  const length = /\r\ncontent-length: (\d+)/i.exec(head);
+  if (length) return bytes - end - 4 >= Number(length[1]);
+  return !/\r\ntransfer-encoding: chunked/i.test(head) || text.endsWith("0\r\n\r\n");
+}

@@ -1,0 +1,271 @@
+/**
+ * Serves HTTP like `Deno.serve`, with the connection limits a server facing a
+ * network needs and `Deno.serve` lacks (measured on Deno 2.9.6: a half-sent
+ * header, an idle keep-alive connection and a silent one all stay open for
+ * good, and nothing caps how many are open):
+ *
+ * - a connection that has not sent a whole request head within the header
+ *   timeout of connecting is closed (slow-header clients);
+ * - a connection with no request in flight for the idle timeout is closed,
+ *   which also bounds a slow header on a kept-alive connection; a response
+ *   still streaming counts as in flight, however long it runs;
+ * - past the cap on open connections, a new one is closed as soon as it is
+ *   accepted, and the ones open carry on.
+ *
+ * How: our own accept loop hands each connection to Deno's HTTP server through
+ * `serveHttpOnConnection`, the internal function `Deno.serve` itself uses (Deno
+ * has no public per-connection hook); its `shutdown()` closes that one
+ * connection as `Deno.serve`'s does all of them: at once when idle or
+ * half-read, after the response when one is in flight or still being written.
+ * Requests are parsed and answered by the same native code as `Deno.serve`;
+ * each costs a counter and its `completed` promise more, and one sweep a tick
+ * (at most a second) finds the connections past a timeout.
+ *
+ * @module
+ */
+import type { Logger } from "../log.ts";
+import { errorResponse, HttpError } from "../proxy/errors.ts";
+
+/** Limits on client connections; 0 turns one off. */
+export interface ConnectionLimits {
+  /** From accept to a complete first request head. */
+  readonly headerTimeoutMs: number;
+  /** With no request in flight. */
+  readonly idleTimeoutMs: number;
+  /** Open connections at most. */
+  readonly maxConnections: number;
+}
+
+/** Options of {@link serveGuarded}. */
+export interface GuardOptions {
+  /** The address to bind. */
+  readonly hostname: string;
+  /** The port; 0 picks a free one. */
+  readonly port: number;
+  /** The limits. */
+  readonly limits: ConnectionLimits;
+  /** Where refusals, accept failures and handler crashes are reported. */
+  readonly log: Logger;
+}
+
+/** A listening server: what `serve` needs of one, `Deno.HttpServer` included. */
+export interface Listening {
+  /** The bound address. */
+  readonly addr: Deno.NetAddr;
+  /** Stops accepting, lets requests in flight finish, then closes every connection. */
+  shutdown(): Promise<void>;
+}
+
+type ServeHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response>;
+/** What Deno's `serveHttpOnConnection` returns: an `HttpServer` for one connection. */
+interface PerConnection {
+  readonly finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+type ServeOnConnection = (
+  conn: Deno.Conn,
+  signal: AbortSignal | undefined,
+  handler: ServeHandler,
+  onError: (error: unknown) => Response,
+  onListen: () => void,
+) => PerConnection;
+
+/** Deno's internal per-connection server; undefined on a Deno without it. */
+const serveOnConnection = ((Deno as unknown as Record<symbol, Record<string, unknown>>)[
+  (Deno as unknown as { internal: symbol }).internal
+]?.serveHttpOnConnection) as ServeOnConnection | undefined;
+
+const NOTICE_EVERY_MS = 60_000;
+const ACCEPT_RETRY_MS = 100;
+
+/** A quarter of the shortest timeout, within 10 ms and 1 s: a timeout is late by at most that. */
+function sweepEvery(shortestMs: number): number {
+  return Math.min(1000, Math.max(10, Math.floor(shortestMs / 4)));
+}
+
+/**
+ * Starts serving `handler` on `options.hostname:port` within `options.limits`.
+ * With every limit off (or on a Deno without the per-connection server, said
+ * once in the log) it is plain `Deno.serve`.
+ *
+ * @param handler the request handler
+ * @param options address, limits and logger
+ * @returns the server
+ * @throws {Deno.errors.AddrInUse} and the other errors of `Deno.listen`
+ * @example
+ * ```ts
+ * const limits = { headerTimeoutMs: 30_000, idleTimeoutMs: 75_000, maxConnections: 512 };
+ * const server = serveGuarded(handler, { hostname: "127.0.0.1", port: 4000, limits, log });
+ * ```
+ */
+export function serveGuarded(handler: ServeHandler, options: GuardOptions): Listening {
+  const { hostname, port, limits, log } = options;
+  const limited = limits.headerTimeoutMs > 0 || limits.idleTimeoutMs > 0 ||
+    limits.maxConnections > 0;
+  if (!limited || !serveOnConnection) {
+    if (limited) {
+      log.error(
+        `This Deno (${Deno.version.deno}) has no per-connection server: the header and idle ` +
+          "timeouts and CACHE_MAX_CONNECTIONS are not enforced; run the released binary",
+      );
+    }
+    return Deno.serve({ hostname, port, onListen() {} }, handler);
+  }
+  const listener = Deno.listen({ hostname, port });
+  return new GuardedServer(listener, serveOnConnection, handler, options);
+}
+
+/** One accepted connection and what the sweep needs to know of it. */
+class Connection {
+  /** Requests whose response is not yet handed over whole. */
+  inFlight = 0;
+  /** Whether a request head has arrived yet. */
+  started = false;
+  /** `performance.now()` when it was accepted or its last response handed over. */
+  idleSince = performance.now();
+  #server: PerConnection | undefined;
+  #closing = false;
+
+  /** Counts a request until its response is handed over (`info.completed`). */
+  readonly track = (info: Deno.ServeHandlerInfo<Deno.NetAddr>): void => {
+    this.inFlight++;
+    this.started = true;
+    info.completed.then(this.#done, this.#done);
+  };
+
+  #done = (): void => {
+    this.inFlight--;
+    this.idleSince = performance.now();
+  };
+
+  /** @param server Deno's server for this one connection */
+  serve(server: PerConnection): void {
+    this.#server = server;
+  }
+
+  /**
+   * Closes it gracefully: at once when nothing is in flight or being written,
+   * else once the response is sent (a slow reader gets all of it).
+   */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#server?.shutdown().catch(() => {});
+  }
+}
+
+class GuardedServer implements Listening {
+  readonly addr: Deno.NetAddr;
+  #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
+  /** Each open connection, with a promise that settles once it is closed. */
+  #connections = new Map<Connection, Promise<void>>();
+  #stopping = false;
+  #accepting: Promise<void>;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #refused = 0;
+  #lastNotice = -Infinity;
+  #serveOn: ServeOnConnection;
+  #handler: ServeHandler;
+  #options: GuardOptions;
+
+  constructor(
+    listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>,
+    serveOn: ServeOnConnection,
+    handler: ServeHandler,
+    options: GuardOptions,
+  ) {
+    this.#listener = listener;
+    this.addr = listener.addr;
+    this.#serveOn = serveOn;
+    this.#handler = handler;
+    this.#options = options;
+    this.#accepting = this.#acceptLoop();
+    // One sweep a tick rather than a timer re-armed per request (~1.5 µs each on a hit).
+    const { headerTimeoutMs, idleTimeoutMs } = options.limits;
+    const timeouts = [headerTimeoutMs, idleTimeoutMs].filter((ms) => ms > 0);
+    if (timeouts.length > 0) {
+      this.#sweeper = setInterval(() => this.#sweep(), sweepEvery(Math.min(...timeouts)));
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    this.#stopping = true;
+    this.#listener.close();
+    await this.#accepting;
+    clearInterval(this.#sweeper);
+    for (const connection of this.#connections.keys()) connection.close();
+    await Promise.all(this.#connections.values());
+  }
+
+  async #acceptLoop(): Promise<void> {
+    const { maxConnections } = this.#options.limits;
+    while (!this.#stopping) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (e) {
+        if (this.#stopping) return;
+        // EMFILE and the like: the listener is fine, a later accept may work.
+        this.#notice(
+          `Cannot accept a connection (${(e as Error).message}); retrying. ` +
+            'For "Too many open files", raise the open-files limit (ulimit -n) ' +
+            "or lower CACHE_MAX_CONNECTIONS",
+        );
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      if (maxConnections > 0 && this.#connections.size >= maxConnections) {
+        conn.close();
+        this.#refused++;
+        this.#notice(
+          `Closed ${this.#refused} new connection(s): CACHE_MAX_CONNECTIONS=${maxConnections} ` +
+            "are open; raise it if these are real clients",
+          () => (this.#refused = 0),
+        );
+        continue;
+      }
+      this.#track(conn);
+    }
+  }
+
+  #track(conn: Deno.TcpConn): void {
+    const connection = new Connection();
+    const tracked: ServeHandler = (req, info) => {
+      connection.track(info);
+      return this.#handler(req, info);
+    };
+    const server = this.#serveOn(conn, undefined, tracked, this.#onError, () => {});
+    connection.serve(server);
+    // A connection reset rejects `finished`; it is closed all the same.
+    const closed = server.finished.catch(() => {}).finally(() => {
+      this.#connections.delete(connection);
+    });
+    this.#connections.set(connection, closed);
+  }
+
+  /** Closes every connection past its header or idle timeout with nothing in flight. */
+  #sweep(): void {
+    const { headerTimeoutMs, idleTimeoutMs } = this.#options.limits;
+    const now = performance.now();
+    for (const connection of this.#connections.keys()) {
+      if (connection.inFlight > 0) continue;
+      const limit = connection.started ? idleTimeoutMs : headerTimeoutMs;
+      if (limit > 0 && now - connection.idleSince >= limit) connection.close();
+    }
+  }
+
+  /** What Deno.serve's own `onError` does, through the proxy's log. */
+  #onError = (error: unknown): Response => {
+    this.#options.log.error(`Unexpected failure in a request: ${(error as Error)?.stack ?? error}`);
+    return errorResponse(new HttpError(500, "api_error", "The proxy failed unexpectedly"));
+  };
+
+  /** Logs `message` at most once a minute, so a flood of refusals is one line. */
+  #notice(message: string, logged?: () => void): void {
+    const now = performance.now();
+    if (now - this.#lastNotice < NOTICE_EVERY_MS) return;
+    this.#lastNotice = now;
+    this.#options.log.error(message);
+    logged?.();
+  }
+}
