@@ -255,3 +255,24 @@ Deno.test("CACHE_STORE selects Redis by URL; a bad one is refused without echoin
     );
   }
 });
+
+Deno.test("checkConfig() shows the client connection limits and how to fix a bad one", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    const report = await checkConfig({
+      CACHE_HOME: home,
+      CACHE_HEADER_TIMEOUT_SEC: "0",
+      CACHE_MAX_CONNECTIONS: "lots",
+    });
+    const check = (name: string) => report.checks.find((c) => c.name === name)!;
+    assert.equal(check("CACHE_HEADER_TIMEOUT_SEC").ok, true);
+    assert.match(check("CACHE_HEADER_TIMEOUT_SEC").detail, /=0 \(off;/);
+    assert.match(check("CACHE_IDLE_TIMEOUT_SEC").detail, /=75 \(seconds before an idle/);
+    const bad = check("CACHE_MAX_CONNECTIONS");
+    assert.equal(bad.ok, false);
+    assert.match(bad.fix ?? "", /Set CACHE_MAX_CONNECTIONS to a whole number such as 512, or 0/);
+    assert.equal(report.config.maxConnections, 512, "the default stands in for the bad value");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
