@@ -163,7 +163,8 @@ class GuardedServer implements Listening {
   #accepting: Promise<void>;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #refused = 0;
-  #lastNotice = -Infinity;
+  /** When each kind of notice was last logged. */
+  #lastNotice = new Map<"accept" | "refused", number>();
   #serveOn: ServeOnConnection;
   #handler: ServeHandler;
   #options: GuardOptions;
@@ -207,6 +208,7 @@ class GuardedServer implements Listening {
         if (this.#stopping) return;
         // EMFILE and the like: the listener is fine, a later accept may work.
         this.#notice(
+          "accept",
           `Cannot accept a connection (${(e as Error).message}); retrying. ` +
             'For "Too many open files", raise the open-files limit (ulimit -n) ' +
             "or lower CACHE_MAX_CONNECTIONS",
@@ -218,8 +220,10 @@ class GuardedServer implements Listening {
         conn.close();
         this.#refused++;
         this.#notice(
-          `Closed ${this.#refused} new connection(s): CACHE_MAX_CONNECTIONS=${maxConnections} ` +
-            "are open; raise it if these are real clients",
+          "refused",
+          `Closed a new connection: CACHE_MAX_CONNECTIONS=${maxConnections} are open ` +
+            `(${this.#refused} closed since this was last said, at most once a minute); ` +
+            "raise it if these are real clients",
           () => (this.#refused = 0),
         );
         continue;
@@ -260,11 +264,11 @@ class GuardedServer implements Listening {
     return errorResponse(new HttpError(500, "api_error", "The proxy failed unexpectedly"));
   };
 
-  /** Logs `message` at most once a minute, so a flood of refusals is one line. */
-  #notice(message: string, logged?: () => void): void {
+  /** Logs `message` at most once a minute per kind, so a flood of refusals is one line. */
+  #notice(kind: "accept" | "refused", message: string, logged?: () => void): void {
     const now = performance.now();
-    if (now - this.#lastNotice < NOTICE_EVERY_MS) return;
-    this.#lastNotice = now;
+    if (now - (this.#lastNotice.get(kind) ?? -Infinity) < NOTICE_EVERY_MS) return;
+    this.#lastNotice.set(kind, now);
     this.#options.log.error(message);
     logged?.();
   }
