@@ -109,10 +109,21 @@ export function serveGuarded(handler: ServeHandler, options: GuardOptions): List
           "timeouts and CACHE_MAX_CONNECTIONS are not enforced; run the released binary",
       );
     }
-    return Deno.serve({ hostname, port, onListen() {} }, handler);
+    return Deno.serve({ hostname, port, onListen() {}, onError: failure(log) }, handler);
   }
   const listener = Deno.listen({ hostname, port });
   return new GuardedServer(listener, serveOnConnection, handler, options);
+}
+
+/**
+ * What `Deno.serve`'s own `onError` does for a handler that throws, through
+ * the proxy's log instead of stderr.
+ */
+function failure(log: Logger): (error: unknown) => Response {
+  return (error) => {
+    log.error(`Unexpected failure in a request: ${(error as Error)?.stack ?? error}`);
+    return errorResponse(new HttpError(500, "api_error", "The proxy failed unexpectedly"));
+  };
 }
 
 /** One accepted connection and what the sweep needs to know of it. */
@@ -168,6 +179,7 @@ class GuardedServer implements Listening {
   #serveOn: ServeOnConnection;
   #handler: ServeHandler;
   #options: GuardOptions;
+  #onError: (error: unknown) => Response;
 
   constructor(
     listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>,
@@ -180,6 +192,7 @@ class GuardedServer implements Listening {
     this.#serveOn = serveOn;
     this.#handler = handler;
     this.#options = options;
+    this.#onError = failure(options.log);
     this.#accepting = this.#acceptLoop();
     // One sweep a tick rather than a timer re-armed per request (~1.5 µs each on a hit).
     const { headerTimeoutMs, idleTimeoutMs } = options.limits;
@@ -257,12 +270,6 @@ class GuardedServer implements Listening {
       if (limit > 0 && now - connection.idleSince >= limit) connection.close();
     }
   }
-
-  /** What Deno.serve's own `onError` does, through the proxy's log. */
-  #onError = (error: unknown): Response => {
-    this.#options.log.error(`Unexpected failure in a request: ${(error as Error)?.stack ?? error}`);
-    return errorResponse(new HttpError(500, "api_error", "The proxy failed unexpectedly"));
-  };
 
   /** Logs `message` at most once a minute per kind, so a flood of refusals is one line. */
   #notice(kind: "accept" | "refused", message: string, logged?: () => void): void {

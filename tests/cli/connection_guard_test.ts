@@ -26,7 +26,7 @@ let slowEntered = Promise.withResolvers<void>();
 
 /**
  * What `handler` answers: `/slow` after 600 ms, `/stream` six chunks 100 ms
- * apart, `/big` 8 MiB, else "ok".
+ * apart, `/big` 8 MiB, `/throw` throws, else "ok".
  */
 async function handler(req: Request): Promise<Response> {
   const path = new URL(req.url).pathname;
@@ -36,6 +36,7 @@ async function handler(req: Request): Promise<Response> {
     return new Response("slow ok");
   }
   if (path === "/big") return new Response(BIG);
+  if (path === "/throw") throw new Error("handler bug");
   if (path === "/stream") {
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
@@ -173,6 +174,23 @@ Deno.test("shutdown lets a response in flight finish and closes idle connections
   assert.notEqual(reply, "still open");
   assert.match((reply as RawReply).text, /slow ok$/);
   await stopped;
+});
+
+Deno.test("a handler that throws gives an Anthropic-shaped 500 and a log line, limits on or off", async (t) => {
+  for (const [name, limits] of [["on", { idleTimeoutMs: 60_000 }], ["off", {}]] as const) {
+    await t.step(name, async () => {
+      await using server = startGuarded(limits);
+      const conn = await rawConnect(server.port, "GET /throw HTTP/1.1\r\nhost: x\r\n\r\n");
+      const reply = await readResponse(conn);
+      conn.close();
+      assert.equal(reply.status, 500);
+      assert.match(reply.text, /"type":"error","error":\{"type":"api_error"/);
+      assert.equal(
+        server.lines.filter((l) => /ERROR Unexpected failure.*handler bug/.test(l)).length,
+        1,
+      );
+    });
+  }
 });
 
 Deno.test("serve applies CACHE_HEADER_TIMEOUT_SEC, CACHE_IDLE_TIMEOUT_SEC and CACHE_MAX_CONNECTIONS", async () => {
