@@ -9,8 +9,9 @@
  * - a connection with no request in flight for the idle timeout is closed,
  *   which also bounds a slow header on a kept-alive connection; a response
  *   still streaming counts as in flight, however long it runs;
- * - past the cap on open connections, a new one is closed as soon as it is
- *   accepted, and the ones open carry on.
+ * - past the cap on open connections (all the addresses it listens on
+ *   together), a new one is closed as soon as it is accepted, and the ones
+ *   open carry on.
  *
  * How: our own accept loop hands each connection to Deno's HTTP server through
  * `serveHttpOnConnection`, the internal function `Deno.serve` itself uses (Deno
@@ -36,12 +37,8 @@ export interface ConnectionLimits {
   readonly maxConnections: number;
 }
 
-/** Options of {@link serveGuarded}. */
+/** Options of {@link ConnectionGuard}. */
 export interface GuardOptions {
-  /** The address to bind. */
-  readonly hostname: string;
-  /** The port; 0 picks a free one. */
-  readonly port: number;
   /** The limits. */
   readonly limits: ConnectionLimits;
   /** Where refusals, accept failures and handler crashes are reported. */
@@ -81,38 +78,6 @@ const ACCEPT_RETRY_MS = 100;
 /** A quarter of the shortest timeout, within 10 ms and 1 s: a timeout is late by at most that. */
 function sweepEvery(shortestMs: number): number {
   return Math.min(1000, Math.max(10, Math.floor(shortestMs / 4)));
-}
-
-/**
- * Starts serving `handler` on `options.hostname:port` within `options.limits`.
- * With every limit off (or on a Deno without the per-connection server, said
- * once in the log) it is plain `Deno.serve`.
- *
- * @param handler the request handler
- * @param options address, limits and logger
- * @returns the server
- * @throws {Deno.errors.AddrInUse} and the other errors of `Deno.listen`
- * @example
- * ```ts
- * const limits = { headerTimeoutMs: 30_000, idleTimeoutMs: 75_000, maxConnections: 512 };
- * const server = serveGuarded(handler, { hostname: "127.0.0.1", port: 4000, limits, log });
- * ```
- */
-export function serveGuarded(handler: ServeHandler, options: GuardOptions): Listening {
-  const { hostname, port, limits, log } = options;
-  const limited = limits.headerTimeoutMs > 0 || limits.idleTimeoutMs > 0 ||
-    limits.maxConnections > 0;
-  if (!limited || !serveOnConnection) {
-    if (limited) {
-      log.error(
-        `This Deno (${Deno.version.deno}) has no per-connection server: the header and idle ` +
-          "timeouts and CACHE_MAX_CONNECTIONS are not enforced; run the released binary",
-      );
-    }
-    return Deno.serve({ hostname, port, onListen() {}, onError: failure(log) }, handler);
-  }
-  const listener = Deno.listen({ hostname, port });
-  return new GuardedServer(listener, serveOnConnection, handler, options);
 }
 
 /**
@@ -165,60 +130,92 @@ class Connection {
   }
 }
 
-class GuardedServer implements Listening {
-  readonly addr: Deno.NetAddr;
-  #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
+/**
+ * Serves one handler on any number of addresses within one set of limits.
+ * With every limit off (or on a Deno without the per-connection server, said
+ * once in the log) each address gets a plain `Deno.serve`.
+ *
+ * @example
+ * ```ts
+ * const limits = { headerTimeoutMs: 30_000, idleTimeoutMs: 75_000, maxConnections: 512 };
+ * const guard = new ConnectionGuard(handler, { limits, log });
+ * const server = guard.listen("127.0.0.1", 4000);
+ * ```
+ */
+export class ConnectionGuard {
   /** Each open connection, with a promise that settles once it is closed. */
   #connections = new Map<Connection, Promise<void>>();
-  #stopping = false;
-  #accepting: Promise<void>;
+  #listening = 0;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #refused = 0;
   /** When each kind of notice was last logged. */
   #lastNotice = new Map<"accept" | "refused", number>();
-  #serveOn: ServeOnConnection;
   #handler: ServeHandler;
   #options: GuardOptions;
   #onError: (error: unknown) => Response;
+  #guarded: boolean;
 
-  constructor(
-    listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>,
-    serveOn: ServeOnConnection,
-    handler: ServeHandler,
-    options: GuardOptions,
-  ) {
-    this.#listener = listener;
-    this.addr = listener.addr;
-    this.#serveOn = serveOn;
+  /**
+   * @param handler the request handler
+   * @param options the limits and the logger
+   */
+  constructor(handler: ServeHandler, options: GuardOptions) {
     this.#handler = handler;
     this.#options = options;
     this.#onError = failure(options.log);
-    this.#accepting = this.#acceptLoop();
-    // One sweep a tick rather than a timer re-armed per request (~1.5 µs each on a hit).
-    const { headerTimeoutMs, idleTimeoutMs } = options.limits;
-    const timeouts = [headerTimeoutMs, idleTimeoutMs].filter((ms) => ms > 0);
-    if (timeouts.length > 0) {
-      this.#sweeper = setInterval(() => this.#sweep(), sweepEvery(Math.min(...timeouts)));
+    const { headerTimeoutMs, idleTimeoutMs, maxConnections } = options.limits;
+    const limited = headerTimeoutMs > 0 || idleTimeoutMs > 0 || maxConnections > 0;
+    this.#guarded = limited && serveOnConnection !== undefined;
+    if (limited && !this.#guarded) {
+      options.log.error(
+        `This Deno (${Deno.version.deno}) has no per-connection server: the header and idle ` +
+          "timeouts and CACHE_MAX_CONNECTIONS are not enforced; run the released binary",
+      );
     }
   }
 
-  async shutdown(): Promise<void> {
-    this.#stopping = true;
-    this.#listener.close();
-    await this.#accepting;
-    clearInterval(this.#sweeper);
-    for (const connection of this.#connections.keys()) connection.close();
-    await Promise.all(this.#connections.values());
+  /**
+   * Starts serving on `hostname:port`.
+   *
+   * @param hostname the address to bind
+   * @param port the port; 0 picks a free one
+   * @returns the server on that address
+   * @throws {Deno.errors.AddrInUse} and the other errors of `Deno.listen`
+   */
+  listen(hostname: string, port: number): Listening {
+    if (!this.#guarded) {
+      return Deno.serve({ hostname, port, onListen() {}, onError: this.#onError }, this.#handler);
+    }
+    const listener = Deno.listen({ hostname, port });
+    if (this.#listening++ === 0) this.#startSweeping();
+    let stopping = false;
+    const mine = new Set<Connection>();
+    const accepting = this.#acceptLoop(listener, mine, () => stopping);
+    return {
+      addr: listener.addr,
+      shutdown: async () => {
+        stopping = true;
+        listener.close();
+        await accepting;
+        if (--this.#listening === 0) clearInterval(this.#sweeper);
+        for (const connection of mine) connection.close();
+        await Promise.all([...mine].map((c) => this.#connections.get(c)));
+      },
+    };
   }
 
-  async #acceptLoop(): Promise<void> {
+  async #acceptLoop(
+    listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>,
+    mine: Set<Connection>,
+    stopping: () => boolean,
+  ): Promise<void> {
     const { maxConnections } = this.#options.limits;
-    while (!this.#stopping) {
+    while (!stopping()) {
       let conn: Deno.TcpConn;
       try {
-        conn = await this.#listener.accept();
+        conn = await listener.accept();
       } catch (e) {
-        if (this.#stopping) return;
+        if (stopping()) return;
         // EMFILE and the like: the listener is fine, a later accept may work.
         this.#notice(
           "accept",
@@ -241,23 +238,33 @@ class GuardedServer implements Listening {
         );
         continue;
       }
-      this.#track(conn);
+      this.#track(conn, mine);
     }
   }
 
-  #track(conn: Deno.TcpConn): void {
+  #track(conn: Deno.TcpConn, mine: Set<Connection>): void {
     const connection = new Connection();
     const tracked: ServeHandler = (req, info) => {
       connection.track(info);
       return this.#handler(req, info);
     };
-    const server = this.#serveOn(conn, undefined, tracked, this.#onError, () => {});
+    const server = serveOnConnection!(conn, undefined, tracked, this.#onError, () => {});
     connection.serve(server);
     // A connection reset rejects `finished`; it is closed all the same.
     const closed = server.finished.catch(() => {}).finally(() => {
       this.#connections.delete(connection);
+      mine.delete(connection);
     });
     this.#connections.set(connection, closed);
+    mine.add(connection);
+  }
+
+  /** One sweep a tick rather than a timer re-armed per request (~1.5 µs each on a hit). */
+  #startSweeping(): void {
+    const { headerTimeoutMs, idleTimeoutMs } = this.#options.limits;
+    const timeouts = [headerTimeoutMs, idleTimeoutMs].filter((ms) => ms > 0);
+    if (timeouts.length === 0) return;
+    this.#sweeper = setInterval(() => this.#sweep(), sweepEvery(Math.min(...timeouts)));
   }
 
   /** Closes every connection past its header or idle timeout with nothing in flight. */

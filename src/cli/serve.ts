@@ -10,7 +10,7 @@ import { pidPath, removePid, writePid } from "./daemon.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { LogFileError } from "../log_file.ts";
 import { createHandler, type Handler } from "../proxy/server.ts";
-import { type ConnectionLimits, type Listening, serveGuarded } from "./connection_guard.ts";
+import { ConnectionGuard, type Listening } from "./connection_guard.ts";
 import { openStats } from "../stats/stats.ts";
 import { openStore } from "../store/open.ts";
 import type { CacheStore } from "../store/store.ts";
@@ -128,13 +128,13 @@ function startupError(log: Logger, message: string): void {
  */
 function listen(config: Config, handler: Handler, log: Logger): Listening[] | undefined {
   const [first, ...others] = bindAddresses(config.host);
-  const limits: ConnectionLimits = {
+  const limits = {
     headerTimeoutMs: config.headerTimeoutSec * 1000,
     idleTimeoutMs: config.idleTimeoutSec * 1000,
     maxConnections: config.maxConnections,
   };
-  const at = (hostname: string, port: number) =>
-    serveGuarded(handler, { hostname, port, limits, log });
+  const guard = new ConnectionGuard(handler, { limits, log }); // one cap for every address
+  const at = (hostname: string, port: number) => guard.listen(hostname, port);
   let primary: Listening;
   try {
     primary = at(first!, config.port);

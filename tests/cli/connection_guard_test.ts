@@ -6,7 +6,7 @@
  * on time are checked.
  */
 import assert from "node:assert/strict";
-import { type ConnectionLimits, serveGuarded } from "../../src/cli/connection_guard.ts";
+import { ConnectionGuard, type ConnectionLimits } from "../../src/cli/connection_guard.ts";
 import { createLogger } from "../../src/log.ts";
 import { eventually, tempHome } from "../support/harness.ts";
 import { startMockAnthropic } from "../support/mock_anthropic.ts";
@@ -54,12 +54,11 @@ async function handler(req: Request): Promise<Response> {
 function startGuarded(limits: Partial<ConnectionLimits>) {
   const lines: string[] = [];
   const log = createLogger("debug", (line) => lines.push(line));
-  const server = serveGuarded(handler, {
-    hostname: "127.0.0.1",
-    port: 0,
+  const guard = new ConnectionGuard(handler, {
     limits: { headerTimeoutMs: 0, idleTimeoutMs: 0, maxConnections: 0, ...limits },
     log,
   });
+  const server = guard.listen("127.0.0.1", 0);
   return {
     port: server.addr.port,
     lines,
@@ -159,6 +158,26 @@ Deno.test("past the connection cap a new connection is closed at once and the op
   });
   assert.equal(fourth.status, 200);
   second.close();
+});
+
+Deno.test("the cap counts the connections of every address the guard listens on", async () => {
+  const guard = new ConnectionGuard(handler, {
+    limits: { headerTimeoutMs: 0, idleTimeoutMs: 0, maxConnections: 2 },
+    log: createLogger("silent"),
+  });
+  const servers = [guard.listen("127.0.0.1", 0), guard.listen("127.0.0.1", 0)];
+  const [a, b] = servers.map((s) => s.addr.port) as [number, number];
+  try {
+    const open = [await rawConnect(a, GET), await rawConnect(b, GET)];
+    for (const conn of open) assert.equal((await readResponse(conn)).status, 200);
+    for (const port of [a, b]) {
+      const extra = await untilClosed(await rawConnect(port, GET));
+      assert.equal((extra as RawReply).status, 0, `over the cap on ${port}`);
+    }
+    for (const conn of open) conn.close();
+  } finally {
+    await Promise.all(servers.map((s) => s.shutdown()));
+  }
 });
 
 Deno.test("shutdown lets a response in flight finish and closes idle connections", async () => {
