@@ -10,7 +10,9 @@ import { ConnectionGuard, type ConnectionLimits } from "../../src/cli/connection
 import { createLogger } from "../../src/log.ts";
 import { eventually, tempHome } from "../support/harness.ts";
 import { startMockAnthropic } from "../support/mock_anthropic.ts";
-import { spawnServe } from "../support/process.ts";
+import { baseEnv, ROOT, spawnServe } from "../support/process.ts";
+import { RUN_FLAGS } from "../../scripts/compile.ts";
+import { join } from "node:path";
 import { rawConnect, type RawReply, readResponse, readToEnd } from "../support/raw_http.ts";
 
 const GET = "GET / HTTP/1.1\r\nhost: x\r\n\r\n";
@@ -236,4 +238,58 @@ Deno.test("serve applies CACHE_HEADER_TIMEOUT_SEC, CACHE_IDLE_TIMEOUT_SEC and CA
   }
   const out = await proxy.stop();
   assert.match(out.stdout + out.stderr, /CACHE_MAX_CONNECTIONS=3 are open/);
+});
+
+Deno.test("serve out of file descriptors says so once and serves again once some are free", async () => {
+  await using home = await tempHome();
+  await using mock = await startMockAnthropic();
+  const logFile = join(home.path, "proxy.log");
+  const serve = `ulimit -n 80 && exec "${Deno.execPath()}" run ${
+    RUN_FLAGS.join(" ")
+  } src/main.ts serve`;
+  const child = new Deno.Command("sh", {
+    args: ["-c", serve],
+    cwd: ROOT,
+    clearEnv: true,
+    env: {
+      ...baseEnv(),
+      CACHE_HOME: home.path,
+      CACHE_PORT: "0",
+      CACHE_UPSTREAM: mock.url,
+      CACHE_LOG_FILE: logFile,
+    },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const conns: Deno.Conn[] = [];
+  try {
+    const log = () => Deno.readTextFile(logFile).catch(() => "");
+    const port = Number(
+      await eventually(
+        "the listening line",
+        async () => /127\.0\.0\.1:(\d+)/.exec(await log())?.[1],
+      ),
+    );
+    for (let i = 0; i < 120; i++) conns.push(await rawConnect(port, GET)); // more than 80 fds
+    await eventually("the accept failure", async () => {
+      const lines = (await log()).split("\n").filter((l) =>
+        /ERROR Cannot accept a connection/.test(l)
+      );
+      return lines.length > 0 ? lines : undefined;
+    });
+    for (const conn of conns.splice(0)) conn.close();
+    const reply = await eventually("an answer again", async () => {
+      const conn = await rawConnect(port, GET);
+      conns.push(conn);
+      const answer = await readResponse(conn);
+      return answer.status === 200 ? answer : undefined;
+    });
+    assert.equal(reply.status, 200);
+    const failures = (await log()).split("\n").filter((l) => /Cannot accept/.test(l));
+    assert.equal(failures.length, 1, "said once, not once per failed accept");
+  } finally {
+    for (const conn of conns) conn.close();
+    child.kill("SIGKILL");
+    await child.status;
+  }
 });
