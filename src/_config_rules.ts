@@ -9,7 +9,9 @@ import {
   DEFAULTS,
   type Env,
   flag,
+  headerTimeoutOf,
   hostAndToken,
+  idleTimeoutOf,
   isLoopback,
   lockOf,
   LOG_LEVELS,
@@ -17,6 +19,7 @@ import {
   logFormatOf,
   logLevel,
   maxAnswerBytesOf,
+  maxConnectionsOf,
   maxEntriesOf,
   modeOf,
   nonEmpty,
@@ -208,6 +211,18 @@ export const VARIABLE_RULES: readonly VariableRule[] = [
     },
     fix: (where) => `Set CACHE_STALE_SEC to whole seconds, e.g. 86400 (a day), or 0, in ${where}`,
   },
+  connectionLimit("CACHE_HEADER_TIMEOUT_SEC", headerTimeoutOf, {
+    on: "seconds for a client to send a request head",
+    example: "whole seconds, e.g. 30",
+  }),
+  connectionLimit("CACHE_IDLE_TIMEOUT_SEC", idleTimeoutOf, {
+    on: "seconds before an idle connection is closed",
+    example: "whole seconds, e.g. 75",
+  }),
+  connectionLimit("CACHE_MAX_CONNECTIONS", maxConnectionsOf, {
+    on: "client connections at once",
+    example: "a whole number such as 512",
+  }),
   {
     name: "CACHE_LOG_FORMAT",
     uses: ["CACHE_LOG_FORMAT"],
@@ -287,4 +302,21 @@ function secondsInWords(seconds: number): string {
   const [size, unit] = units.find(([size]) => seconds % size === 0)!;
   const n = seconds / size;
   return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}
+
+/** The rule of a client connection limit, where 0 turns it off. */
+function connectionLimit(
+  name: string,
+  read: (vars: Env) => number,
+  words: { on: string; example: string },
+): VariableRule {
+  return {
+    name,
+    uses: [name],
+    describe: (vars) => {
+      const value = read(vars);
+      return { value: String(value), note: value === 0 ? "off" : words.on };
+    },
+    fix: (where) => `Set ${name} to ${words.example}, or 0 (off), in ${where}`,
+  };
 }

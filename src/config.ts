@@ -67,6 +67,21 @@ export interface Config {
    * miss lives unless renewed; a crashed instance blocks the others this long. @default 10
    */
   readonly lockSec: number;
+  /**
+   * `CACHE_HEADER_TIMEOUT_SEC`: a client connection that has not sent a whole
+   * request head this long after connecting is closed; 0: never. @default 30
+   */
+  readonly headerTimeoutSec: number;
+  /**
+   * `CACHE_IDLE_TIMEOUT_SEC`: a client connection with no request in flight
+   * (a streaming answer is in flight) for this long is closed; 0: never. @default 75
+   */
+  readonly idleTimeoutSec: number;
+  /**
+   * `CACHE_MAX_CONNECTIONS`: client connections open at once; past it a new
+   * one is closed on arrival; 0: no cap. @default 512
+   */
+  readonly maxConnections: number;
   /** Largest request body accepted, in bytes. @default 33554432 (32 MiB) */
   readonly maxBodyBytes: number;
   /**
@@ -115,6 +130,14 @@ export const DEFAULTS = {
   lockSec: 10,
   maxAnswerBytes: 32 * 1024 * 1024,
   upstreamTimeoutSec: 600,
+  // hyper's own header_read_timeout default, and what Apache waits for a head.
+  headerTimeoutSec: 30,
+  // nginx's keepalive_timeout: well past the 4-5 s after which SDK clients drop
+  // their pooled idle connections, so the server rarely closes one a client reuses.
+  idleTimeoutSec: 75,
+  // Half the usual open-files limit (1024): the other half is left for the
+  // upstream connection each concurrent miss holds, the store and the log.
+  maxConnections: 512,
 } as const;
 
 /** The allowed range `[min, max]` of each whole-number setting. */
@@ -126,6 +149,9 @@ export const LIMITS = {
   lockSec: [1, 600],
   maxAnswerBytes: [1, 2 ** 40],
   upstreamTimeoutSec: [0.001, 86400],
+  headerTimeoutSec: [0, 3600],
+  idleTimeoutSec: [0, 86400],
+  maxConnections: [0, 1_000_000],
 } as const;
 
 /** The log levels, quietest first. */
@@ -189,6 +215,9 @@ export function buildConfig(
     dbPath: `${home}/cache.db`,
     storeUrl: storeUrlOf(vars),
     lockSec: lockOf(vars),
+    headerTimeoutSec: headerTimeoutOf(vars),
+    idleTimeoutSec: idleTimeoutOf(vars),
+    maxConnections: maxConnectionsOf(vars),
     maxBodyBytes: MAX_BODY_BYTES,
     maxAnswerBytes: maxAnswerBytesOf(vars),
     upstreamTimeoutMs: upstreamTimeoutOf(vars) * 1000,
@@ -378,6 +407,39 @@ export function upstreamTimeoutOf(vars: Env): number {
     throw new ConfigError(`${name}="${raw}" is not seconds from ${min} to ${max}, e.g. 600`);
   }
   return n;
+}
+
+/** `CACHE_HEADER_TIMEOUT_SEC`. */
+export function headerTimeoutOf(vars: Env): number {
+  return integer(
+    vars,
+    "CACHE_HEADER_TIMEOUT_SEC",
+    DEFAULTS.headerTimeoutSec,
+    LIMITS.headerTimeoutSec,
+    "whole seconds, 0 to 3600 (0 turns it off)",
+  );
+}
+
+/** `CACHE_IDLE_TIMEOUT_SEC`. */
+export function idleTimeoutOf(vars: Env): number {
+  return integer(
+    vars,
+    "CACHE_IDLE_TIMEOUT_SEC",
+    DEFAULTS.idleTimeoutSec,
+    LIMITS.idleTimeoutSec,
+    "whole seconds, 0 to 86400 (0 turns it off)",
+  );
+}
+
+/** `CACHE_MAX_CONNECTIONS`. */
+export function maxConnectionsOf(vars: Env): number {
+  return integer(
+    vars,
+    "CACHE_MAX_CONNECTIONS",
+    DEFAULTS.maxConnections,
+    LIMITS.maxConnections,
+    "a whole number of connections (0: no cap)",
+  );
 }
 
 /** `CACHE_MODE`. */

@@ -17,6 +17,10 @@ Deno.test("buildConfig() uses the llm-cache-proxy v2 defaults", () => {
   assert.equal(config.maxBodyBytes, 32 * 1024 * 1024);
   assert.equal(config.maxAnswerBytes, 32 * 1024 * 1024);
   assert.equal(config.upstreamTimeoutMs, 600_000);
+  assert.deepEqual(
+    [config.headerTimeoutSec, config.idleTimeoutSec, config.maxConnections],
+    [30, 75, 512],
+  );
 });
 
 Deno.test("buildConfig() reads the answer cap in bytes and the upstream timeout in seconds", () => {
@@ -38,6 +42,9 @@ Deno.test("buildConfig() reads every variable", () => {
     CACHE_OFF: "true",
     CACHE_LOG_LEVEL: "DEBUG",
     CACHE_UPSTREAM: "http://127.0.0.1:8/prefix/",
+    CACHE_HEADER_TIMEOUT_SEC: "0",
+    CACHE_IDLE_TIMEOUT_SEC: "5",
+    CACHE_MAX_CONNECTIONS: "64",
   }, "/h");
   assert.deepEqual(
     [config.apiKey, config.port, config.host, config.authToken, config.ttlSec],
@@ -45,6 +52,10 @@ Deno.test("buildConfig() reads every variable", () => {
   );
   assert.deepEqual([config.maxEntries, config.off, config.logLevel], [7, true, "debug"]);
   assert.equal(config.upstream, "http://127.0.0.1:8/prefix");
+  assert.deepEqual(
+    [config.headerTimeoutSec, config.idleTimeoutSec, config.maxConnections],
+    [0, 5, 64],
+  );
 });
 
 Deno.test("buildConfig() rejects bad values with one line naming variable, value and what is allowed", async (t) => {
@@ -67,6 +78,9 @@ Deno.test("buildConfig() rejects bad values with one line naming variable, value
     [{ CACHE_UPSTREAM_TIMEOUT_SEC: "0" }, /^CACHE_UPSTREAM_TIMEOUT_SEC="0" is not seconds/],
     [{ CACHE_UPSTREAM_TIMEOUT_SEC: "-5" }, /^CACHE_UPSTREAM_TIMEOUT_SEC="-5"/],
     [{ CACHE_UPSTREAM_TIMEOUT_SEC: "1e3" }, /^CACHE_UPSTREAM_TIMEOUT_SEC="1e3"/],
+    [{ CACHE_HEADER_TIMEOUT_SEC: "2.5" }, /^CACHE_HEADER_TIMEOUT_SEC="2.5" is not whole seconds/],
+    [{ CACHE_IDLE_TIMEOUT_SEC: "90000" }, /^CACHE_IDLE_TIMEOUT_SEC="90000" is not whole seconds/],
+    [{ CACHE_MAX_CONNECTIONS: "-1" }, /^CACHE_MAX_CONNECTIONS="-1" is not a whole number/],
     [
       { CACHE_HOST: "0.0.0.0" },
       /^CACHE_HOST="0.0.0.0" is not a loopback address.*CACHE_AUTH_TOKEN/,
@@ -267,5 +281,26 @@ Deno.test("CACHE_STORE selects Redis by URL; a bad one is refused without echoin
         !e.message.includes("hunter2"),
       bad,
     );
+  }
+});
+
+Deno.test("checkConfig() shows the client connection limits and how to fix a bad one", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    const report = await checkConfig({
+      CACHE_HOME: home,
+      CACHE_HEADER_TIMEOUT_SEC: "0",
+      CACHE_MAX_CONNECTIONS: "lots",
+    });
+    const check = (name: string) => report.checks.find((c) => c.name === name)!;
+    assert.equal(check("CACHE_HEADER_TIMEOUT_SEC").ok, true);
+    assert.match(check("CACHE_HEADER_TIMEOUT_SEC").detail, /=0 \(off;/);
+    assert.match(check("CACHE_IDLE_TIMEOUT_SEC").detail, /=75 \(seconds before an idle/);
+    const bad = check("CACHE_MAX_CONNECTIONS");
+    assert.equal(bad.ok, false);
+    assert.match(bad.fix ?? "", /Set CACHE_MAX_CONNECTIONS to a whole number such as 512, or 0/);
+    assert.equal(report.config.maxConnections, 512, "the default stands in for the bad value");
+  } finally {
+    await Deno.remove(home, { recursive: true });
   }
 });

@@ -1,6 +1,6 @@
 /**
  * `llm-cache-proxy serve`: runs the proxy in the foreground until SIGINT or
- * SIGTERM. The only place that calls `Deno.serve`.
+ * SIGTERM. The only place that serves HTTP (through `connection_guard.ts`).
  *
  * @module
  */
@@ -11,6 +11,7 @@ import { pidPath, removePid, writePid } from "./daemon.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { LogFileError } from "../log_file.ts";
 import { createHandler, type Handler, serveErrorHandler } from "../proxy/server.ts";
+import { ConnectionGuard, type Listening } from "./connection_guard.ts";
 import { openStats } from "../stats/stats.ts";
 import { openStore } from "../store/open.ts";
 import type { CacheStore } from "../store/store.ts";
@@ -122,16 +123,19 @@ function startupError(log: Logger, message: string): void {
  * 127.0.0.1 and ::1, so `http://localhost:PORT` works whichever one a client
  * resolves `localhost` to.
  */
-function listen(
-  config: Config,
-  handler: Handler,
-  log: Logger,
-): Deno.HttpServer<Deno.NetAddr>[] | undefined {
+function listen(config: Config, handler: Handler, log: Logger): Listening[] | undefined {
   const [first, ...others] = bindAddresses(config.host);
+  const limits = {
+    headerTimeoutMs: config.headerTimeoutSec * 1000,
+    idleTimeoutMs: config.idleTimeoutSec * 1000,
+    maxConnections: config.maxConnections,
+  };
   const onError = serveErrorHandler(log);
-  let primary: Deno.HttpServer<Deno.NetAddr>;
+  const guard = new ConnectionGuard(handler, { limits, log, onError }); // one cap for every address
+  const at = (hostname: string, port: number) => guard.listen(hostname, port);
+  let primary: Listening;
   try {
-    primary = Deno.serve({ hostname: first!, port: config.port, onListen() {}, onError }, handler);
+    primary = at(first!, config.port);
   } catch (e) {
     const hint = e instanceof Deno.errors.AddrInUse
       ? "another program (or another proxy) uses it; stop it or set CACHE_PORT"
@@ -145,8 +149,7 @@ function listen(
   const servers = [primary];
   for (const hostname of others) {
     try {
-      const options = { hostname, port: primary.addr.port, onListen() {}, onError };
-      servers.push(Deno.serve(options, handler));
+      servers.push(at(hostname, primary.addr.port));
     } catch (e) {
       log.debug(`Not listening on ${hostname} as well: ${(e as Error).message}`);
     }
@@ -159,7 +162,7 @@ function bindAddresses(host: string): string[] {
   return [host.replace(/^\[|\]$/g, "")];
 }
 
-function origin(server: Deno.HttpServer<Deno.NetAddr>): string {
+function origin(server: Listening): string {
   const { hostname, port } = server.addr;
   return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }

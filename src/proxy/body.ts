@@ -1,6 +1,6 @@
 /**
  * Reads a request body with a size limit, refusing an oversized one without
- * buffering it.
+ * buffering it, and telling a body cut short (the client left) from a failure.
  *
  * @module
  */
@@ -17,8 +17,37 @@ import { HttpError } from "./errors.ts";
  * @param maxBytes the largest body accepted
  * @returns the body bytes (empty when there is none)
  * @throws {HttpError} 413 `request_too_large` past the limit
+ * @throws {BodyCutShort} when the connection ends before the body does
  */
 export async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
+  try {
+    return await readAll(req, maxBytes);
+  } catch (e) {
+    // What Deno.serve raises when the client closes before the declared length
+    // or the last chunk ("Cannot read body as underlying resource unavailable").
+    if (e instanceof Deno.errors.BadResource) throw new BodyCutShort(e);
+    throw e;
+  }
+}
+
+/**
+ * A request body that ended early: the client has gone (or half-closed), so
+ * nobody is likely to read the answer. Logged at debug, never as a failure.
+ */
+export class BodyCutShort extends HttpError {
+  /** @param cause the read error */
+  constructor(cause: unknown) {
+    super(
+      400,
+      "invalid_request_error",
+      "The request body ended before it was complete (the connection closed); send it again in full",
+    );
+    this.name = "BodyCutShort";
+    this.cause = cause;
+  }
+}
+
+async function readAll(req: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null) {
     if (Number(declared) > maxBytes) {

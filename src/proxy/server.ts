@@ -15,12 +15,14 @@ import { VERSION } from "../version.ts";
 import type { Stats } from "../stats/stats.ts";
 import { NO_USAGE } from "../values/usage.ts";
 import type { CacheStore } from "../store/store.ts";
+import { BodyCutShort } from "./body.ts";
 import { handleEntries } from "./entries.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { BrokenOff } from "./flight.ts";
 import { Flights } from "./flights.ts";
 import type { Outcome } from "./call_report.ts";
 import { handleMessages, type MessagesContext } from "./messages.ts";
+import { isSafePath } from "./safe_path.ts";
 import { forwardRequest } from "./upstream.ts";
 import { dashboardView, metricsView, monitorView, statsView } from "./views.ts";
 
@@ -95,6 +97,8 @@ export function createHandler(deps: HandlerDeps): Handler {
   return async (req) => {
     try {
       const { path, pathAndQuery } = splitUrl(req.url);
+      // Before any route: `/v1/../cache/entries` must reach neither upstream nor a local route.
+      if (!isSafePath(path)) throw unsafePath();
       if (path === "/health" && req.method === "GET") {
         return new Response(health(), { headers: { "content-type": "application/json" } });
       }
@@ -115,6 +119,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       }
       throw new HttpError(404, "not_found_error", `No route for ${req.method} ${path}`);
     } catch (e) {
+      if (e instanceof BodyCutShort) log.debug(`${req.method} ${req.url}: ${e.message}`);
       if (e instanceof HttpError) return errorResponse(e);
       log.error(`Unexpected failure on ${req.method} ${req.url}: ${(e as Error).stack ?? e}`);
       return errorResponse(
@@ -179,6 +184,15 @@ function splitUrl(url: string): { path: string; pathAndQuery: string } {
   const pathAndQuery = start < 0 ? "/" : url.slice(start);
   const q = pathAndQuery.indexOf("?");
   return { path: q < 0 ? pathAndQuery : pathAndQuery.slice(0, q), pathAndQuery };
+}
+
+function unsafePath(): HttpError {
+  return new HttpError(
+    400,
+    "invalid_request_error",
+    "The request path has a dot segment, a backslash, a fragment or an encoded '.', '/', '\\' " +
+      "or '%'; the proxy forwards only normalized paths such as /v1/messages",
+  );
 }
 
 /** Checks `x-cache-auth` in constant time (both sides hashed, so lengths do not leak). */
