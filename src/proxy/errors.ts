@@ -51,6 +51,21 @@ export function errorResponse(error: HttpError, headers: HeadersInit = {}): Resp
   return new Response(JSON.stringify(errorBody(error)), { status: error.status, headers: out });
 }
 
+/**
+ * The 504 for an upstream that stayed silent past `CACHE_UPSTREAM_TIMEOUT_SEC`.
+ *
+ * @param ms how long it was given
+ * @returns the error
+ */
+export function silentUpstream(ms: number): HttpError {
+  return new HttpError(
+    504,
+    "timeout_error",
+    `The Anthropic API sent nothing for ${ms / 1000} s, so the proxy closed the call ` +
+      "(CACHE_UPSTREAM_TIMEOUT_SEC). Retry; raise CACHE_UPSTREAM_TIMEOUT_SEC for long answers",
+  );
+}
+
 function errorBody(error: HttpError) {
   return { type: "error", error: { type: error.type, message: error.message } };
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import type { Recording } from "../cache/recorder.ts";
-import { errorEvent, errorResponse, HttpError } from "./errors.ts";
+import { errorEvent, errorResponse, HttpError, silentUpstream } from "./errors.ts";
 import { after, firstOf, readOf, type Silence } from "./_flight_waits.ts";
 
 /** Status and headers of the upstream answer. */
@@ -290,13 +290,7 @@ export class Flight<T = void> {
 
   #stopReason(): HttpError {
     if (this.#abort.signal.reason === "timeout") {
-      const seconds = this.#limits.idleMs / 1000;
-      return new HttpError(
-        504,
-        "timeout_error",
-        `The Anthropic API sent nothing for ${seconds} s, so the proxy closed the call ` +
-          "(CACHE_UPSTREAM_TIMEOUT_SEC). Retry; raise CACHE_UPSTREAM_TIMEOUT_SEC for long answers",
-      );
+      return silentUpstream(this.#limits.idleMs);
     }
     return new HttpError(499, "api_error", "Every client left, so the upstream call was closed");
   }

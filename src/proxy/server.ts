@@ -17,7 +17,7 @@ import { NO_USAGE } from "../values/usage.ts";
 import type { CacheStore } from "../store/store.ts";
 import { BodyCutShort } from "./body.ts";
 import { handleEntries } from "./entries.ts";
-import { errorResponse, HttpError } from "./errors.ts";
+import { errorResponse, HttpError, silentUpstream } from "./errors.ts";
 import { BrokenOff } from "./flight.ts";
 import { Flights } from "./flights.ts";
 import type { Outcome } from "./call_report.ts";
@@ -152,7 +152,7 @@ export function serveErrorHandler(log: Logger): (error: unknown) => Response {
 /** Forwards an uncached `/v1/*` request and reports it as a PASS. */
 async function passThrough(req: Request, path: string, ctx: MessagesContext): Promise<Response> {
   const started = performance.now();
-  const response = await forwardRequest(req, ctx.target);
+  const response = await forwardUntil(req, ctx);
   ctx.stats.events.emit({
     time: isoTime(ctx.now()),
     kind: "PASS",
@@ -167,6 +167,26 @@ async function passThrough(req: Request, path: string, ctx: MessagesContext): Pr
     key: null,
   });
   return response;
+}
+
+/**
+ * Forwards a pass-through request, stopped when its client leaves (the
+ * upstream call closes with it) and answered with a 504 when upstream sends
+ * no head within CACHE_UPSTREAM_TIMEOUT_SEC.
+ */
+async function forwardUntil(req: Request, ctx: MessagesContext): Promise<Response> {
+  const late = new AbortController();
+  const timer = setTimeout(() => late.abort(), ctx.config.upstreamTimeoutMs);
+  try {
+    const response = await forwardRequest(req, ctx.target, {
+      signal: AbortSignal.any([req.signal, late.signal]),
+    });
+    if (!late.signal.aborted) return response;
+    await response.body?.cancel();
+    return errorResponse(silentUpstream(ctx.config.upstreamTimeoutMs));
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** `POST /cache/off` and `/cache/on`: what `llm-cache-proxy off` and `on` call. */
