@@ -92,12 +92,16 @@ export async function handleMessages(
   const key = ctx.keys.known(keyRequest) ?? await ctx.keys.key(keyRequest);
   const call: Call = { started, path, route, key, controls };
   const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal });
-  if (ctx.cacheSwitch.off || controls.bypass || ctx.store.health?.() === "degraded") {
-    const flight = new Flight(
-      forward,
-      (recording, complete) => Promise.resolve(outcomeOf(answerOf(recording), complete, body)),
-    );
-    return follow(flight, req, "BYPASS", call, ctx);
+  const passThrough = (recording: Recording, complete: boolean) =>
+    Promise.resolve(outcomeOf(answerOf(recording), complete, body));
+  if (ctx.cacheSwitch.off || controls.bypass) {
+    return follow(new Flight(forward, passThrough), req, "BYPASS", call, ctx);
+  }
+  if (ctx.store.health?.() === "degraded") {
+    // The store is down, not the cache: identical calls still share one upstream call.
+    const running = ctx.flights.get(key);
+    if (running) return follow(running, req, "HIT-COALESCED", call, ctx);
+    return follow(ctx.flights.start(key, forward, passThrough), req, "BYPASS", call, ctx);
   }
   const mode = controls.mode ?? ctx.config.mode;
   const fresh = mode !== "record" && !controls.refresh;

@@ -162,3 +162,40 @@ Deno.test(
     );
   },
 );
+
+Deno.test(
+  "while Redis is down, identical concurrent calls to one instance still share one upstream call",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using mock = await startMockAnthropic();
+    await using home = await tempHome("fleet_");
+    await redis.stop();
+    await using proxy = await spawnServe({
+      CACHE_HOME: home.path,
+      CACHE_STORE: redis.url,
+      CACHE_UPSTREAM: mock.url,
+      CACHE_PORT: "0",
+    });
+    assert.equal(await storeOf(proxy.url), "degraded");
+    const body = messageBody("[mock:slow:40] coalesced during an outage", { stream: true });
+    const burst = await Promise.all(Array.from({ length: 4 }, () => call(proxy.url, body)));
+    assert.equal(mock.count("/v1/messages"), 1, "one upstream call for the four");
+    assert.deepEqual(
+      burst.map((r) => r.kind).sort(),
+      ["BYPASS", "HIT-COALESCED", "HIT-COALESCED", "HIT-COALESCED"],
+    );
+    for (const r of burst) assert.equal(r.text, burst[0]!.text);
+    // A deliberate bypass is never coalesced.
+    const headers = {
+      "content-type": "application/json",
+      "anthropic-version": "2023-06-01",
+      "x-cache-bypass": "1",
+    };
+    await Promise.all(Array.from({ length: 2 }, async () => {
+      const res = await fetch(`${proxy.url}/v1/messages`, { method: "POST", headers, body });
+      await res.text();
+    }));
+    assert.equal(mock.count("/v1/messages"), 3);
+  },
+);
