@@ -124,19 +124,30 @@ export async function handleMessages(
   let lease: Lease | undefined;
   const { locks } = ctx.store;
   if (fresh && locks) {
+    const stop = new AbortController();
     const shared = await coordinate(
       key,
       locks,
       ctx.config.lockSec * 1000,
       (k) => read(() => ctx.store.get(k), ctx),
+      stop.signal,
     );
     if (shared.entry) return served(shared.entry, "HIT-COALESCED", call, ctx);
-    lease = shared.lock;
     const joined = ctx.flights.get(key); // a request here started one while this one waited
     if (joined) {
-      await lease?.release();
+      await shared.lock?.release();
+      await shared.answer?.body?.cancel();
       return follow(joined, req, "HIT-COALESCED", call, ctx);
     }
+    if (shared.answer) {
+      const { answer } = shared;
+      const relay = (signal: AbortSignal) => {
+        signal.addEventListener("abort", () => stop.abort(), { once: true });
+        return Promise.resolve(answer);
+      };
+      return follow(ctx.flights.start(key, relay, passThrough), req, "HIT-COALESCED", call, ctx);
+    }
+    lease = shared.lock;
   }
   const plan: MissPlan = {
     body,
@@ -144,13 +155,22 @@ export async function handleMessages(
     ttlSec: controls.ttlSec ?? ctx.config.ttlSec,
     lease,
   };
+  const upstream = lease ? publishing(forward, lease) : forward;
   const flight = ctx.flights.start(
     key,
-    forward,
+    upstream,
     (recording, complete) => finish(ctx, call, plan, recording, complete),
   );
   const why = explainMiss(body, call, ctx); // after the upstream call has gone out
   return follow(flight, req, "MISS", call, ctx, why);
+}
+
+/** The upstream call, its answer also published for the instances that follow this key. */
+function publishing(
+  forward: (signal: AbortSignal) => Promise<Response>,
+  lease: Lease,
+): (signal: AbortSignal) => Promise<Response> {
+  return async (signal) => lease.publish(await forward(signal));
 }
 
 /** A store read that fails open: a broken store is a miss, logged. */

@@ -8,7 +8,9 @@
  *
  * @module
  */
+import type { Buffer } from "node:buffer";
 import { createClient } from "redis";
+import { followAnswer, publishAnswer, type Send } from "./_redis_feed.ts";
 import type { FlightLocks, HeldLock } from "./store.ts";
 
 /** The key prefix when none is given; the Redis store uses the same one. */
@@ -28,10 +30,11 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 if v then return 1 end
 return 0`;
 
-/** The connection the subscriber uses: a duplicate of the command connection. */
+/** A connection of the locks' own (the subscriber, a reader): a duplicate of the client's. */
 export interface SubscriberClient {
   connect(): Promise<unknown>;
   subscribe(channel: string, listener: (message: string) => unknown): Promise<unknown>;
+  sendCommand: LockClient["sendCommand"];
   on(event: "error", listener: (error: unknown) => void): unknown;
   destroy(): void;
 }
@@ -39,8 +42,8 @@ export interface SubscriberClient {
 /** What the locks need of a node-redis client (`createClient()` from npm `redis` fits). */
 export interface LockClient {
   sendCommand(
-    args: readonly string[],
-    options?: { readonly abortSignal?: AbortSignal },
+    args: readonly (string | Buffer)[],
+    options?: { readonly abortSignal?: AbortSignal; readonly typeMapping?: object },
   ): Promise<unknown>;
   duplicate(): SubscriberClient;
 }
@@ -55,7 +58,7 @@ export interface RedisLocksOptions {
   readonly commandTimeoutMs?: number;
 }
 
-type Run = (args: readonly string[]) => Promise<unknown>;
+type Run = Send;
 
 /**
  * {@link FlightLocks} shared by every proxy instance on one Redis.
@@ -122,7 +125,44 @@ export class RedisFlightLocks implements FlightLocks {
       throw error;
     }
     if (reply !== "OK") return undefined;
-    return new RedisHeldLock(run, { lockKey, token, ttlMs, wake: [this.#channel, key] });
+    const wake = [this.#channel, key] as const;
+    return new RedisHeldLock(run, { lockKey, token, ttlMs, wake, feed: this.#feedKey(token) });
+  }
+
+  /**
+   * The answer the holder of `key`'s lock is publishing, once its head is
+   * there; read on a connection of its own, closed when the body ends.
+   *
+   * @param key the cache key
+   * @param signal stops reading: the body breaks off
+   * @returns the answer, or undefined when nobody holds the lock or its holder went before its head
+   * @throws when Redis cannot be reached
+   */
+  async follow(key: string, signal: AbortSignal): Promise<Response | undefined> {
+    const lockKey = this.#lockKey(key);
+    const token = await this.#run(["GET", lockKey]);
+    if (typeof token !== "string") return undefined;
+    const reader = this.#client.duplicate();
+    reader.on("error", () => {}); // a broken connection fails the read, which says so
+    const closed = new AbortController();
+    const close = () => {
+      closed.abort();
+      reader.destroy();
+    };
+    try {
+      await withTimeout(() => reader.connect(), { ms: this.#timeoutMs, what: "a connection" });
+    } catch (e) {
+      close();
+      throw e;
+    }
+    const source = {
+      send: (args: readonly (string | Buffer)[], options?: object) =>
+        reader.sendCommand(args, { ...options, abortSignal: closed.signal }),
+      close,
+      alive: () => this.#run(["GET", lockKey]).then((v) => v === token, () => false),
+      pollMs: this.#pollMs,
+    };
+    return await followAnswer(source, this.#feedKey(token), signal);
   }
 
   /**
@@ -176,10 +216,14 @@ export class RedisFlightLocks implements FlightLocks {
     return `${this.#prefix}lock:${key}`;
   }
 
-  #run(args: readonly string[]): Promise<unknown> {
+  #feedKey(token: string): string {
+    return `${this.#prefix}feed:${token}`;
+  }
+
+  #run(args: readonly (string | Buffer)[]): Promise<unknown> {
     return withTimeout((abortSignal) => this.#client.sendCommand(args, { abortSignal }), {
       ms: this.#timeoutMs,
-      what: args[0] ?? "",
+      what: String(args[0] ?? ""),
     });
   }
 
@@ -214,6 +258,8 @@ interface LockPlace {
   readonly ttlMs: number;
   /** The release channel and message. */
   readonly wake: readonly [string, string];
+  /** The stream the holder's answer is published on. */
+  readonly feed: string;
 }
 
 /** A lock this instance holds in Redis. */
@@ -243,6 +289,16 @@ class RedisHeldLock implements HeldLock {
     if (this.#released) return;
     const { lockKey, token, ttlMs } = this.#place;
     await this.#run(["EVAL", EXTEND, "1", lockKey, token, String(ttlMs)]);
+  }
+
+  /**
+   * The same answer, published as it passes for instances waiting on this key.
+   *
+   * @param answer the upstream answer
+   * @returns an answer with the same status, headers and bytes
+   */
+  publish(answer: Response): Response {
+    return publishAnswer(this.#run, this.#place.feed, answer);
   }
 
   /** Deletes the lock if it is still ours and wakes the waiters; never rejects. Idempotent. */

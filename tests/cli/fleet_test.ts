@@ -11,12 +11,16 @@ import { runCli } from "../support/cli.ts";
 import { eventually, freePort, tempHome } from "../support/harness.ts";
 import { needs } from "../support/tools.ts";
 
-async function call(base: string, body: string): Promise<{ kind: string | null; text: string }> {
-  const res = await fetch(`${base}/v1/messages`, {
+function post(base: string, body: string): Promise<Response> {
+  return fetch(`${base}/v1/messages`, {
     method: "POST",
     headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
     body,
   });
+}
+
+async function call(base: string, body: string): Promise<{ kind: string | null; text: string }> {
+  const res = await post(base, body);
   const text = await res.text();
   assert.equal(res.status, 200, text);
   return { kind: res.headers.get("x-cache"), text };
@@ -75,27 +79,116 @@ Deno.test(
 );
 
 Deno.test(
-  "when the instance holding the lock dies, another takes over once it expires",
+  "when the instance holding the lock dies before its answer, another takes over and shares its call",
   needs("redis-server"),
   async () => {
     await using fleet = await startFleet({ CACHE_LOCK_SEC: "1" });
     const { mock, a, b } = fleet;
-    const body = messageBody("[mock:slow:150] the holder dies", { stream: true });
-    const doomed = fetch(`${a.url}/v1/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
-      body,
-    }).then((res) => res.text()).catch(() => "cut");
+    // The answer comes after 1 s (no head before), and is a 429: never stored, so only a shared
+    // call, never a replay, can serve B's three waiters with one upstream call.
+    const body = messageBody("[mock:429:1000] the holder dies");
+    const doomed = post(a.url, body).then((res) => res.text()).catch(() => "cut");
     await eventually("A to call upstream", () => Promise.resolve(mock.count() === 1 || undefined));
     await a.stop("SIGKILL");
     await doomed;
     const started = performance.now();
-    const taken = await call(b.url, body);
+    const taken = await Promise.all(Array.from({ length: 3 }, async () => {
+      const res = await post(b.url, body);
+      return { status: res.status, kind: res.headers.get("x-cache"), text: await res.text() };
+    }));
     const waited = performance.now() - started;
-    assert.equal(taken.kind, "MISS", "B went upstream itself");
-    assert.match(taken.text, /event: message_stop/);
-    assert.equal(mock.count("/v1/messages"), 2);
+    assert.equal(mock.count("/v1/messages"), 2, "B went upstream once for its three waiters");
+    assert.deepEqual(taken.map((r) => r.kind).sort(), ["HIT-COALESCED", "HIT-COALESCED", "MISS"]);
+    for (const r of taken) assert.deepEqual([r.status, r.text], [429, taken[0]!.text]);
     assert.ok(waited < 8_000, `B waited ${waited} ms: at most about a lock TTL, then the answer`);
+  },
+);
+
+Deno.test(
+  "a follower on another instance streams the leader's answer as it arrives, and a late one from the start",
+  needs("redis-server"),
+  async () => {
+    await using fleet = await startFleet();
+    const { mock, a, b } = fleet;
+    const body = messageBody("[mock:slow:150] streamed across the fleet", { stream: true });
+    const leader = await post(a.url, body);
+    assert.equal(leader.headers.get("x-cache"), "MISS");
+    let leaderEnded = false;
+    const leaderText = leader.text().finally(() => leaderEnded = true);
+    await eventually("A to call upstream", () => Promise.resolve(mock.count() === 1 || undefined));
+    const follower = await post(b.url, body);
+    assert.equal(follower.headers.get("x-cache"), "HIT-COALESCED");
+    // Its first bytes come while the leader's answer is still running upstream.
+    const reader = follower.body!.getReader();
+    const first = await reader.read();
+    assert.ok(first.value && first.value.length > 0);
+    assert.equal(mock.count("/v1/messages"), 1);
+    assert.equal(leaderEnded, false, "the first bytes came before the leader's answer ended");
+    const late = await post(b.url, body);
+    let rest = "";
+    const decoder = new TextDecoder();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      rest += decoder.decode(r.value, { stream: true });
+    }
+    const followed = decoder.decode(first.value) + rest;
+    assert.equal(followed, await leaderText, "the same bytes as the leader's client");
+    assert.equal(
+      await late.text(),
+      followed,
+      "a late follower gets the chunks so far, then the rest",
+    );
+    assert.equal(mock.count("/v1/messages"), 1);
+  },
+);
+
+Deno.test(
+  "an upstream failure reaches every waiting instance with the same status and body",
+  needs("redis-server"),
+  async () => {
+    await using fleet = await startFleet({ CACHE_STALE_SEC: "0" });
+    const { mock, a, b } = fleet;
+    const body = messageBody("[mock:429:1000] rate limited");
+    const leader = post(a.url, body);
+    await eventually("A to call upstream", () => Promise.resolve(mock.count() === 1 || undefined));
+    const waiting = Array.from({ length: 3 }, () => post(b.url, body));
+    const answers = await Promise.all([leader, ...waiting].map(async (p) => {
+      const res = await p;
+      return { status: res.status, text: await res.text(), kind: res.headers.get("x-cache") };
+    }));
+    assert.equal(mock.count("/v1/messages"), 1, "one upstream call for the four");
+    for (const r of answers) {
+      assert.equal(r.status, 429);
+      assert.equal(r.text, answers[0]!.text);
+    }
+    assert.deepEqual(answers.map((r) => r.kind).sort(), [
+      "HIT-COALESCED",
+      "HIT-COALESCED",
+      "HIT-COALESCED",
+      "MISS",
+    ]);
+  },
+);
+
+Deno.test(
+  "a follower of a leader that dies mid-answer gets a cut stream, never a wrong one",
+  needs("redis-server"),
+  async () => {
+    await using fleet = await startFleet({ CACHE_LOCK_SEC: "1" });
+    const { mock, a, b } = fleet;
+    const body = messageBody("[mock:slow:300] cut short", { stream: true });
+    const leader = await post(a.url, body);
+    const leaderText = leader.text().catch(() => "cut");
+    await eventually("A to call upstream", () => Promise.resolve(mock.count() === 1 || undefined));
+    const follower = await post(b.url, body);
+    const reader = follower.body!.getReader();
+    await reader.read();
+    await a.stop("SIGKILL");
+    await assert.rejects(async () => {
+      for (let r = await reader.read(); !r.done; r = await reader.read());
+    });
+    assert.equal(await leaderText, "cut");
+    // Nothing was stored: the next call goes upstream.
+    assert.equal((await call(b.url, messageBody("[mock:slow:300] cut short"))).kind, "MISS");
   },
 );
 

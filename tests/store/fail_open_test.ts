@@ -31,6 +31,7 @@ class FakeStore implements PingableStore {
   readonly locks: FlightLocks = {
     acquire: (key) => this.#call(() => this.#acquire(key)),
     released: (key) => this.#call(() => this.#released(key).promise),
+    follow: () => this.#call(() => undefined),
   };
 
   async #call<T>(call: () => T | Promise<T>): Promise<T> {
@@ -46,6 +47,7 @@ class FakeStore implements PingableStore {
     return {
       extend: () => this.#call(() => {}),
       release: () => this.#call(() => this.#released(key).resolve()),
+      publish: (answer) => answer,
     };
   }
 

@@ -6,7 +6,7 @@
  *
  * The scenario of a `POST /v1/messages` is chosen by a directive `[mock:NAME]` or
  * `[mock:NAME:ARG]` in the text of the last message: `text`, `tool_use`, `error_midway`, `cut`,
- * `400`, `429`, `529`, `slow[:MS]`, `big:N`, `hang`. Without one: `tool_use` if the request has
+ * `400[:MS]`, `429[:MS]`, `529[:MS]` (after MS ms), `slow[:MS]`, `big:N`, `hang`. Without one: `tool_use` if the request has
  * tools, else `text`. `stream: true` selects the SSE variant.
  *
  * @module
@@ -204,6 +204,7 @@ async function messages(body: unknown, ctx: Context): Promise<Response> {
     case "400":
     case "429":
     case "529":
+      await wait(n, ctx.stop); // `[mock:429:MS]`: the error comes after MS ms
       return upstreamError(scenario, f);
     case "slow":
       if (streaming) return sse(events("stream_text.sse"), ctx.stop, n);
