@@ -38,12 +38,6 @@ export function guardLocks(locks: FlightLocks, guard: LockGuard): FlightLocks {
       const held = await guard.must(() => locks.acquire(key, ttlMs));
       return held && guardHeld(held);
     },
-    // Waiters are let go as soon as an outage begins: none waits out its timeout.
-    released: (key, timeoutMs) =>
-      Promise.race([
-        guard.tolerate(() => locks.released(key, timeoutMs), undefined),
-        guard.outage(),
-      ]),
     // Nothing to follow while the store is down; an answer that comes after the outage began is let go.
     follow: async (key, signal) => {
       const following = guard.tolerate(() => locks.follow(key, signal), undefined);

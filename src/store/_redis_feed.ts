@@ -188,10 +188,18 @@ async function* itemsOf(
   return undefined;
 }
 
-/** XREAD's reply (`[[stream, [[id, [field, value, …]], …]]]` or null) as entries. */
+/**
+ * XREAD's reply as entries: `[[stream, entries]]` in RESP 2, `{stream: entries}`
+ * in RESP 3, null when nothing came; each entry `[id, [field, value, …]]`.
+ */
 function entriesOf(reply: unknown): { readonly id: string; readonly item: Item }[] {
-  if (!Array.isArray(reply) || reply.length === 0) return [];
-  const [, entries] = reply[0] as [Buffer, [Buffer, Buffer[]][]];
+  if (reply === null || typeof reply !== "object") return [];
+  const streams = Array.isArray(reply)
+    ? reply.map((pair) => (pair as [unknown, unknown])[1])
+    : reply instanceof Map
+    ? [...reply.values()]
+    : Object.values(reply);
+  const entries = (streams[0] ?? []) as [Buffer, Buffer[]][];
   return entries.map(([id, flat]) => {
     const fields = new Map<string, Buffer>();
     for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1]!);

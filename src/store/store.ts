@@ -96,7 +96,7 @@ export interface ListOptions {
 export interface HeldLock {
   /** Keeps the lock alive for another full TTL (call it while the upstream call runs). */
   extend(): Promise<void>;
-  /** Gives the lock up and wakes the instances waiting for it. Idempotent. */
+  /** Gives the lock up. Idempotent. */
   release(): Promise<void>;
   /**
    * The same answer, also published as it passes, for instances waiting on
@@ -113,8 +113,6 @@ export interface HeldLock {
 export interface FlightLocks {
   /** Takes the lock for `key` unless another instance holds it. */
   acquire(key: string, ttlMs: number): Promise<HeldLock | undefined>;
-  /** Resolves once the lock for `key` is released or expired, or after `timeoutMs`. */
-  released(key: string, timeoutMs: number): Promise<void>;
   /**
    * The answer the holder of `key`'s lock publishes, streaming as it arrives
    * (every chunk so far first), once its head is there; undefined when nobody
