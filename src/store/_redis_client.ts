@@ -10,6 +10,11 @@
  * is an error event, never a crash. {@link firstAttempt} returns within about
  * a second even when Redis is down.
  *
+ * Never stuck: a connection that goes silent (a handshake nobody answers, or
+ * commands that time out with no reply at all since) is abandoned after
+ * {@link STUCK_MS} and a new client made, since the client itself would wait
+ * on such a socket forever.
+ *
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -22,6 +27,12 @@ export const RETRY_EVERY_MS = 500;
 /** How long `open()` waits for a first connection, in ms. */
 const CONNECT_TIMEOUT_MS = 1000;
 
+/** A connection silent this long (no handshake reply, no reply after a timeout) is replaced, in ms. */
+export const STUCK_MS = 3000;
+
+/** How often a connection is checked for being stuck, in ms. */
+const WATCH_EVERY_MS = 500;
+
 /** The node-redis client the store talks through. */
 export type Client = ReturnType<typeof newClient>;
 
@@ -33,8 +44,8 @@ export const BUFFERS: CommandOptions = { typeMapping: { [RESP_TYPES.BLOB_STRING]
 
 /** A client and what its commands and error messages need. */
 export interface Connection {
-  /** The client; its owner closes it with {@link disconnect}. */
-  readonly client: Client;
+  /** The client, replaced when it is stuck; its owner closes it with {@link disconnect}. */
+  client: Client;
   /** `host:port[/db]`, without credentials, for messages. */
   readonly where: string;
   /** A command fails after this many ms unless its options say otherwise. */
@@ -43,6 +54,14 @@ export interface Connection {
   lastError: Error | undefined;
   /** Set when the store closes: commands then fail as "closed". */
   closed: boolean;
+  /** When the client last connected, failed, or became ready (ms since the epoch). */
+  progressAt: number;
+  /** Since when commands time out without any reply coming (ms since the epoch). */
+  silentSince: number | undefined;
+  /** Makes a new client (also when one is stuck). */
+  readonly fresh: () => Client;
+  /** Checks for a stuck client; stopped by {@link disconnect}. */
+  readonly watch: ReturnType<typeof setInterval>;
 }
 
 /** One Lua script call: the script and its ARGV (the key prefix first). */
@@ -64,12 +83,51 @@ export interface ScriptCall {
  */
 export function connection(url: string, timeoutMs: number): Connection {
   const where = describe(url);
-  const client = newClient(url, timeoutMs);
-  const conn: Connection = { client, where, timeoutMs, lastError: undefined, closed: false };
-  // Without a listener, a dropped connection would be an uncaught error event.
-  client.on("error", (e: Error) => conn.lastError = e);
-  client.on("ready", () => conn.lastError = undefined);
+  const conn: Connection = {
+    client: newClient(url, timeoutMs),
+    where,
+    timeoutMs,
+    lastError: undefined,
+    closed: false,
+    progressAt: Date.now(),
+    silentSince: undefined,
+    fresh: () => newClient(url, timeoutMs),
+    watch: setInterval(() => renewIfStuck(conn), WATCH_EVERY_MS),
+  };
+  Deno.unrefTimer(Number(conn.watch));
+  listen(conn, conn.client);
   return conn;
+}
+
+function listen(conn: Connection, client: Client): void {
+  const progress = () => conn.progressAt = Date.now();
+  // Without an error listener, a dropped connection would be an uncaught error event.
+  client.on("error", (e: Error) => {
+    conn.lastError = e;
+    progress();
+  });
+  client.on("connect", progress);
+  client.on("ready", () => {
+    conn.lastError = undefined;
+    progress();
+  });
+}
+
+/** Replaces a client that went silent: connecting but not answering, or not replying at all. */
+function renewIfStuck(conn: Connection): void {
+  const { client } = conn;
+  if (conn.closed || !client.isOpen) return;
+  const now = Date.now();
+  const handshake = !client.isReady && now - conn.progressAt > STUCK_MS;
+  const silent = conn.silentSince !== undefined && now - conn.silentSince > STUCK_MS;
+  if (!handshake && !silent) return;
+  conn.lastError = new Error(`no answer for ${STUCK_MS / 1000} s: the connection was abandoned`);
+  conn.silentSince = undefined;
+  conn.progressAt = now;
+  conn.client = conn.fresh();
+  listen(conn, conn.client);
+  conn.client.connect().catch(() => {}); // rejects only once closed; it retries until then
+  client.destroy();
 }
 
 /**
@@ -143,6 +201,7 @@ export async function evalScript(
  * @param conn the connection
  */
 export async function disconnect(conn: Connection): Promise<void> {
+  clearInterval(conn.watch);
   if (conn.client.isReady) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const gaveUp = new Promise<void>((resolve) => timer = setTimeout(resolve, conn.timeoutMs));
@@ -166,8 +225,14 @@ async function command(
   const reply = conn.client.sendCommand(args, options);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError()), options?.timeout ?? conn.timeoutMs);
+    timer = setTimeout(() => {
+      conn.silentSince ??= Date.now();
+      reject(new TimeoutError());
+    }, options?.timeout ?? conn.timeoutMs);
   });
+  // Any reply, even a late one, shows the connection is alive.
+  const answered = () => conn.silentSince = undefined;
+  reply.then(answered, (e) => e instanceof ErrorReply && answered());
   try {
     return await Promise.race([reply, late]);
   } finally {

@@ -119,7 +119,13 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   private constructor(conn: Connection, scripts: Scripts, options: RedisStoreOptions) {
     this.#conn = conn;
     this.#prefix = options.prefix ?? DEFAULT_PREFIX; // the locks' default: one key space
-    this.locks = new RedisFlightLocks(conn.client, { prefix: this.#prefix });
+    // Through the connection, never one client: a stuck client is replaced.
+    const client = {
+      sendCommand: (...args: Parameters<Connection["client"]["sendCommand"]>) =>
+        conn.client.sendCommand(...args),
+      duplicate: () => conn.client.duplicate(),
+    };
+    this.locks = new RedisFlightLocks(client, { prefix: this.#prefix });
     this.#scripts = scripts;
     this.#now = options.now ?? Date.now;
     this.#maxEntries = options.maxEntries;

@@ -151,8 +151,16 @@ export class RedisFlightLocks implements FlightLocks {
       throw e;
     }
     const source = {
+      // A blocking read that outlasts its block by a command timeout is on a dead connection.
       send: (args: readonly (string | Buffer)[], options?: object) =>
-        reader.sendCommand(args, { ...options, abortSignal: closed.signal }),
+        withTimeout(
+          (timedOut) =>
+            reader.sendCommand(args, {
+              ...options,
+              abortSignal: AbortSignal.any([closed.signal, timedOut]),
+            }),
+          { ms: this.#pollMs + this.#timeoutMs, what: String(args[0]) },
+        ),
       close,
       alive: () => this.#run(["GET", lockKey]).then((v) => v === token, () => false),
       pollMs: this.#pollMs,

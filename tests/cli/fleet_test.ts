@@ -7,6 +7,7 @@ import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { spawnServe } from "../support/process.ts";
 import { messageBody } from "../support/proxy.ts";
 import { startRedis } from "../support/redis.ts";
+import { startRelay } from "../support/relay.ts";
 import { runCli } from "../support/cli.ts";
 import { eventually, freePort, tempHome } from "../support/harness.ts";
 import { needs } from "../support/tools.ts";
@@ -290,5 +291,44 @@ Deno.test(
       await res.text();
     }));
     assert.equal(mock.count("/v1/messages"), 3);
+  },
+);
+
+Deno.test(
+  "a Redis connection that goes silent is abandoned: the proxy recovers once Redis answers again",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using mock = await startMockAnthropic();
+    await using home = await tempHome("fleet_");
+    await using relay = startRelay(redis.port); // swallows the handshake
+    await using proxy = await spawnServe({
+      CACHE_HOME: home.path,
+      CACHE_STORE: `redis://127.0.0.1:${relay.port}`,
+      CACHE_UPSTREAM: mock.url,
+      CACHE_PORT: "0",
+    });
+    assert.equal(await storeOf(proxy.url), "degraded");
+    relay.forward();
+    await eventually(
+      "the store to come back",
+      async () => await storeOf(proxy.url) === "ok" || undefined,
+    );
+    const body = messageBody("behind a relay");
+    assert.equal((await call(proxy.url, body)).kind, "MISS");
+    assert.equal((await call(proxy.url, body)).kind, "HIT");
+
+    relay.swallow(); // the open connection goes silent mid-run: commands get no reply
+    await call(proxy.url, body); // served all the same, from upstream
+    await eventually("the outage to be seen", async () => {
+      await call(proxy.url, body);
+      return await storeOf(proxy.url) === "degraded" || undefined;
+    });
+    relay.forward();
+    await eventually(
+      "the store to come back",
+      async () => await storeOf(proxy.url) === "ok" || undefined,
+    );
+    assert.equal((await call(proxy.url, body)).kind, "HIT");
   },
 );
