@@ -20,6 +20,8 @@
 import { Buffer } from "node:buffer";
 import { createClient, ErrorReply, RESP_TYPES, TimeoutError } from "redis";
 import type { Script } from "./_redis_schema.ts";
+import type { RedisTls } from "../_config_tls.ts";
+import { guardTls, isTlsAlert, tlsProblem, unguardTls } from "./_redis_tls.ts";
 
 /** How often a lost connection is retried, in ms. */
 export const RETRY_EVERY_MS = 500;
@@ -78,24 +80,26 @@ export interface ScriptCall {
  *
  * @param url `redis://[user:pass@]host:port[/db]`, or `rediss://` for TLS
  * @param timeoutMs the default command timeout, in ms
+ * @param tls a CA, client certificate and key for `rediss://` (PEM texts)
  * @returns the connection
  * @throws {TypeError} when `url` is not a Redis URL (the message never echoes it)
  */
-export function connection(url: string, timeoutMs: number): Connection {
+export function connection(url: string, timeoutMs: number, tls?: RedisTls): Connection {
   const where = describe(url);
   const conn: Connection = {
-    client: newClient(url, timeoutMs),
+    client: newClient(url, timeoutMs, tls),
     where,
     timeoutMs,
     lastError: undefined,
     closed: false,
     progressAt: Date.now(),
     silentSince: undefined,
-    fresh: () => newClient(url, timeoutMs),
+    fresh: () => newClient(url, timeoutMs, tls),
     watch: setInterval(() => renewIfStuck(conn), WATCH_EVERY_MS),
   };
   Deno.unrefTimer(Number(conn.watch));
   listen(conn, conn.client);
+  if (url.toLowerCase().startsWith("rediss:")) guardTls(conn);
   return conn;
 }
 
@@ -103,7 +107,10 @@ function listen(conn: Connection, client: Client): void {
   const progress = () => conn.progressAt = Date.now();
   // Without an error listener, a dropped connection would be an uncaught error event.
   client.on("error", (e: Error) => {
-    conn.lastError = e;
+    // The closed socket that follows a TLS alert says less than the alert did.
+    if (!(isTlsAlert(conn.lastError) && /closed unexpectedly/i.test(e.message))) {
+      conn.lastError = e;
+    }
     progress();
   });
   client.on("connect", progress);
@@ -202,6 +209,7 @@ export async function evalScript(
  */
 export async function disconnect(conn: Connection): Promise<void> {
   clearInterval(conn.watch);
+  unguardTls(conn);
   if (conn.client.isReady) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const gaveUp = new Promise<void>((resolve) => timer = setTimeout(resolve, conn.timeoutMs));
@@ -254,6 +262,8 @@ function explain(conn: Connection, e: unknown): Error {
     return new Error(`Redis at ${where} did not answer within the command timeout`, { cause: e });
   }
   const why = conn.lastError?.message || (e as Error).message;
+  const tls = tlsProblem(why);
+  if (tls) return new Error(`Redis at ${where} refused the TLS connection (${why}): ${tls}`);
   return new Error(
     `Cannot reach Redis at ${where} (${why}); retrying every ${RETRY_EVERY_MS} ms. ` +
       "Check that Redis is running and that CACHE_STORE names it",
@@ -262,13 +272,13 @@ function explain(conn: Connection, e: unknown): Error {
 }
 
 /** A client that fails fast: no offline queue, a timeout per command, retries in the background. */
-function newClient(url: string, timeoutMs: number) {
+function newClient(url: string, timeoutMs: number, tls: RedisTls = {}) {
   return createClient({
     url,
     RESP: 2, // flat replies, and servers older than Redis 6 work too
     disableOfflineQueue: true,
     maintNotifications: "disabled",
-    socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: RETRY_EVERY_MS },
+    socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: RETRY_EVERY_MS, ...tls },
     commandOptions: { timeout: timeoutMs },
   });
 }

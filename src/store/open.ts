@@ -78,5 +78,6 @@ async function openRedis(config: Config, url: string): Promise<RedisStore> {
   return await RedisStore.open(url, {
     maxEntries: config.maxEntries,
     staleMs: config.staleSec * 1000,
+    tls: config.redisTls,
   });
 }

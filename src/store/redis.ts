@@ -44,6 +44,7 @@
  * @module
  */
 import type { Buffer } from "node:buffer";
+import type { RedisTls } from "../_config_tls.ts";
 import {
   BUFFERS,
   type CommandOptions,
@@ -100,6 +101,8 @@ export interface RedisStoreOptions {
   readonly prefix?: string;
   /** A command fails after this many ms (a put gets 1 s more per MiB). @default 1000 */
   readonly commandTimeoutMs?: number;
+  /** For `rediss://`: a CA to trust, a client certificate and its key (PEM texts). */
+  readonly tls?: RedisTls | undefined;
 }
 
 /** A {@link CacheStore} on a Redis server, shared by every proxy that names it. */
@@ -153,7 +156,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
    * ```
    */
   static async open(url: string, options: RedisStoreOptions): Promise<RedisStore> {
-    const conn = connection(url, options.commandTimeoutMs ?? 1000);
+    const conn = connection(url, options.commandTimeoutMs ?? 1000, options.tls);
     const store = new RedisStore(conn, await scripts(), options);
     await firstAttempt(conn.client);
     return store;
