@@ -19,7 +19,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createClient, ErrorReply, RESP_TYPES, TimeoutError } from "redis";
-import type { Script } from "./_redis_schema.ts";
+import type { Script } from "./_redis_scripts.ts";
 import type { RedisTls } from "../_config_tls.ts";
 import { guardTls, isTlsAlert, tlsProblem, unguardTls } from "./_redis_tls.ts";
 

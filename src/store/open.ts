@@ -35,7 +35,7 @@ export async function openStore(config: Config, log: Logger): Promise<OpenStore>
       where: config.dbPath,
     };
   }
-  const store = new FailOpenStore(await openRedis(config, config.storeUrl), log);
+  const store = new FailOpenStore(await openRedis(config, config.storeUrl, log), log);
   await store.check();
   return { store, where: `${redactUrl(config.storeUrl)} (shared)` };
 }
@@ -73,9 +73,10 @@ export async function openForCommand(config: Config, create = false): Promise<Op
  * The Redis store, its client loaded only when it is used: the npm client
  * costs a SQLite-only proxy about 100 ms of start-up.
  */
-async function openRedis(config: Config, url: string): Promise<RedisStore> {
+async function openRedis(config: Config, url: string, log?: Logger): Promise<RedisStore> {
   const { RedisStore } = await import("./redis.ts");
   return await RedisStore.open(url, {
+    ...log ? { note: (message: string) => log.info(message) } : {},
     maxEntries: config.maxEntries,
     staleMs: config.staleSec * 1000,
     tls: config.redisTls,

@@ -13,22 +13,25 @@
  * | `lru` | sorted set | entry keys by last hit time: eviction order; ZCARD is the count |
  * | `created` | sorted set | entry keys by creation time: `list()`, `entries()` |
  * | `expires` | sorted set | entry keys by expiry time: `prune()` |
+ * | `gone` | sorted set | entry keys by the end of their Redis TTL: `count()` cleans up after them |
  * | `sim:<route, model, namespace>` | sorted set | keys with a stored request, by creation |
  * | `info` | hash | entry key → "size group": undoes the indexes once its hash is gone |
  * | `stats` | hash | `bytes`: the running total of body bytes |
  * | `counters` | hash | the ledger's all-time counters, shared by every instance |
+ * | `settings` | hash | the fleet's entry cap and stale window (`_redis_settings.ts`) |
  *
- * (`lock:<key>` and the `released` channel under the same prefix are `redis_locks.ts`'s.)
+ * (`lock:<key>` and the `feed:<token>` streams under the same prefix are `redis_locks.ts`'s.)
  *
  * Every change is one Lua script, so it is atomic: a put writes the hash,
- * the aliases, the indexes and the byte total and evicts beyond the cap in
- * one step; a hit reads the hash and counts itself (HINCRBY, HSET, ZADD):
+ * the aliases, the indexes and the byte total and evicts beyond the cap
+ * (a few entries per put) in one step; a hit reads the hash and counts itself (HINCRBY, HSET, ZADD):
  * O(log n), never a scan. Entry, alias and alias-set keys expire by Redis
  * TTL at `expiresAt + staleMs` (measured on this store's clock, so a
  * skewed server clock does not shorten it), which lets `getStale()` read a
- * recently expired entry while `get()` treats it as a miss. The sorted sets
- * outlive expired hashes until `prune()` (or eviction) removes them; reads
- * skip such members. `list()`, `entries()` and `similar()` walk an index
+ * recently expired entry while `get()` treats it as a miss. Once a hash's
+ * TTL has ended, `count()` and `bytes()` take it out of the indexes (a
+ * batch at a time), so they count what Redis holds; reads skip such
+ * members meanwhile. `list()`, `entries()` and `similar()` walk an index
  * newest first, a page at a time: they are not on the hit path. Under a
  * memory limit, use `maxmemory-policy volatile-lru` (or `noeviction`): it
  * only drops entries, which the indexes survive; `allkeys-*` may drop an index.
@@ -62,15 +65,9 @@ import {
   type RedisReader,
   similarRequests,
 } from "./_redis_browse.ts";
-import {
-  fieldsOf,
-  KEYS,
-  loadScripts,
-  type Scripts,
-  similarGroup,
-  toEntry,
-  toFields,
-} from "./_redis_schema.ts";
+import { fieldsOf, KEYS, similarGroup, toEntry, toFields } from "./_redis_schema.ts";
+import { loadScripts, type Scripts } from "./_redis_scripts.ts";
+import { type FleetSettings, settingsNotes } from "./_redis_settings.ts";
 import { DEFAULT_PREFIX, RedisFlightLocks } from "./redis_locks.ts";
 import type {
   CacheEntry,
@@ -103,7 +100,12 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs?: number;
   /** For `rediss://`: a CA to trust, a client certificate and its key (PEM texts). */
   readonly tls?: RedisTls | undefined;
+  /** Told once when the fleet's settings in Redis differ from this instance's. */
+  readonly note?: (message: string) => void;
 }
+
+/** Expired entries taken out of the indexes per count. */
+const SWEEP_BATCH = 1000;
 
 /** A {@link CacheStore} on a Redis server, shared by every proxy that names it. */
 export class RedisStore implements CacheStore, AsyncDisposable {
@@ -114,6 +116,8 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   #maxEntries: number;
   #staleMs: number;
   #timeoutMs: number;
+  #note: ((message: string) => void) | undefined;
+  #fleet: Promise<FleetSettings> | undefined;
   /** The browsing side's way in: the prefix, and commands that explain their errors. */
   #reader: RedisReader;
   /** Cross-instance coalescing on the same Redis, keys under the same prefix. */
@@ -134,6 +138,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     this.#maxEntries = options.maxEntries;
     this.#staleMs = options.staleMs ?? 86_400_000;
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
+    this.#note = options.note;
     this.#reader = {
       prefix: this.#prefix,
       text: (args) => send(conn, args),
@@ -159,6 +164,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     const conn = connection(url, options.commandTimeoutMs ?? 1000, options.tls);
     const store = new RedisStore(conn, await scripts(), options);
     await firstAttempt(conn.client);
+    if (conn.client.isReady) await store.#settings().catch(() => {}); // says now if they differ
     return store;
   }
 
@@ -191,13 +197,16 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   }
 
   async put(entry: NewEntry, aliases: readonly string[] = []): Promise<void> {
-    const ttl = Math.max(Math.ceil(entry.expiresAt + this.#staleMs - this.#now()), MIN_TTL_MS);
+    const { maxEntries, staleMs } = await this.#settings();
+    const now = this.#now();
+    const ttl = Math.max(Math.ceil(entry.expiresAt + staleMs - now), MIN_TTL_MS);
     const fields = toFields(entry);
     const bytes = entry.body.byteLength + (entry.request?.byteLength ?? 0);
     await this.#eval("put", [
       entry.key,
       String(ttl),
-      String(this.#maxEntries),
+      String(now + ttl),
+      String(maxEntries),
       String(entry.createdAt),
       String(entry.expiresAt),
       String(entry.body.byteLength),
@@ -221,17 +230,26 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     return listEntries(this.#reader, options);
   }
 
+  /** Entries Redis still holds: those whose TTL ended leave the count here. */
   async count(): Promise<number> {
-    return Number(await send(this.#conn, ["ZCARD", KEYS.lru(this.#prefix)]));
+    return (await this.#live())[0];
   }
 
+  /** Body bytes of the entries Redis still holds. */
   async bytes(): Promise<number> {
-    return Number(await send(this.#conn, ["HGET", KEYS.stats(this.#prefix), "bytes"]) ?? 0);
+    return (await this.#live())[1];
   }
 
-  prune(olderThan: number): Promise<number> {
-    return pruneInBatches(async (batch) =>
-      Number(await this.#eval("prune", [String(olderThan), String(batch)]))
+  /**
+   * Deletes entries that expired before `olderThan`, but never one still in
+   * the fleet's stale window (the longest any instance asked for): what
+   * another instance may serve stays.
+   */
+  async prune(olderThan: number): Promise<number> {
+    const { staleMs } = await this.#settings();
+    const before = Math.min(olderThan, this.#now() - staleMs);
+    return await pruneInBatches(async (batch) =>
+      Number(await this.#eval("prune", [String(before), String(batch)]))
     );
   }
 
@@ -275,6 +293,30 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     if (!Array.isArray(reply)) return undefined;
     const [found, fields] = reply as [Buffer, Buffer[]];
     return toEntry(String(found), fieldsOf(fields));
+  }
+
+  async #live(): Promise<[number, number]> {
+    const reply = await this.#eval("live", [String(this.#now()), String(SWEEP_BATCH)]);
+    const [count, bytes] = reply as [number, string];
+    return [Number(count), Number(bytes)];
+  }
+
+  /** The fleet's settings, read (and written, by the first instance) once per store. */
+  #settings(): Promise<FleetSettings> {
+    this.#fleet ??= this.#readSettings().catch((e) => {
+      this.#fleet = undefined; // read again on the next call
+      throw e;
+    });
+    return this.#fleet;
+  }
+
+  async #readSettings(): Promise<FleetSettings> {
+    const local = { maxEntries: this.#maxEntries, staleMs: this.#staleMs };
+    const reply = await this.#eval("settings", [String(local.maxEntries), String(local.staleMs)]);
+    const [max, stale] = reply as [string, string];
+    const fleet = { maxEntries: Number(max), staleMs: Number(stale) };
+    for (const note of settingsNotes(local, fleet, KEYS.settings(this.#prefix))) this.#note?.(note);
+    return fleet;
   }
 
   #entryKey(key: string): string {

@@ -332,3 +332,31 @@ Deno.test(
     assert.equal((await call(proxy.url, body)).kind, "HIT");
   },
 );
+
+Deno.test(
+  "an instance with a smaller cap or no stale window cannot shrink the fleet's cache",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using mock = await startMockAnthropic();
+    const shared = { CACHE_STORE: redis.url, CACHE_UPSTREAM: mock.url, CACHE_PORT: "0" };
+    await using homeA = await tempHome("fleet_");
+    await using homeB = await tempHome("fleet_");
+    await using a = await spawnServe({ ...shared, CACHE_HOME: homeA.path });
+    await using b = await spawnServe({
+      ...shared,
+      CACHE_HOME: homeB.path,
+      CACHE_MAX_ENTRIES: "2",
+      CACHE_STALE_SEC: "0",
+    });
+    const bodies = Array.from({ length: 4 }, (_, i) => messageBody(`kept by the fleet ${i}`));
+    for (const body of bodies) assert.equal((await call(b.url, body)).kind, "MISS");
+    for (const body of bodies) assert.equal((await call(a.url, body)).kind, "HIT");
+    const out = await b.stop();
+    assert.match(
+      out.stdout + out.stderr,
+      /CACHE_MAX_ENTRIES is 2 here, but the fleet's Redis caps/,
+    );
+    assert.match(out.stdout + out.stderr, /CACHE_STALE_SEC is 0 here, but another instance keeps/);
+  },
+);
