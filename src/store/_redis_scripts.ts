@@ -41,7 +41,9 @@ end
 `;
 
 /**
- * A hit: ARGV = prefix, key or alias, served if expires > ARGV[3], now.
+ * A hit: ARGV = prefix, key or alias, served if expires > ARGV[3], now, and
+ * whether to count it ("1") or leave that to a later `hits` ("0": the entry
+ * goes to the hot tier, and changing its hash would invalidate it there).
  * Reads the entry, then counts the hit: HGET/GET/HGETALL, HINCRBY, HSET, ZADD.
  * Returns {key, fields} or false.
  */
@@ -58,10 +60,32 @@ if not fresh(k) then
 end
 local ek = p .. 'e:' .. k
 local fields = redis.call('HGETALL', ek)
-redis.call('HINCRBY', ek, 'hits', 1)
-redis.call('HSET', ek, 'lastHit', ARGV[4])
-redis.call('ZADD', p .. 'lru', 'XX', ARGV[4], k)
+if ARGV[5] == '1' then
+  redis.call('HINCRBY', ek, 'hits', 1)
+  redis.call('HSET', ek, 'lastHit', ARGV[4])
+  redis.call('ZADD', p .. 'lru', 'XX', ARGV[4], k)
+end
 return {k, fields}
+`;
+
+/**
+ * Hits served from the hot tier, counted later: ARGV = prefix, then key,
+ * count, last hit time triples. An entry gone meanwhile is skipped; the
+ * last hit time only moves forward.
+ */
+const HITS = `
+for i = 2, #ARGV, 3 do
+  local k, t = ARGV[i], tonumber(ARGV[i + 2])
+  local ek = p .. 'e:' .. k
+  if redis.call('EXISTS', ek) == 1 then
+    redis.call('HINCRBY', ek, 'hits', ARGV[i + 1])
+    if tonumber(redis.call('HGET', ek, 'lastHit') or '0') < t then
+      redis.call('HSET', ek, 'lastHit', ARGV[i + 2])
+      redis.call('ZADD', p .. 'lru', 'XX', ARGV[i + 2], k)
+    end
+  end
+end
+return 1
 `;
 
 /**
@@ -172,6 +196,7 @@ export type Scripts = { readonly [name in keyof typeof SOURCES]: Script };
 const SOURCES = {
   get: GET,
   put: PUT,
+  hits: HITS,
   live: LIVE,
   settings: SETTINGS,
   delete: DELETE,

@@ -68,6 +68,7 @@ import {
 import { fieldsOf, KEYS, similarGroup, toEntry, toFields } from "./_redis_schema.ts";
 import { loadScripts, type Scripts } from "./_redis_scripts.ts";
 import { type FleetSettings, settingsNotes } from "./_redis_settings.ts";
+import { HotTier, type TrackingClient } from "./_redis_hot.ts";
 import { DEFAULT_PREFIX, RedisFlightLocks } from "./redis_locks.ts";
 import type {
   CacheEntry,
@@ -102,6 +103,8 @@ export interface RedisStoreOptions {
   readonly tls?: RedisTls | undefined;
   /** Told once when the fleet's settings in Redis differ from this instance's. */
   readonly note?: (message: string) => void;
+  /** Bytes of recently read entries kept in memory (`_redis_hot.ts`); 0: none. @default 64 MiB */
+  readonly hotBytes?: number;
 }
 
 /** Expired entries taken out of the indexes per count. */
@@ -122,6 +125,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   #reader: RedisReader;
   /** Cross-instance coalescing on the same Redis, keys under the same prefix. */
   readonly locks: RedisFlightLocks;
+  #hot: HotTier | undefined;
 
   private constructor(conn: Connection, scripts: Scripts, options: RedisStoreOptions) {
     this.#conn = conn;
@@ -139,6 +143,14 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     this.#staleMs = options.staleMs ?? 86_400_000;
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
     this.#note = options.note;
+    const hotBytes = options.hotBytes ?? 64 * 1024 * 1024;
+    this.#hot = hotBytes <= 0 ? undefined : new HotTier({
+      prefix: this.#prefix,
+      maxBytes: hotBytes,
+      connect: () => conn.client.duplicate() as unknown as TrackingClient,
+      send: (args) => send(conn, args),
+      countHits: (triples) => this.#eval("hits", triples),
+    });
     this.#reader = {
       prefix: this.#prefix,
       text: (args) => send(conn, args),
@@ -173,9 +185,23 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     return this.#prefix;
   }
 
-  get(key: string): Promise<CacheEntry | undefined> {
+  /** From the hot tier while it is live (a hit counted later), else one script. */
+  async get(key: string): Promise<CacheEntry | undefined> {
     const now = this.#now();
-    return this.#hit(key, now, now);
+    const hot = this.#hot;
+    const kept = hot?.lookup(key, now);
+    if (kept) {
+      hot!.hit(kept.key, now);
+      return kept;
+    }
+    if (!hot?.live) return await this.#hit(key, now, now);
+    const mark = hot.mark();
+    const entry = await this.#hit(key, now, now, false);
+    if (entry) {
+      hot.keep(key, entry, mark);
+      hot.hit(entry.key, now);
+    }
+    return entry;
   }
 
   getStale(key: string, graceMs: number): Promise<CacheEntry | undefined> {
@@ -218,6 +244,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   }
 
   async inspect(key: string): Promise<CacheEntry | undefined> {
+    await this.#hot?.countHits();
     const reply = await send<Buffer[]>(this.#conn, ["HGETALL", this.#entryKey(key)], BUFFERS);
     return reply.length === 0 ? undefined : toEntry(key, fieldsOf(reply));
   }
@@ -226,8 +253,9 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     return await this.#eval("delete", [key]) === 1;
   }
 
-  list(options: ListOptions = {}): Promise<EntrySummary[]> {
-    return listEntries(this.#reader, options);
+  async list(options: ListOptions = {}): Promise<EntrySummary[]> {
+    await this.#hot?.countHits();
+    return await listEntries(this.#reader, options);
   }
 
   /** Entries Redis still holds: those whose TTL ended leave the count here. */
@@ -280,6 +308,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     if (this.#conn.closed) return;
     this.#conn.closed = true;
     await this.locks.close();
+    await this.#hot?.close();
     await disconnect(this.#conn);
   }
 
@@ -288,8 +317,15 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     return this.close();
   }
 
-  async #hit(key: string, after: number, now: number): Promise<CacheEntry | undefined> {
-    const reply = await this.#eval("get", [key, String(after), String(now)], BUFFERS);
+  /** A read by key or alias, counted now unless `count` is false (the hot tier counts it). */
+  async #hit(
+    key: string,
+    after: number,
+    now: number,
+    count = true,
+  ): Promise<CacheEntry | undefined> {
+    const args = [key, String(after), String(now), count ? "1" : "0"];
+    const reply = await this.#eval("get", args, BUFFERS);
     if (!Array.isArray(reply)) return undefined;
     const [found, fields] = reply as [Buffer, Buffer[]];
     return toEntry(String(found), fieldsOf(fields));
