@@ -45,6 +45,28 @@ async function startFleet(env: Record<string, string> = {}) {
   }
 }
 
+/** One proxy process on `store` (a Redis URL), before its own mock upstream. */
+async function startSolo(store: string) {
+  const stack = new AsyncDisposableStack();
+  try {
+    const mock = stack.use(await startMockAnthropic());
+    const home = stack.use(await tempHome("fleet_"));
+    const proxy = stack.use(
+      await spawnServe({
+        CACHE_HOME: home.path,
+        CACHE_STORE: store,
+        CACHE_UPSTREAM: mock.url,
+        CACHE_PORT: "0",
+      }),
+    );
+    const moved = stack.move();
+    return { mock, proxy, [Symbol.asyncDispose]: () => moved.disposeAsync() };
+  } catch (e) {
+    await stack.disposeAsync();
+    throw e;
+  }
+}
+
 const storeOf = async (base: string) => (await (await fetch(`${base}/health`)).json()).store;
 
 Deno.test(
@@ -262,15 +284,9 @@ Deno.test(
   needs("redis-server"),
   async () => {
     await using redis = await startRedis();
-    await using mock = await startMockAnthropic();
-    await using home = await tempHome("fleet_");
     await redis.stop();
-    await using proxy = await spawnServe({
-      CACHE_HOME: home.path,
-      CACHE_STORE: redis.url,
-      CACHE_UPSTREAM: mock.url,
-      CACHE_PORT: "0",
-    });
+    await using solo = await startSolo(redis.url);
+    const { mock, proxy } = solo;
     assert.equal(await storeOf(proxy.url), "degraded");
     const body = messageBody("[mock:slow:40] coalesced during an outage", { stream: true });
     const burst = await Promise.all(Array.from({ length: 4 }, () => call(proxy.url, body)));
@@ -299,15 +315,9 @@ Deno.test(
   needs("redis-server"),
   async () => {
     await using redis = await startRedis();
-    await using mock = await startMockAnthropic();
-    await using home = await tempHome("fleet_");
     await using relay = startRelay(redis.port); // swallows the handshake
-    await using proxy = await spawnServe({
-      CACHE_HOME: home.path,
-      CACHE_STORE: `redis://127.0.0.1:${relay.port}`,
-      CACHE_UPSTREAM: mock.url,
-      CACHE_PORT: "0",
-    });
+    await using solo = await startSolo(`redis://127.0.0.1:${relay.port}`);
+    const { proxy } = solo;
     assert.equal(await storeOf(proxy.url), "degraded");
     relay.forward();
     await eventually(
