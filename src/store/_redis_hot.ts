@@ -222,7 +222,10 @@ export class HotTier {
     for (const raw of keys) {
       const key = String(raw);
       if (key === this.#beatKey) {
-        this.#beatSeenAt = performance.now();
+        const now = performance.now();
+        // After a silence, messages may have been lost: start again from nothing.
+        if (now - this.#beatSeenAt >= BEAT_TIMEOUT_MS) this.#forget();
+        this.#beatSeenAt = now;
         continue;
       }
       if (key.startsWith(`${prefix}hb:`)) continue; // another instance's heartbeat

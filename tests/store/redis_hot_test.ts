@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { RedisStore } from "../../src/store/redis.ts";
-import type { NewEntry } from "../../src/store/store.ts";
+import type { CacheEntry, NewEntry } from "../../src/store/store.ts";
+import { HotTier } from "../../src/store/_redis_hot.ts";
 import { newEntry } from "../support/entry.ts";
 import { startRedis } from "../support/redis.ts";
 import { needs } from "../support/tools.ts";
@@ -120,3 +121,43 @@ Deno.test(
     assert.equal(await t.b.get("i"), undefined, "read from Redis once tracking is lost");
   },
 );
+
+Deno.test("the hot tier stops serving, and forgets, once its heartbeat stops coming back", async () => {
+  let deliver: ((keys: unknown) => unknown) | undefined;
+  const written: string[] = [];
+  const tier = new HotTier({
+    prefix: "p:",
+    maxBytes: 1024 * 1024,
+    connect: () => ({
+      connect: () => Promise.resolve(),
+      sendCommand: (args) => Promise.resolve(args[1] === "ID" ? 7 : "OK"),
+      subscribe: (_channel, listener) => Promise.resolve(deliver = listener),
+      on: () => {},
+      destroy: () => {},
+    }),
+    // A heartbeat comes back through the tracking connection while `deliver` is set.
+    send: (args) => {
+      written.push(args[1]!);
+      deliver?.([args[1]]);
+      return Promise.resolve("OK");
+    },
+    countHits: () => Promise.resolve(),
+  });
+  try {
+    const now = Date.now();
+    const kept = newEntry("k", { expiresAt: now + 60_000 }) as CacheEntry;
+    assert.equal(tier.lookup("k", now), undefined, "not live before its first heartbeat");
+    await until("a heartbeat", () => Promise.resolve(tier.live));
+    tier.keep("k", { ...kept, lastHitAt: now, hitCount: 0 }, tier.mark());
+    assert.equal(tier.lookup("k", now)?.key, "k");
+    const silent = deliver;
+    deliver = undefined; // the connection stays open but says nothing more
+    await until("the tier to give up", () => Promise.resolve(!tier.live));
+    deliver = silent;
+    await until("a heartbeat again", () => Promise.resolve(tier.live));
+    assert.equal(tier.lookup("k", now), undefined, "what it held while deaf is forgotten");
+    assert.ok(written.every((key) => key.startsWith("p:hb:")));
+  } finally {
+    await tier.close();
+  }
+});
