@@ -107,6 +107,36 @@ export class HotTier {
   }
 
   /**
+   * Reads through the tier: a kept entry, else `fetch` (which counts the hit
+   * itself while the tier is not live; otherwise the tier keeps the entry
+   * and counts the hit later).
+   *
+   * @param key the key or alias
+   * @param now ms since the epoch
+   * @param fetch reads Redis, counting the hit there when told to
+   * @returns the entry, or undefined
+   */
+  async read(
+    key: string,
+    now: number,
+    fetch: (count: boolean) => Promise<CacheEntry | undefined>,
+  ): Promise<CacheEntry | undefined> {
+    const kept = this.lookup(key, now);
+    if (kept) {
+      this.hit(kept.key, now);
+      return kept;
+    }
+    if (!this.live) return await fetch(true);
+    const mark = this.mark();
+    const entry = await fetch(false);
+    if (entry) {
+      this.keep(key, entry, mark);
+      this.hit(entry.key, now);
+    }
+    return entry;
+  }
+
+  /**
    * A kept entry that is still fresh at `now`, by key or alias.
    *
    * @param key the key or alias

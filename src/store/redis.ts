@@ -67,7 +67,7 @@ import {
 } from "./_redis_browse.ts";
 import { fieldsOf, KEYS, similarGroup, toEntry, toFields } from "./_redis_schema.ts";
 import { loadScripts, type Scripts } from "./_redis_scripts.ts";
-import { type FleetSettings, settingsNotes } from "./_redis_settings.ts";
+import { type FleetSettings, fleetSettings } from "./_redis_settings.ts";
 import { HotTier, type TrackingClient } from "./_redis_hot.ts";
 import { DEFAULT_PREFIX, RedisFlightLocks } from "./redis_locks.ts";
 import type {
@@ -119,8 +119,8 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   #maxEntries: number;
   #staleMs: number;
   #timeoutMs: number;
-  #note: ((message: string) => void) | undefined;
-  #fleet: Promise<FleetSettings> | undefined;
+  /** The fleet's settings, read (and written, by the first instance) once per store. */
+  #settings: () => Promise<FleetSettings>;
   /** The browsing side's way in: the prefix, and commands that explain their errors. */
   #reader: RedisReader;
   /** Cross-instance coalescing on the same Redis, keys under the same prefix. */
@@ -142,7 +142,12 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     this.#maxEntries = options.maxEntries;
     this.#staleMs = options.staleMs ?? 86_400_000;
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
-    this.#note = options.note;
+    this.#settings = fleetSettings({
+      local: { maxEntries: this.#maxEntries, staleMs: this.#staleMs },
+      key: KEYS.settings(this.#prefix),
+      run: (argv) => this.#eval("settings", argv),
+      note: options.note,
+    });
     const hotBytes = options.hotBytes ?? 64 * 1024 * 1024;
     this.#hot = hotBytes <= 0 ? undefined : new HotTier({
       prefix: this.#prefix,
@@ -186,22 +191,10 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   }
 
   /** From the hot tier while it is live (a hit counted later), else one script. */
-  async get(key: string): Promise<CacheEntry | undefined> {
+  get(key: string): Promise<CacheEntry | undefined> {
     const now = this.#now();
-    const hot = this.#hot;
-    const kept = hot?.lookup(key, now);
-    if (kept) {
-      hot!.hit(kept.key, now);
-      return kept;
-    }
-    if (!hot?.live) return await this.#hit(key, now, now);
-    const mark = hot.mark();
-    const entry = await this.#hit(key, now, now, false);
-    if (entry) {
-      hot.keep(key, entry, mark);
-      hot.hit(entry.key, now);
-    }
-    return entry;
+    const read = (count: boolean) => this.#hit(key, now, now, count);
+    return this.#hot ? this.#hot.read(key, now, read) : read(true);
   }
 
   getStale(key: string, graceMs: number): Promise<CacheEntry | undefined> {
@@ -335,24 +328,6 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     const reply = await this.#eval("live", [String(this.#now()), String(SWEEP_BATCH)]);
     const [count, bytes] = reply as [number, string];
     return [Number(count), Number(bytes)];
-  }
-
-  /** The fleet's settings, read (and written, by the first instance) once per store. */
-  #settings(): Promise<FleetSettings> {
-    this.#fleet ??= this.#readSettings().catch((e) => {
-      this.#fleet = undefined; // read again on the next call
-      throw e;
-    });
-    return this.#fleet;
-  }
-
-  async #readSettings(): Promise<FleetSettings> {
-    const local = { maxEntries: this.#maxEntries, staleMs: this.#staleMs };
-    const reply = await this.#eval("settings", [String(local.maxEntries), String(local.staleMs)]);
-    const [max, stale] = reply as [string, string];
-    const fleet = { maxEntries: Number(max), staleMs: Number(stale) };
-    for (const note of settingsNotes(local, fleet, KEYS.settings(this.#prefix))) this.#note?.(note);
-    return fleet;
   }
 
   #entryKey(key: string): string {
