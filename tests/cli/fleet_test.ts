@@ -3,6 +3,7 @@
  * across instances, takeover when the lock holder dies, and failing open while Redis is down.
  */
 import assert from "node:assert/strict";
+import { createClient } from "redis";
 import { startMockAnthropic } from "../support/mock_anthropic.ts";
 import { spawnServe } from "../support/process.ts";
 import { messageBody } from "../support/proxy.ts";
@@ -368,5 +369,38 @@ Deno.test(
       /CACHE_MAX_ENTRIES is 2 here, but the fleet's Redis caps/,
     );
     assert.match(out.stdout + out.stderr, /CACHE_STALE_SEC is 0 here, but another instance keeps/);
+  },
+);
+
+Deno.test(
+  "a follower whose clients all leave stops reading the leader's answer",
+  needs("redis-server"),
+  async () => {
+    await using fleet = await startFleet();
+    const { mock, a, b, redis } = fleet;
+    const raw = createClient({ url: redis.url, RESP: 2 });
+    await raw.connect();
+    try {
+      const clients = async () => String(await raw.sendCommand(["CLIENT", "LIST"])).split("\n");
+      const reading = async () => (await clients()).filter((c) => /cmd=xread/.test(c)).length;
+      const body = messageBody("[mock:slow:200] left early", { stream: true });
+      const leader = await post(a.url, body);
+      let leaderEnded = false;
+      const leaderText = leader.text().finally(() => leaderEnded = true);
+      await eventually(
+        "A to call upstream",
+        () => Promise.resolve(mock.count() === 1 || undefined),
+      );
+      const follower = await post(b.url, body);
+      const reader = follower.body!.getReader();
+      await reader.read();
+      await eventually("B to read the stream", async () => await reading() > 0 || undefined);
+      await reader.cancel();
+      await eventually("B to stop reading", async () => await reading() === 0 || undefined);
+      assert.equal(leaderEnded, false, "B stopped before the answer ended, not with it");
+      assert.match(await leaderText, /event: message_stop/, "the leader's client is not affected");
+    } finally {
+      raw.destroy();
+    }
   },
 );
