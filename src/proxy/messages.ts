@@ -165,12 +165,23 @@ export async function handleMessages(
   return follow(flight, req, "MISS", call, ctx, why);
 }
 
-/** The upstream call, its answer also published for the instances that follow this key. */
+/**
+ * The upstream call, its answer also published for the instances that follow
+ * this key: when this instance's clients all leave, the call goes on while
+ * another instance reads it (and is stored, as any complete answer).
+ */
 function publishing(
   forward: (signal: AbortSignal) => Promise<Response>,
   lease: Lease,
 ): (signal: AbortSignal) => Promise<Response> {
-  return async (signal) => lease.publish(await forward(signal));
+  return async (signal) => {
+    const upstream = new AbortController();
+    const leave = async () => {
+      if (!await lease.followed()) upstream.abort(signal.reason);
+    };
+    signal.addEventListener("abort", leave, { once: true });
+    return lease.publish(await forward(upstream.signal));
+  };
 }
 
 /** A store read that fails open: a broken store is a miss, logged. */

@@ -33,6 +33,8 @@ export type Coordination =
 export interface Lease {
   /** The upstream answer, also published for the instances that follow this key. */
   publish(answer: Response): Response;
+  /** Whether another instance reads the published answer now; never rejects. */
+  followed(): Promise<boolean>;
   /** Stops extending and releases the lock; never throws. Idempotent. */
   release(): Promise<void>;
 }
@@ -80,6 +82,7 @@ function lease(lock: HeldLock, ttlMs: number): Lease {
   let released: Promise<void> | undefined;
   return {
     publish: (answer) => lock.publish(answer),
+    followed: () => lock.followed(),
     release: () => released ??= (clearInterval(timer), lock.release().catch(() => {})),
   };
 }

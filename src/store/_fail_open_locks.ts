@@ -32,6 +32,7 @@ export function guardLocks(locks: FlightLocks, guard: LockGuard): FlightLocks {
     // An unreleased lock expires after its TTL; a caller's `finally` need not catch.
     release: () => guard.tolerate(() => held.release(), undefined),
     publish: (answer) => held.publish(answer),
+    followed: () => guard.tolerate(() => held.followed(), false),
   });
   return {
     acquire: async (key, ttlMs) => {

@@ -28,6 +28,14 @@ return 1`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+// Adds ARGV[1] to a count; a positive count lives ARGV[2] ms, a count back to zero goes.
+const COUNT_READER = `local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n <= 0 then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return n`;
+
+/** A reader's count outlives the reader this long if it dies without taking it back, in ms. */
+const READERS_TTL_MS = 60_000;
+
 /** A connection of the locks' own, to read a stream on: a duplicate of the client's. */
 export interface ReaderClient {
   connect(): Promise<unknown>;
@@ -138,10 +146,17 @@ export class RedisFlightLocks implements FlightLocks {
     const reader = this.#client.duplicate();
     reader.on("error", () => {}); // a broken connection fails the read, which says so
     const closed = new AbortController();
+    // Counted while reading, so that the holder keeps its upstream call for this reader.
+    const readers = `${this.#feedKey(token)}:readers`;
+    const counted = this.#run(["EVAL", COUNT_READER, "1", readers, "1", String(READERS_TTL_MS)]);
     const close = () => {
+      if (closed.signal.aborted) return;
       this.#readers.delete(close);
       closed.abort();
       reader.destroy();
+      counted.then(() => this.#run(["EVAL", COUNT_READER, "1", readers, "-1", "0"])).catch(
+        () => {},
+      );
     };
     this.#readers.add(close);
     try {
@@ -165,6 +180,12 @@ export class RedisFlightLocks implements FlightLocks {
       alive: () => this.#run(["GET", lockKey]).then((v) => v === token, () => false),
       pollMs: this.#pollMs,
     };
+    try {
+      await counted;
+    } catch (e) {
+      close();
+      throw e;
+    }
     return await followAnswer(source, this.#feedKey(token), signal);
   }
 
@@ -238,6 +259,12 @@ class RedisHeldLock implements HeldLock {
    */
   publish(answer: Response): Response {
     return publishAnswer(this.#run, this.#place.feed, answer);
+  }
+
+  /** Whether another instance is reading the answer this holder publishes; false when unknown. */
+  async followed(): Promise<boolean> {
+    const count = await this.#run(["GET", `${this.#place.feed}:readers`]).catch(() => null);
+    return Number(count ?? 0) > 0;
   }
 
   /** Deletes the lock if it is still ours; never rejects. Idempotent. */

@@ -103,6 +103,8 @@ export interface HeldLock {
    * this key ({@link FlightLocks.follow}); never holds it back or fails it.
    */
   publish(answer: Response): Response;
+  /** Whether another instance is reading what {@link publish} publishes; never rejects. */
+  followed(): Promise<boolean>;
 }
 
 /**

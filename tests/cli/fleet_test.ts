@@ -404,3 +404,38 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "when the leader's own clients all leave, its call goes on for a follower on another instance",
+  needs("redis-server"),
+  async () => {
+    await using fleet = await startFleet();
+    const { mock, a, b } = fleet;
+    const body = messageBody("[mock:slow:100] the leader's client leaves", { stream: true });
+    const leaving = new AbortController();
+    const leader = await fetch(`${a.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body,
+      signal: leaving.signal,
+    });
+    await eventually("A to call upstream", () => Promise.resolve(mock.count() === 1 || undefined));
+    const follower = await post(b.url, body);
+    const reader = follower.body!.getReader();
+    const first = await reader.read();
+    leaving.abort();
+    await leader.body?.cancel().catch(() => {});
+    let rest = "";
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      rest += new TextDecoder().decode(r.value);
+    }
+    assert.match(new TextDecoder().decode(first.value) + rest, /event: message_stop/);
+    assert.equal(mock.count("/v1/messages"), 1);
+    await eventually("the answer to be stored", async () => {
+      const stats = await (await fetch(`${a.url}/stats`)).json();
+      return stats.cache?.entries === 1 || undefined;
+    });
+    assert.equal((await call(a.url, body)).kind, "HIT");
+    assert.equal(mock.count("/v1/messages"), 1);
+  },
+);

@@ -47,6 +47,7 @@ class FakeStore implements PingableStore {
       extend: () => this.#call(() => {}),
       release: () => this.#call(() => this.#released(key).resolve()),
       publish: (answer) => answer,
+      followed: () => Promise.resolve(false),
     };
   }
 
