@@ -30,7 +30,7 @@ import { type Controls, readControls } from "./controls.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { Flight, type Flights } from "./flight.ts";
 import { replay } from "./replay.ts";
-import { coordinate, type Lease } from "./shared_flight.ts";
+import { coordinate, type Lease, publishing, relay } from "./shared_flight.ts";
 import type { CacheSwitch } from "./views.ts";
 import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
 
@@ -140,12 +140,8 @@ export async function handleMessages(
       return follow(joined, req, "HIT-COALESCED", call, ctx);
     }
     if (shared.answer) {
-      const { answer } = shared;
-      const relay = (signal: AbortSignal) => {
-        signal.addEventListener("abort", () => stop.abort(), { once: true });
-        return Promise.resolve(answer);
-      };
-      return follow(ctx.flights.start(key, relay, passThrough), req, "HIT-COALESCED", call, ctx);
+      const relayed = ctx.flights.start(key, relay(shared.answer, stop), passThrough);
+      return follow(relayed, req, "HIT-COALESCED", call, ctx);
     }
     lease = shared.lock;
   }
@@ -163,25 +159,6 @@ export async function handleMessages(
   );
   const why = explainMiss(body, call, ctx); // after the upstream call has gone out
   return follow(flight, req, "MISS", call, ctx, why);
-}
-
-/**
- * The upstream call, its answer also published for the instances that follow
- * this key: when this instance's clients all leave, the call goes on while
- * another instance reads it (and is stored, as any complete answer).
- */
-function publishing(
-  forward: (signal: AbortSignal) => Promise<Response>,
-  lease: Lease,
-): (signal: AbortSignal) => Promise<Response> {
-  return async (signal) => {
-    const upstream = new AbortController();
-    const leave = async () => {
-      if (!await lease.followed()) upstream.abort(signal.reason);
-    };
-    signal.addEventListener("abort", leave, { once: true });
-    return lease.publish(await forward(upstream.signal));
-  };
 }
 
 /** A store read that fails open: a broken store is a miss, logged. */

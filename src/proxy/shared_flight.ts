@@ -76,6 +76,47 @@ export async function coordinate(
   return { lock: undefined };
 }
 
+/**
+ * The upstream call, its answer also published for the instances that follow
+ * this key: when this instance's clients all leave, the call goes on while
+ * another instance reads it (and is stored, as any complete answer).
+ *
+ * @param forward the upstream call
+ * @param lease the lock this instance holds on the key
+ * @returns the upstream call to start the flight with
+ */
+export function publishing(
+  forward: (signal: AbortSignal) => Promise<Response>,
+  lease: Lease,
+): (signal: AbortSignal) => Promise<Response> {
+  return async (signal) => {
+    const upstream = new AbortController();
+    const leave = async () => {
+      if (!await lease.followed()) upstream.abort(signal.reason);
+    };
+    signal.addEventListener("abort", leave, { once: true });
+    return lease.publish(await forward(upstream.signal));
+  };
+}
+
+/**
+ * Another instance's answer as the upstream call of a local flight: once the
+ * flight is aborted (its clients all left), `stop` ends the reading.
+ *
+ * @param answer the followed answer
+ * @param stop aborts the reading ({@link coordinate}'s signal)
+ * @returns the call to start the flight with
+ */
+export function relay(
+  answer: Response,
+  stop: AbortController,
+): (signal: AbortSignal) => Promise<Response> {
+  return (signal) => {
+    signal.addEventListener("abort", () => stop.abort(), { once: true });
+    return Promise.resolve(answer);
+  };
+}
+
 function lease(lock: HeldLock, ttlMs: number): Lease {
   const timer = setInterval(() => lock.extend().catch(() => {}), ttlMs / 3);
   Deno.unrefTimer(Number(timer));
