@@ -20,7 +20,8 @@
  * | `counters` | hash | the ledger's all-time counters, shared by every instance |
  * | `settings` | hash | the fleet's entry cap and stale window (`_redis_settings.ts`) |
  *
- * (`lock:<key>` and the `feed:<token>` streams under the same prefix are `redis_locks.ts`'s.)
+ * (`lock:<key>` and the `feed:<token>` streams under the same prefix are `redis_locks.ts`'s;
+ * `hb:<instance>`, a heartbeat key, is the hot tier's, `_redis_hot.ts`.)
  *
  * Every change is one Lua script, so it is atomic: a put writes the hash,
  * the aliases, the indexes and the byte total and evicts beyond the cap
