@@ -39,6 +39,7 @@ import {
   maskKey,
 } from "./_config_values.ts";
 import { unwritable } from "./_config_files.ts";
+import { readTlsFile, type RedisTls, TLS_VARIABLES } from "./_config_tls.ts";
 
 /** How one variable is checked. */
 export interface VariableRule {
@@ -156,6 +157,20 @@ export const VARIABLE_RULES: readonly VariableRule[] = [
     },
     fix: (where) => `Set CACHE_STORE=redis://host:6379/0 in ${where}, or remove it for SQLite`,
   },
+  ...(Object.keys(TLS_VARIABLES) as (keyof RedisTls)[]).map((field): VariableRule => ({
+    name: TLS_VARIABLES[field],
+    uses: [TLS_VARIABLES[field]],
+    describe: async (vars) => {
+      const path = nonEmpty(vars[TLS_VARIABLES[field]]);
+      if (await readTlsFile(vars, field) === undefined) {
+        return { value: undefined, note: TLS_UNSET[field] };
+      }
+      return { value: path, note: TLS_NOTES[field] };
+    },
+    fix: (where) =>
+      `Set ${TLS_VARIABLES[field]} to a readable PEM file (or remove it) in ${where}; ` +
+      "it applies to CACHE_STORE=rediss://… only",
+  })),
   {
     name: "CACHE_LOCK_SEC",
     uses: ["CACHE_LOCK_SEC"],
@@ -271,6 +286,18 @@ export async function checkVariable(
     return { name: rule.name, ok: false, detail: e.message, fix: rule.fix(place) };
   }
 }
+
+const TLS_UNSET = {
+  ca: "the system's trusted CAs check a rediss:// server",
+  cert: "no client certificate",
+  key: "no client certificate",
+};
+
+const TLS_NOTES = {
+  ca: "the CA that a rediss:// server's certificate must chain to",
+  cert: "client certificate, for tls-auth-clients",
+  key: "the client certificate's private key",
+};
 
 function hostShown(vars: Env): Shown {
   const host = nonEmpty(vars.CACHE_HOST) ?? DEFAULTS.host;

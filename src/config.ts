@@ -12,6 +12,7 @@
 import { parse as parseDotenv } from "dotenv";
 import { parsePrices, type PriceRule } from "./values/prices.ts";
 import { NO_RULES, type NormalizeRules, parseNormalizeRules } from "./values/normalize_rules.ts";
+import { readRedisTls, type RedisTls } from "./_config_tls.ts";
 
 /** How much the proxy writes to its log. */
 export type LogLevel = "silent" | "error" | "info" | "debug";
@@ -62,6 +63,12 @@ export interface Config {
    * every proxy that names it; undefined keeps the embedded SQLite file.
    */
   readonly storeUrl: string | undefined;
+  /**
+   * `CACHE_REDIS_CA`, `CACHE_REDIS_CERT`, `CACHE_REDIS_KEY`: the PEM files (read
+   * here) a `rediss://` store is reached with: a private CA, a client
+   * certificate and its key. Undefined when none is set.
+   */
+  readonly redisTls: RedisTls | undefined;
   /**
    * `CACHE_LOCK_SEC`: with a shared store, how long one instance's claim on a
    * miss lives unless renewed; a crashed instance blocks the others this long. @default 10
@@ -180,6 +187,7 @@ export async function loadConfig(env: Env): Promise<Config> {
   return buildConfig(merged, home, {
     prices: await readPrices(`${home}/prices.json`),
     normalize: await readNormalize(`${home}/normalize.json`),
+    redisTls: await readRedisTls(merged),
   });
 }
 
@@ -188,14 +196,18 @@ export async function loadConfig(env: Env): Promise<Config> {
  *
  * @param vars the merged variables
  * @param home the cache home folder
- * @param files what the configuration files held: `prices`, `normalize`
+ * @param files what the configuration files held: `prices`, `normalize`, `redisTls`
  * @returns the validated configuration
  * @throws {ConfigError} when a value is unusable
  */
 export function buildConfig(
   vars: Env,
   home: string,
-  files: { prices?: readonly PriceRule[]; normalize?: NormalizeRules } = {},
+  files: {
+    prices?: readonly PriceRule[];
+    normalize?: NormalizeRules;
+    redisTls?: RedisTls | undefined;
+  } = {},
 ): Config {
   const { host, authToken } = hostAndToken(vars);
   const userHome = userHomeOf(vars);
@@ -214,6 +226,7 @@ export function buildConfig(
     home,
     dbPath: `${home}/cache.db`,
     storeUrl: storeUrlOf(vars),
+    redisTls: files.redisTls,
     lockSec: lockOf(vars),
     headerTimeoutSec: headerTimeoutOf(vars),
     idleTimeoutSec: idleTimeoutOf(vars),

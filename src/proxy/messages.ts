@@ -32,7 +32,7 @@ import { errorResponse, HttpError } from "./errors.ts";
 import { type BodyEnd, Flight } from "./flight.ts";
 import type { Flights } from "./flights.ts";
 import { replay } from "./replay.ts";
-import { coordinate, type Lease } from "./shared_flight.ts";
+import { coordinate, type Lease, publishing, relay } from "./shared_flight.ts";
 import type { CacheSwitch } from "./views.ts";
 import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
 import { v2Hit } from "./v2_tier.ts";
@@ -95,13 +95,17 @@ export async function handleMessages(
   const key = ctx.keys.known(keyRequest) ?? await ctx.keys.key(keyRequest);
   const call: Call = { started, path, route, key, controls };
   const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal });
-  if (ctx.cacheSwitch.off || controls.bypass || ctx.store.health?.() === "degraded") {
-    const flight = new Flight(
-      forward,
-      (recording, end) => Promise.resolve(outcomeOf(answerOf(recording), end, body)),
-      ctx.flights.limits,
-    );
+  const passThrough = (recording: Recording, end: BodyEnd) =>
+    Promise.resolve(outcomeOf(answerOf(recording), end, body));
+  if (ctx.cacheSwitch.off || controls.bypass) {
+    const flight = new Flight(forward, passThrough, ctx.flights.limits);
     return follow(flight, req, "BYPASS", call, ctx);
+  }
+  if (ctx.store.health?.() === "degraded") {
+    // The store is down, not the cache: identical calls still share one upstream call.
+    const running = ctx.flights.get(key);
+    if (running) return follow(running, req, "HIT-COALESCED", call, ctx);
+    return follow(ctx.flights.start(key, forward, passThrough), req, "BYPASS", call, ctx);
   }
   const mode = controls.mode ?? ctx.config.mode;
   const fresh = mode !== "record" && !controls.refresh;
@@ -127,20 +131,27 @@ export async function handleMessages(
   let lease: Lease | undefined;
   const { locks } = ctx.store;
   if (fresh && locks) {
+    const stop = new AbortController();
     const shared = await coordinate(
       key,
       locks,
       ctx.config.lockSec * 1000,
       (k) => read(() => ctx.store.get(k), ctx),
+      stop.signal,
     );
     if (shared.entry) return served(shared.entry, "HIT-COALESCED", call, ctx);
-    lease = shared.lock;
     const joined = ctx.flights.get(key); // a request here started one while this one waited
     if (joined) {
       const following = follow(joined, req, "HIT-COALESCED", call, ctx); // joins at once
-      await lease?.release();
+      await shared.lock?.release();
+      await shared.answer?.body?.cancel();
       return await following;
     }
+    if (shared.answer) {
+      const relayed = ctx.flights.start(key, relay(shared.answer, stop), passThrough);
+      return follow(relayed, req, "HIT-COALESCED", call, ctx);
+    }
+    lease = shared.lock;
   }
   const plan: MissPlan = {
     body,
@@ -148,9 +159,10 @@ export async function handleMessages(
     ttlSec: controls.ttlSec ?? ctx.config.ttlSec,
     lease,
   };
+  const upstream = lease ? publishing(forward, lease) : forward;
   const flight = ctx.flights.start(
     key,
-    forward,
+    upstream,
     (recording, end) => finish(ctx, call, plan, recording, end),
   );
   const why = explainMiss(body, call, ctx); // after the upstream call has gone out

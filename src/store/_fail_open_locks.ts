@@ -17,6 +17,8 @@ export interface LockGuard {
   outage(): Promise<void>;
 }
 
+const OUTAGE = Symbol("outage");
+
 /**
  * Wraps `locks` so that no call waits on a store that is down.
  *
@@ -29,17 +31,24 @@ export function guardLocks(locks: FlightLocks, guard: LockGuard): FlightLocks {
     extend: () => guard.must(() => held.extend()),
     // An unreleased lock expires after its TTL; a caller's `finally` need not catch.
     release: () => guard.tolerate(() => held.release(), undefined),
+    publish: (answer) => held.publish(answer),
+    followed: () => guard.tolerate(() => held.followed(), false),
   });
   return {
     acquire: async (key, ttlMs) => {
       const held = await guard.must(() => locks.acquire(key, ttlMs));
       return held && guardHeld(held);
     },
-    // Waiters are let go as soon as an outage begins: none waits out its timeout.
-    released: (key, timeoutMs) =>
-      Promise.race([
-        guard.tolerate(() => locks.released(key, timeoutMs), undefined),
-        guard.outage(),
-      ]),
+    // Nothing to follow while the store is down; an answer that comes after the outage began is let go.
+    follow: async (key, signal) => {
+      const following = guard.tolerate(() => locks.follow(key, signal), undefined);
+      const first = await Promise.race([
+        following,
+        guard.outage().then((): typeof OUTAGE => OUTAGE),
+      ]);
+      if (first !== OUTAGE) return first;
+      following.then((answer) => answer?.body?.cancel());
+      return undefined;
+    },
   };
 }

@@ -10,17 +10,30 @@
  * is an error event, never a crash. {@link firstAttempt} returns within about
  * a second even when Redis is down.
  *
+ * Never stuck: a connection that goes silent (a handshake nobody answers, or
+ * commands that time out with no reply at all since) is abandoned after
+ * {@link STUCK_MS} and a new client made, since the client itself would wait
+ * on such a socket forever.
+ *
  * @module
  */
 import { Buffer } from "node:buffer";
 import { createClient, ErrorReply, RESP_TYPES, TimeoutError } from "redis";
-import type { Script } from "./_redis_schema.ts";
+import type { Script } from "./_redis_scripts.ts";
+import type { RedisTls } from "../_config_tls.ts";
+import { guardTls, isTlsAlert, tlsProblem, unguardTls } from "./_redis_tls.ts";
 
 /** How often a lost connection is retried, in ms. */
 export const RETRY_EVERY_MS = 500;
 
 /** How long `open()` waits for a first connection, in ms. */
 const CONNECT_TIMEOUT_MS = 1000;
+
+/** A connection silent this long (no handshake reply, no reply after a timeout) is replaced, in ms. */
+export const STUCK_MS = 3000;
+
+/** How often a connection is checked for being stuck, in ms. */
+const WATCH_EVERY_MS = 500;
 
 /** The node-redis client the store talks through. */
 export type Client = ReturnType<typeof newClient>;
@@ -33,8 +46,8 @@ export const BUFFERS: CommandOptions = { typeMapping: { [RESP_TYPES.BLOB_STRING]
 
 /** A client and what its commands and error messages need. */
 export interface Connection {
-  /** The client; its owner closes it with {@link disconnect}. */
-  readonly client: Client;
+  /** The client, replaced when it is stuck; its owner closes it with {@link disconnect}. */
+  client: Client;
   /** `host:port[/db]`, without credentials, for messages. */
   readonly where: string;
   /** A command fails after this many ms unless its options say otherwise. */
@@ -43,6 +56,14 @@ export interface Connection {
   lastError: Error | undefined;
   /** Set when the store closes: commands then fail as "closed". */
   closed: boolean;
+  /** When the client last connected, failed, or became ready (ms since the epoch). */
+  progressAt: number;
+  /** Since when commands time out without any reply coming (ms since the epoch). */
+  silentSince: number | undefined;
+  /** Makes a new client (also when one is stuck). */
+  readonly fresh: () => Client;
+  /** Checks for a stuck client; stopped by {@link disconnect}. */
+  readonly watch: ReturnType<typeof setInterval>;
 }
 
 /** One Lua script call: the script and its ARGV (the key prefix first). */
@@ -59,17 +80,61 @@ export interface ScriptCall {
  *
  * @param url `redis://[user:pass@]host:port[/db]`, or `rediss://` for TLS
  * @param timeoutMs the default command timeout, in ms
+ * @param tls a CA, client certificate and key for `rediss://` (PEM texts)
  * @returns the connection
  * @throws {TypeError} when `url` is not a Redis URL (the message never echoes it)
  */
-export function connection(url: string, timeoutMs: number): Connection {
+export function connection(url: string, timeoutMs: number, tls?: RedisTls): Connection {
   const where = describe(url);
-  const client = newClient(url, timeoutMs);
-  const conn: Connection = { client, where, timeoutMs, lastError: undefined, closed: false };
-  // Without a listener, a dropped connection would be an uncaught error event.
-  client.on("error", (e: Error) => conn.lastError = e);
-  client.on("ready", () => conn.lastError = undefined);
+  const conn: Connection = {
+    client: newClient(url, timeoutMs, tls),
+    where,
+    timeoutMs,
+    lastError: undefined,
+    closed: false,
+    progressAt: Date.now(),
+    silentSince: undefined,
+    fresh: () => newClient(url, timeoutMs, tls),
+    watch: setInterval(() => renewIfStuck(conn), WATCH_EVERY_MS),
+  };
+  Deno.unrefTimer(Number(conn.watch));
+  listen(conn, conn.client);
+  if (url.toLowerCase().startsWith("rediss:")) guardTls(conn);
   return conn;
+}
+
+function listen(conn: Connection, client: Client): void {
+  const progress = () => conn.progressAt = Date.now();
+  // Without an error listener, a dropped connection would be an uncaught error event.
+  client.on("error", (e: Error) => {
+    // The closed socket that follows a TLS alert says less than the alert did.
+    if (!(isTlsAlert(conn.lastError) && /closed unexpectedly/i.test(e.message))) {
+      conn.lastError = e;
+    }
+    progress();
+  });
+  client.on("connect", progress);
+  client.on("ready", () => {
+    conn.lastError = undefined;
+    progress();
+  });
+}
+
+/** Replaces a client that went silent: connecting but not answering, or not replying at all. */
+function renewIfStuck(conn: Connection): void {
+  const { client } = conn;
+  if (conn.closed || !client.isOpen) return;
+  const now = Date.now();
+  const handshake = !client.isReady && now - conn.progressAt > STUCK_MS;
+  const silent = conn.silentSince !== undefined && now - conn.silentSince > STUCK_MS;
+  if (!handshake && !silent) return;
+  conn.lastError = new Error(`no answer for ${STUCK_MS / 1000} s: the connection was abandoned`);
+  conn.silentSince = undefined;
+  conn.progressAt = now;
+  conn.client = conn.fresh();
+  listen(conn, conn.client);
+  conn.client.connect().catch(() => {}); // rejects only once closed; it retries until then
+  client.destroy();
 }
 
 /**
@@ -143,6 +208,8 @@ export async function evalScript(
  * @param conn the connection
  */
 export async function disconnect(conn: Connection): Promise<void> {
+  clearInterval(conn.watch);
+  unguardTls(conn);
   if (conn.client.isReady) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const gaveUp = new Promise<void>((resolve) => timer = setTimeout(resolve, conn.timeoutMs));
@@ -166,8 +233,14 @@ async function command(
   const reply = conn.client.sendCommand(args, options);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError()), options?.timeout ?? conn.timeoutMs);
+    timer = setTimeout(() => {
+      conn.silentSince ??= Date.now();
+      reject(new TimeoutError());
+    }, options?.timeout ?? conn.timeoutMs);
   });
+  // Any reply, even a late one, shows the connection is alive.
+  const answered = () => conn.silentSince = undefined;
+  reply.then(answered, (e) => e instanceof ErrorReply && answered());
   try {
     return await Promise.race([reply, late]);
   } finally {
@@ -189,6 +262,8 @@ function explain(conn: Connection, e: unknown): Error {
     return new Error(`Redis at ${where} did not answer within the command timeout`, { cause: e });
   }
   const why = conn.lastError?.message || (e as Error).message;
+  const tls = tlsProblem(why);
+  if (tls) return new Error(`Redis at ${where} refused the TLS connection (${why}): ${tls}`);
   return new Error(
     `Cannot reach Redis at ${where} (${why}); retrying every ${RETRY_EVERY_MS} ms. ` +
       "Check that Redis is running and that CACHE_STORE names it",
@@ -197,13 +272,13 @@ function explain(conn: Connection, e: unknown): Error {
 }
 
 /** A client that fails fast: no offline queue, a timeout per command, retries in the background. */
-function newClient(url: string, timeoutMs: number) {
+function newClient(url: string, timeoutMs: number, tls: RedisTls = {}) {
   return createClient({
     url,
     RESP: 2, // flat replies, and servers older than Redis 6 work too
     disableOfflineQueue: true,
     maintNotifications: "disabled",
-    socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: RETRY_EVERY_MS },
+    socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: RETRY_EVERY_MS, ...tls },
     commandOptions: { timeout: timeoutMs },
   });
 }

@@ -1,6 +1,6 @@
 /**
- * The Redis store's layout: key names, the Lua scripts that change several
- * keys in one atomic step, and entries turned into hash fields and back.
+ * The Redis store's layout: key names, and entries turned into hash fields
+ * and back (the scripts that change them are in `_redis_scripts.ts`).
  * Private to `src/store/`; `redis.ts` describes the data model.
  *
  * @module
@@ -27,158 +27,9 @@ export const KEYS = {
   counters: (prefix: string): string => `${prefix}counters`,
   /** Hash: running totals (`bytes`). */
   stats: (prefix: string): string => `${prefix}stats`,
+  /** Hash: the fleet-wide settings (`maxEntries`, `staleMs`), written by the first instance. */
+  settings: (prefix: string): string => `${prefix}settings`,
 } as const;
-
-/**
- * Shared by every script: ARGV[1] is the prefix. `unindex` takes a key out
- * of the indexes and the byte total; `drop` also deletes its hash and aliases
- * (an alias is only deleted while it still leads to that key).
- */
-const PRELUDE = `
-local p = ARGV[1]
-local function unindex(k)
-  redis.call('ZREM', p .. 'lru', k)
-  redis.call('ZREM', p .. 'created', k)
-  redis.call('ZREM', p .. 'expires', k)
-  local info = redis.call('HGET', p .. 'info', k)
-  if not info then return false end
-  redis.call('HDEL', p .. 'info', k)
-  local size, group = string.match(info, '^(%d+) (.*)$')
-  if group ~= '' then redis.call('ZREM', p .. 'sim:' .. group, k) end
-  if size ~= '0' then redis.call('HINCRBY', p .. 'stats', 'bytes', '-' .. size) end
-  return true
-end
-local function drop(k)
-  local set = p .. 'al:' .. k
-  for _, alias in ipairs(redis.call('SMEMBERS', set)) do
-    local ak = p .. 'a:' .. alias
-    if redis.call('GET', ak) == k then redis.call('DEL', ak) end
-  end
-  redis.call('DEL', set, p .. 'e:' .. k)
-  return unindex(k)
-end
-`;
-
-/**
- * A hit: ARGV = prefix, key or alias, served if expires > ARGV[3], now.
- * Reads the entry, then counts the hit: HGET/GET/HGETALL, HINCRBY, HSET, ZADD.
- * Returns {key, fields} or false.
- */
-const GET = `
-local after = tonumber(ARGV[3])
-local function fresh(k)
-  local expires = redis.call('HGET', p .. 'e:' .. k, 'expires')
-  return expires and tonumber(expires) > after
-end
-local k = ARGV[2]
-if not fresh(k) then
-  k = redis.call('GET', p .. 'a:' .. k)
-  if not k or not fresh(k) then return false end
-end
-local ek = p .. 'e:' .. k
-local fields = redis.call('HGETALL', ek)
-redis.call('HINCRBY', ek, 'hits', 1)
-redis.call('HSET', ek, 'lastHit', ARGV[4])
-redis.call('ZADD', p .. 'lru', 'XX', ARGV[4], k)
-return {k, fields}
-`;
-
-/**
- * A put: ARGV = prefix, key, ttl ms, max entries, created, expires, size,
- * similar group ('' for none), field count n, n name/value pairs, aliases.
- * Replaces the entry, points the aliases at it (taking them from another
- * entry), gives all of it the TTL, indexes it and evicts the least recently
- * hit entries beyond the cap, never the one just stored.
- */
-const PUT = `
-local key, ttl = ARGV[2], ARGV[3]
-local ek, set = p .. 'e:' .. key, p .. 'al:' .. key
-local n = tonumber(ARGV[9])
-unindex(key)
-redis.call('DEL', ek)
-redis.call('HSET', ek, unpack(ARGV, 10, 9 + 2 * n))
-redis.call('PEXPIRE', ek, ttl)
-for i = 10 + 2 * n, #ARGV do
-  local previous = redis.call('GET', p .. 'a:' .. ARGV[i])
-  if previous and previous ~= key then redis.call('SREM', p .. 'al:' .. previous, ARGV[i]) end
-  redis.call('SADD', set, ARGV[i])
-end
-for _, alias in ipairs(redis.call('SMEMBERS', set)) do
-  redis.call('SET', p .. 'a:' .. alias, key, 'PX', ttl)
-end
-redis.call('PEXPIRE', set, ttl)
-redis.call('ZADD', p .. 'lru', ARGV[5], key)
-redis.call('ZADD', p .. 'created', ARGV[5], key)
-redis.call('ZADD', p .. 'expires', ARGV[6], key)
-redis.call('HSET', p .. 'info', key, ARGV[7] .. ' ' .. ARGV[8])
-if ARGV[8] ~= '' then redis.call('ZADD', p .. 'sim:' .. ARGV[8], ARGV[5], key) end
-redis.call('HINCRBY', p .. 'stats', 'bytes', ARGV[7])
-local excess = redis.call('ZCARD', p .. 'lru') - tonumber(ARGV[4])
-while excess > 0 do
-  local oldest = redis.call('ZRANGE', p .. 'lru', 0, 1)
-  local victim = oldest[1]
-  if victim == key then victim = oldest[2] end
-  if not victim then break end
-  drop(victim)
-  excess = excess - 1
-end
-return 1
-`;
-
-/** A delete: ARGV = prefix, key. Returns 1 if the key was stored. */
-const DELETE = `
-if drop(ARGV[2]) then return 1 end
-return 0
-`;
-
-/** A prune step: ARGV = prefix, expired at or before, at most. Returns how many. */
-const PRUNE = `
-local keys = redis.call('ZRANGEBYSCORE', p .. 'expires', '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])
-for _, k in ipairs(keys) do drop(k) end
-return #keys
-`;
-
-/** Counter deltas: ARGV = prefix, then name/delta pairs, added in one step. */
-const ADD_COUNTERS = `
-for i = 2, #ARGV, 2 do redis.call('HINCRBYFLOAT', p .. 'counters', ARGV[i], ARGV[i + 1]) end
-return 1
-`;
-
-/** A Lua script, run by its SHA-1 and sent whole only when Redis does not know it yet. */
-export interface Script {
-  readonly source: string;
-  readonly sha: string;
-}
-
-/** The store's scripts, hashed once. */
-export type Scripts = { readonly [name in keyof typeof SOURCES]: Script };
-
-const SOURCES = {
-  get: GET,
-  put: PUT,
-  delete: DELETE,
-  prune: PRUNE,
-  addCounters: ADD_COUNTERS,
-};
-
-/**
- * Hashes every script (Redis names a loaded script by the SHA-1 of its text).
- *
- * @returns the scripts by name
- */
-export async function loadScripts(): Promise<Scripts> {
-  const entries = await Promise.all(
-    Object.entries(SOURCES).map(async ([name, body]) => {
-      const source = PRELUDE + body;
-      const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(source));
-      const sha = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join(
-        "",
-      );
-      return [name, { source, sha }];
-    }),
-  );
-  return Object.fromEntries(entries) as Scripts;
-}
 
 /** The hash fields a listing reads: everything but the body and request. */
 export const META_FIELDS = [

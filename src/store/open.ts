@@ -41,7 +41,7 @@ export async function openStore(
   }
   let redis: RedisStore;
   try {
-    redis = await openRedis(config, config.storeUrl);
+    redis = await openRedis(config, config.storeUrl, log);
   } catch (e) {
     throw new Error(
       `cannot open the cache at ${redactUrl(config.storeUrl)} (${(e as Error).message})`,
@@ -109,10 +109,12 @@ function openSqlite(config: Config, log: Logger, now: () => number): SqliteStore
  * The Redis store, its client loaded only when it is used: the npm client
  * costs a SQLite-only proxy about 100 ms of start-up.
  */
-async function openRedis(config: Config, url: string): Promise<RedisStore> {
+async function openRedis(config: Config, url: string, log?: Logger): Promise<RedisStore> {
   const { RedisStore } = await import("./redis.ts");
   return await RedisStore.open(url, {
+    ...log ? { note: (message: string) => log.info(message) } : {},
     maxEntries: config.maxEntries,
     staleMs: config.staleSec * 1000,
+    tls: config.redisTls,
   });
 }

@@ -13,22 +13,26 @@
  * | `lru` | sorted set | entry keys by last hit time: eviction order; ZCARD is the count |
  * | `created` | sorted set | entry keys by creation time: `list()`, `entries()` |
  * | `expires` | sorted set | entry keys by expiry time: `prune()` |
+ * | `gone` | sorted set | entry keys by the end of their Redis TTL: `count()` cleans up after them |
  * | `sim:<route, model, namespace>` | sorted set | keys with a stored request, by creation |
  * | `info` | hash | entry key → "size group": undoes the indexes once its hash is gone |
  * | `stats` | hash | `bytes`: the running total of body bytes |
  * | `counters` | hash | the ledger's all-time counters, shared by every instance |
+ * | `settings` | hash | the fleet's entry cap and stale window (`_redis_settings.ts`) |
  *
- * (`lock:<key>` and the `released` channel under the same prefix are `redis_locks.ts`'s.)
+ * (`lock:<key>` and the `feed:<token>` streams under the same prefix are `redis_locks.ts`'s;
+ * `hb:<instance>`, a heartbeat key, is the hot tier's, `_redis_hot.ts`.)
  *
  * Every change is one Lua script, so it is atomic: a put writes the hash,
- * the aliases, the indexes and the byte total and evicts beyond the cap in
- * one step; a hit reads the hash and counts itself (HINCRBY, HSET, ZADD):
+ * the aliases, the indexes and the byte total and evicts beyond the cap
+ * (a few entries per put) in one step; a hit reads the hash and counts itself (HINCRBY, HSET, ZADD):
  * O(log n), never a scan. Entry, alias and alias-set keys expire by Redis
  * TTL at `expiresAt + staleMs` (measured on this store's clock, so a
  * skewed server clock does not shorten it), which lets `getStale()` read a
- * recently expired entry while `get()` treats it as a miss. The sorted sets
- * outlive expired hashes until `prune()` (or eviction) removes them; reads
- * skip such members. `list()`, `entries()` and `similar()` walk an index
+ * recently expired entry while `get()` treats it as a miss. Once a hash's
+ * TTL has ended, `count()` and `bytes()` take it out of the indexes (a
+ * batch at a time), so they count what Redis holds; reads skip such
+ * members meanwhile. `list()`, `entries()` and `similar()` walk an index
  * newest first, a page at a time: they are not on the hit path. Under a
  * memory limit, use `maxmemory-policy volatile-lru` (or `noeviction`): it
  * only drops entries, which the indexes survive; `allkeys-*` may drop an index.
@@ -44,6 +48,7 @@
  * @module
  */
 import type { Buffer } from "node:buffer";
+import type { RedisTls } from "../_config_tls.ts";
 import {
   BUFFERS,
   type CommandOptions,
@@ -61,15 +66,10 @@ import {
   type RedisReader,
   similarRequests,
 } from "./_redis_browse.ts";
-import {
-  fieldsOf,
-  KEYS,
-  loadScripts,
-  type Scripts,
-  similarGroup,
-  toEntry,
-  toFields,
-} from "./_redis_schema.ts";
+import { fieldsOf, KEYS, similarGroup, toEntry, toFields } from "./_redis_schema.ts";
+import { loadScripts, type Scripts } from "./_redis_scripts.ts";
+import { type FleetSettings, fleetSettings } from "./_redis_settings.ts";
+import { HotTier, type TrackingClient } from "./_redis_hot.ts";
 import { DEFAULT_PREFIX, RedisFlightLocks } from "./redis_locks.ts";
 import type {
   CacheEntry,
@@ -100,7 +100,16 @@ export interface RedisStoreOptions {
   readonly prefix?: string;
   /** A command fails after this many ms (a put gets 1 s more per MiB). @default 1000 */
   readonly commandTimeoutMs?: number;
+  /** For `rediss://`: a CA to trust, a client certificate and its key (PEM texts). */
+  readonly tls?: RedisTls | undefined;
+  /** Told once when the fleet's settings in Redis differ from this instance's. */
+  readonly note?: (message: string) => void;
+  /** Bytes of recently read entries kept in memory (`_redis_hot.ts`); 0: none. @default 64 MiB */
+  readonly hotBytes?: number;
 }
+
+/** Expired entries taken out of the indexes per count. */
+const SWEEP_BATCH = 1000;
 
 /** A {@link CacheStore} on a Redis server, shared by every proxy that names it. */
 export class RedisStore implements CacheStore, AsyncDisposable {
@@ -111,20 +120,43 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   #maxEntries: number;
   #staleMs: number;
   #timeoutMs: number;
+  /** The fleet's settings, read (and written, by the first instance) once per store. */
+  #settings: () => Promise<FleetSettings>;
   /** The browsing side's way in: the prefix, and commands that explain their errors. */
   #reader: RedisReader;
   /** Cross-instance coalescing on the same Redis, keys under the same prefix. */
   readonly locks: RedisFlightLocks;
+  #hot: HotTier | undefined;
 
   private constructor(conn: Connection, scripts: Scripts, options: RedisStoreOptions) {
     this.#conn = conn;
     this.#prefix = options.prefix ?? DEFAULT_PREFIX; // the locks' default: one key space
-    this.locks = new RedisFlightLocks(conn.client, { prefix: this.#prefix });
+    // Through the connection, never one client: a stuck client is replaced.
+    const client = {
+      sendCommand: (...args: Parameters<Connection["client"]["sendCommand"]>) =>
+        conn.client.sendCommand(...args),
+      duplicate: () => conn.client.duplicate(),
+    };
+    this.locks = new RedisFlightLocks(client, { prefix: this.#prefix });
     this.#scripts = scripts;
     this.#now = options.now ?? Date.now;
     this.#maxEntries = options.maxEntries;
     this.#staleMs = options.staleMs ?? 86_400_000;
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
+    this.#settings = fleetSettings({
+      local: { maxEntries: this.#maxEntries, staleMs: this.#staleMs },
+      key: KEYS.settings(this.#prefix),
+      run: (argv) => this.#eval("settings", argv),
+      note: options.note,
+    });
+    const hotBytes = options.hotBytes ?? 64 * 1024 * 1024;
+    this.#hot = hotBytes <= 0 ? undefined : new HotTier({
+      prefix: this.#prefix,
+      maxBytes: hotBytes,
+      connect: () => conn.client.duplicate() as unknown as TrackingClient,
+      send: (args) => send(conn, args),
+      countHits: (triples) => this.#eval("hits", triples),
+    });
     this.#reader = {
       prefix: this.#prefix,
       text: (args) => send(conn, args),
@@ -147,9 +179,10 @@ export class RedisStore implements CacheStore, AsyncDisposable {
    * ```
    */
   static async open(url: string, options: RedisStoreOptions): Promise<RedisStore> {
-    const conn = connection(url, options.commandTimeoutMs ?? 1000);
+    const conn = connection(url, options.commandTimeoutMs ?? 1000, options.tls);
     const store = new RedisStore(conn, await scripts(), options);
     await firstAttempt(conn.client);
+    if (conn.client.isReady) await store.#settings().catch(() => {}); // says now if they differ
     return store;
   }
 
@@ -158,9 +191,11 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     return this.#prefix;
   }
 
+  /** From the hot tier while it is live (a hit counted later), else one script. */
   get(key: string): Promise<CacheEntry | undefined> {
     const now = this.#now();
-    return this.#hit(key, now, now);
+    const read = (count: boolean) => this.#hit(key, now, now, count);
+    return this.#hot ? this.#hot.read(key, now, read) : read(true);
   }
 
   getStale(key: string, graceMs: number): Promise<CacheEntry | undefined> {
@@ -182,13 +217,16 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   }
 
   async put(entry: NewEntry, aliases: readonly string[] = []): Promise<void> {
-    const ttl = Math.max(Math.ceil(entry.expiresAt + this.#staleMs - this.#now()), MIN_TTL_MS);
+    const { maxEntries, staleMs } = await this.#settings();
+    const now = this.#now();
+    const ttl = Math.max(Math.ceil(entry.expiresAt + staleMs - now), MIN_TTL_MS);
     const fields = toFields(entry);
     const bytes = entry.body.byteLength + (entry.request?.byteLength ?? 0);
     await this.#eval("put", [
       entry.key,
       String(ttl),
-      String(this.#maxEntries),
+      String(now + ttl),
+      String(maxEntries),
       String(entry.createdAt),
       String(entry.expiresAt),
       String(entry.body.byteLength),
@@ -200,6 +238,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   }
 
   async inspect(key: string): Promise<CacheEntry | undefined> {
+    await this.#hot?.countHits();
     const reply = await send<Buffer[]>(this.#conn, ["HGETALL", this.#entryKey(key)], BUFFERS);
     return reply.length === 0 ? undefined : toEntry(key, fieldsOf(reply));
   }
@@ -208,21 +247,31 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     return await this.#eval("delete", [key]) === 1;
   }
 
-  list(options: ListOptions = {}): Promise<EntrySummary[]> {
-    return listEntries(this.#reader, options);
+  async list(options: ListOptions = {}): Promise<EntrySummary[]> {
+    await this.#hot?.countHits();
+    return await listEntries(this.#reader, options);
   }
 
+  /** Entries Redis still holds: those whose TTL ended leave the count here. */
   async count(): Promise<number> {
-    return Number(await send(this.#conn, ["ZCARD", KEYS.lru(this.#prefix)]));
+    return (await this.#live())[0];
   }
 
+  /** Body bytes of the entries Redis still holds. */
   async bytes(): Promise<number> {
-    return Number(await send(this.#conn, ["HGET", KEYS.stats(this.#prefix), "bytes"]) ?? 0);
+    return (await this.#live())[1];
   }
 
-  prune(olderThan: number): Promise<number> {
-    return pruneInBatches(async (batch) =>
-      Number(await this.#eval("prune", [String(olderThan), String(batch)]))
+  /**
+   * Deletes entries that expired before `olderThan`, but never one still in
+   * the fleet's stale window (the longest any instance asked for): what
+   * another instance may serve stays.
+   */
+  async prune(olderThan: number): Promise<number> {
+    const { staleMs } = await this.#settings();
+    const before = Math.min(olderThan, this.#now() - staleMs);
+    return await pruneInBatches(async (batch) =>
+      Number(await this.#eval("prune", [String(before), String(batch)]))
     );
   }
 
@@ -253,6 +302,7 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     if (this.#conn.closed) return;
     this.#conn.closed = true;
     await this.locks.close();
+    await this.#hot?.close();
     await disconnect(this.#conn);
   }
 
@@ -261,11 +311,24 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     return this.close();
   }
 
-  async #hit(key: string, after: number, now: number): Promise<CacheEntry | undefined> {
-    const reply = await this.#eval("get", [key, String(after), String(now)], BUFFERS);
+  /** A read by key or alias, counted now unless `count` is false (the hot tier counts it). */
+  async #hit(
+    key: string,
+    after: number,
+    now: number,
+    count = true,
+  ): Promise<CacheEntry | undefined> {
+    const args = [key, String(after), String(now), count ? "1" : "0"];
+    const reply = await this.#eval("get", args, BUFFERS);
     if (!Array.isArray(reply)) return undefined;
     const [found, fields] = reply as [Buffer, Buffer[]];
     return toEntry(String(found), fieldsOf(fields));
+  }
+
+  async #live(): Promise<[number, number]> {
+    const reply = await this.#eval("live", [String(this.#now()), String(SWEEP_BATCH)]);
+    const [count, bytes] = reply as [number, string];
+    return [Number(count), Number(bytes)];
   }
 
   #entryKey(key: string): string {

@@ -1,14 +1,17 @@
 /**
  * Cross-instance coalescing over Redis: the {@link FlightLocks} of a shared
  * store. A lock is one key set with `SET NX PX` to a random token; only the
- * token's owner can extend or delete it (Lua scripts compare first), and a
- * release is published so waiting instances wake up at once. Waiters also
- * poll, because a message can be lost and a dead holder sends none: its lock
- * simply expires. Nothing here waits longer than it was told to.
+ * token's owner can extend or delete it (Lua scripts compare first). The
+ * holder publishes its answer on a stream named after its token
+ * (`_redis_feed.ts`); an instance that finds the lock taken follows it, and
+ * checks every poll interval that the holder still holds its lock: a dead
+ * holder's lock simply expires.
  *
  * @module
  */
+import type { Buffer } from "node:buffer";
 import { createClient } from "redis";
+import { followAnswer, publishAnswer, type Send } from "./_redis_feed.ts";
 import type { FlightLocks, HeldLock } from "./store.ts";
 
 /** The key prefix when none is given; the Redis store uses the same one. */
@@ -21,17 +24,22 @@ if v then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`;
 
-// DEL only while the token matches, then wake the waiters (also when the lock already expired).
-const RELEASE = `local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] then redis.call('DEL', KEYS[1]) elseif v then return 0 end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-if v then return 1 end
+// DEL only while the token matches.
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-/** The connection the subscriber uses: a duplicate of the command connection. */
-export interface SubscriberClient {
+// Adds ARGV[1] to a count; a positive count lives ARGV[2] ms, a count back to zero goes.
+const COUNT_READER = `local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n <= 0 then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return n`;
+
+/** A reader's count outlives the reader this long if it dies without taking it back, in ms. */
+const READERS_TTL_MS = 60_000;
+
+/** A connection of the locks' own, to read a stream on: a duplicate of the client's. */
+export interface ReaderClient {
   connect(): Promise<unknown>;
-  subscribe(channel: string, listener: (message: string) => unknown): Promise<unknown>;
+  sendCommand: LockClient["sendCommand"];
   on(event: "error", listener: (error: unknown) => void): unknown;
   destroy(): void;
 }
@@ -39,23 +47,23 @@ export interface SubscriberClient {
 /** What the locks need of a node-redis client (`createClient()` from npm `redis` fits). */
 export interface LockClient {
   sendCommand(
-    args: readonly string[],
-    options?: { readonly abortSignal?: AbortSignal },
+    args: readonly (string | Buffer)[],
+    options?: { readonly abortSignal?: AbortSignal; readonly typeMapping?: object },
   ): Promise<unknown>;
-  duplicate(): SubscriberClient;
+  duplicate(): ReaderClient;
 }
 
 /** Options of {@link RedisFlightLocks}. */
 export interface RedisLocksOptions {
   /** Prefix of every key and channel. @default "llm-cache-proxy:" */
   readonly prefix?: string;
-  /** How often a waiter checks whether the lock is gone. @default 150 */
+  /** How often a follower checks that the holder still holds its lock, in ms. @default 150 */
   readonly pollMs?: number;
-  /** A Redis command that takes longer fails (acquire rejects, a wait ends). @default 500 */
+  /** A Redis command that takes longer fails (acquire and follow reject). @default 500 */
   readonly commandTimeoutMs?: number;
 }
 
-type Run = (args: readonly string[]) => Promise<unknown>;
+type Run = Send;
 
 /**
  * {@link FlightLocks} shared by every proxy instance on one Redis.
@@ -69,14 +77,12 @@ type Run = (args: readonly string[]) => Promise<unknown>;
  */
 export class RedisFlightLocks implements FlightLocks {
   readonly #client: LockClient;
-  readonly #owned: SubscriberClient | undefined;
+  readonly #owned: ReaderClient | undefined;
   readonly #prefix: string;
-  readonly #channel: string;
   readonly #pollMs: number;
   readonly #timeoutMs: number;
-  readonly #waiters = new Map<string, Set<() => void>>();
-  #subscriber: SubscriberClient | undefined;
-  #subscribed: Promise<void> | undefined;
+  /** The connections of the answers being followed, closed by {@link close}. */
+  readonly #readers = new Set<() => void>();
   #closed = false;
 
   /**
@@ -96,7 +102,6 @@ export class RedisFlightLocks implements FlightLocks {
       this.#client = client;
     }
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
-    this.#channel = `${this.#prefix}released`;
     this.#pollMs = options.pollMs ?? 150;
     this.#timeoutMs = options.commandTimeoutMs ?? 500;
   }
@@ -118,56 +123,76 @@ export class RedisFlightLocks implements FlightLocks {
       reply = await run(["SET", lockKey, token, "NX", "PX", String(ttlMs)]);
     } catch (error) {
       // The SET may have landed before the timeout: leave no lock that nobody releases.
-      releaseLock(run, lockKey, token, [this.#channel, key]).catch(() => {});
+      releaseLock(run, lockKey, token).catch(() => {});
       throw error;
     }
     if (reply !== "OK") return undefined;
-    return new RedisHeldLock(run, { lockKey, token, ttlMs, wake: [this.#channel, key] });
+    return new RedisHeldLock(run, { lockKey, token, ttlMs, feed: this.#feedKey(token) });
   }
 
   /**
-   * Resolves once the lock for `key` is released or expired, or after
-   * `timeoutMs`; also (soon) when Redis cannot be reached. Never rejects.
+   * The answer the holder of `key`'s lock is publishing, once its head is
+   * there; read on a connection of its own, closed when the body ends.
    *
    * @param key the cache key
-   * @param timeoutMs the longest wait
+   * @param signal stops reading: the body breaks off
+   * @returns the answer, or undefined when nobody holds the lock or its holder went before its head
+   * @throws when Redis cannot be reached
    */
-  released(key: string, timeoutMs: number): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    let settled = false;
-    let poll: ReturnType<typeof setTimeout> | undefined;
-    const done = () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      clearTimeout(poll);
-      this.#waiters.get(key)?.delete(done);
-      if (this.#waiters.get(key)?.size === 0) this.#waiters.delete(key);
-      resolve();
-    };
-    const deadline = setTimeout(done, timeoutMs);
-    const waiters = this.#waiters.get(key) ?? new Set();
-    this.#waiters.set(key, waiters.add(done));
-    const check = async () => {
-      if (settled) return;
-      const held = await this.#run(["EXISTS", this.#lockKey(key)]).then(
-        (n) => n === 1,
-        () => false,
+  async follow(key: string, signal: AbortSignal): Promise<Response | undefined> {
+    const lockKey = this.#lockKey(key);
+    const token = await this.#run(["GET", lockKey]);
+    if (typeof token !== "string" || this.#closed) return undefined;
+    const reader = this.#client.duplicate();
+    reader.on("error", () => {}); // a broken connection fails the read, which says so
+    const closed = new AbortController();
+    // Counted while reading, so that the holder keeps its upstream call for this reader.
+    const readers = `${this.#feedKey(token)}:readers`;
+    const counted = this.#run(["EVAL", COUNT_READER, "1", readers, "1", String(READERS_TTL_MS)]);
+    const close = () => {
+      if (closed.signal.aborted) return;
+      this.#readers.delete(close);
+      closed.abort();
+      reader.destroy();
+      counted.then(() => this.#run(["EVAL", COUNT_READER, "1", readers, "-1", "0"])).catch(
+        () => {},
       );
-      if (!held) return done(); // gone, or Redis is down: either way stop waiting
-      if (!settled) poll = setTimeout(check, this.#pollMs);
     };
-    // Subscribe first, then look: a release between the two is seen by one or the other.
-    this.#subscribe().then(check);
-    return promise;
+    this.#readers.add(close);
+    try {
+      await withTimeout(() => reader.connect(), { ms: this.#timeoutMs, what: "a connection" });
+    } catch (e) {
+      close();
+      throw e;
+    }
+    const source = {
+      // A blocking read that outlasts its block by a command timeout is on a dead connection.
+      send: (args: readonly (string | Buffer)[], options?: object) =>
+        withTimeout(
+          (timedOut) =>
+            reader.sendCommand(args, {
+              ...options,
+              abortSignal: AbortSignal.any([closed.signal, timedOut]),
+            }),
+          { ms: this.#pollMs + this.#timeoutMs, what: String(args[0]) },
+        ),
+      close,
+      alive: () => this.#run(["GET", lockKey]).then((v) => v === token, () => false),
+      pollMs: this.#pollMs,
+    };
+    try {
+      await counted;
+    } catch (e) {
+      close();
+      throw e;
+    }
+    return await followAnswer(source, this.#feedKey(token), signal);
   }
 
-  /** Ends every wait and closes the subscriber (and the client this created from a URL). */
+  /** Breaks off every answer being followed, and closes the client this created from a URL. */
   close(): Promise<void> {
     this.#closed = true;
-    for (const waiters of [...this.#waiters.values()]) for (const done of [...waiters]) done();
-    this.#subscriber?.destroy();
+    for (const close of [...this.#readers]) close();
     this.#owned?.destroy();
     return Promise.resolve();
   }
@@ -176,44 +201,25 @@ export class RedisFlightLocks implements FlightLocks {
     return `${this.#prefix}lock:${key}`;
   }
 
-  #run(args: readonly string[]): Promise<unknown> {
+  #feedKey(token: string): string {
+    return `${this.#prefix}feed:${token}`;
+  }
+
+  #run(args: readonly (string | Buffer)[]): Promise<unknown> {
     return withTimeout((abortSignal) => this.#client.sendCommand(args, { abortSignal }), {
       ms: this.#timeoutMs,
-      what: args[0] ?? "",
+      what: String(args[0] ?? ""),
     });
-  }
-
-  /** Resolves when subscribed, or after the command timeout; never rejects. */
-  #subscribe(): Promise<void> {
-    this.#subscribed ??= this.#openSubscriber().catch(() => {
-      this.#subscriber?.destroy();
-      this.#subscribed = undefined; // try again on the next wait
-    });
-    return withTimeout(() => this.#subscribed ?? Promise.resolve(), {
-      ms: this.#timeoutMs,
-      what: "SUBSCRIBE",
-    }).catch(() => {});
-  }
-
-  async #openSubscriber(): Promise<void> {
-    const subscriber = this.#subscriber = this.#client.duplicate();
-    subscriber.on("error", () => {}); // polling covers a subscriber that is down
-    await subscriber.connect();
-    await subscriber.subscribe(this.#channel, (key) => this.#wake(key));
-  }
-
-  #wake(key: string): void {
-    for (const done of [...this.#waiters.get(key) ?? []]) done();
   }
 }
 
-/** Where a held lock lives and whom its release wakes. */
+/** Where a held lock lives and where its answer is published. */
 interface LockPlace {
   readonly lockKey: string;
   readonly token: string;
   readonly ttlMs: number;
-  /** The release channel and message. */
-  readonly wake: readonly [string, string];
+  /** The stream the holder's answer is published on. */
+  readonly feed: string;
 }
 
 /** A lock this instance holds in Redis. */
@@ -245,20 +251,31 @@ class RedisHeldLock implements HeldLock {
     await this.#run(["EVAL", EXTEND, "1", lockKey, token, String(ttlMs)]);
   }
 
-  /** Deletes the lock if it is still ours and wakes the waiters; never rejects. Idempotent. */
+  /**
+   * The same answer, published as it passes for instances waiting on this key.
+   *
+   * @param answer the upstream answer
+   * @returns an answer with the same status, headers and bytes
+   */
+  publish(answer: Response): Response {
+    return publishAnswer(this.#run, this.#place.feed, answer);
+  }
+
+  /** Whether another instance is reading the answer this holder publishes; false when unknown. */
+  async followed(): Promise<boolean> {
+    const count = await this.#run(["GET", `${this.#place.feed}:readers`]).catch(() => null);
+    return Number(count ?? 0) > 0;
+  }
+
+  /** Deletes the lock if it is still ours; never rejects. Idempotent. */
   release(): Promise<void> {
-    const { lockKey, token, wake } = this.#place;
-    return this.#released ??= releaseLock(this.#run, lockKey, token, wake).then(() => {}, () => {});
+    const { lockKey, token } = this.#place;
+    return this.#released ??= releaseLock(this.#run, lockKey, token).then(() => {}, () => {});
   }
 }
 
-function releaseLock(
-  run: Run,
-  lockKey: string,
-  token: string,
-  wake: readonly [string, string],
-): Promise<unknown> {
-  return run(["EVAL", RELEASE, "1", lockKey, token, ...wake]);
+function releaseLock(run: Run, lockKey: string, token: string): Promise<unknown> {
+  return run(["EVAL", RELEASE, "1", lockKey, token]);
 }
 
 /** Runs `task` with an abort signal; rejects (and aborts it) after `ms`. */

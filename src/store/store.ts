@@ -103,8 +103,15 @@ export interface ListOptions {
 export interface HeldLock {
   /** Keeps the lock alive for another full TTL (call it while the upstream call runs). */
   extend(): Promise<void>;
-  /** Gives the lock up and wakes the instances waiting for it. Idempotent. */
+  /** Gives the lock up. Idempotent. */
   release(): Promise<void>;
+  /**
+   * The same answer, also published as it passes, for instances waiting on
+   * this key ({@link FlightLocks.follow}); never holds it back or fails it.
+   */
+  publish(answer: Response): Response;
+  /** Whether another instance is reading what {@link publish} publishes; never rejects. */
+  followed(): Promise<boolean>;
 }
 
 /**
@@ -115,8 +122,12 @@ export interface HeldLock {
 export interface FlightLocks {
   /** Takes the lock for `key` unless another instance holds it. */
   acquire(key: string, ttlMs: number): Promise<HeldLock | undefined>;
-  /** Resolves once the lock for `key` is released or expired, or after `timeoutMs`. */
-  released(key: string, timeoutMs: number): Promise<void>;
+  /**
+   * The answer the holder of `key`'s lock publishes, streaming as it arrives
+   * (every chunk so far first), once its head is there; undefined when nobody
+   * holds the lock, or its holder went before its head. `signal` stops reading.
+   */
+  follow(key: string, signal: AbortSignal): Promise<Response | undefined>;
 }
 
 /** Whether a store can be used right now. */

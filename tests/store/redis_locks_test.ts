@@ -56,6 +56,14 @@ async function within<T>(ms: number, task: Promise<T>): Promise<T> {
   }
 }
 
+function bytes(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+
+function text(chunk: Uint8Array | undefined): string {
+  return new TextDecoder().decode(chunk);
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -90,32 +98,44 @@ Deno.test(
 );
 
 Deno.test(
-  "RedisFlightLocks: release() wakes a waiter on another connection at once",
+  "RedisFlightLocks.follow() streams what the holder publishes: head first, chunks as they pass",
   needs("redis-server"),
   async () => {
     await using redis = await startRedis();
     await using a = await connect(defaultClient(redis.url));
     await using b = await connect(storeLikeClient(redis.url));
     await using locksA = locksOn(a);
-    await using locksB = locksOn(b, 60_000); // no poll in time: only the message can wake it
+    await using locksB = locksOn(b, 20);
     const lock = await locksA.acquire("k", 5000);
     assert.ok(lock);
-    const started = performance.now();
-    const waiting = locksB.released("k", 5000).then(() => performance.now());
-    const channel = `${PREFIX}released`;
-    await until(async () => (await a.pubSubNumSub(channel))[channel] === 1, 2000, "not subscribed");
-    const releasedAt = performance.now();
+    const upstream = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = upstream.writable.getWriter();
+    const headers = { "content-type": "text/event-stream", "request-id": "req_1" };
+    const published = lock.publish(new Response(upstream.readable, { status: 529, headers }));
+    const drained = published.text();
+    const following = locksB.follow("k", new AbortController().signal);
+    await writer.write(bytes("one "));
+    const followed = await within(2000, following);
+    assert.ok(followed);
+    assert.equal(followed.status, 529);
+    assert.equal(followed.headers.get("request-id"), "req_1");
+    const reader = followed.body!.getReader();
+    assert.equal(text((await within(2000, reader.read())).value), "one ");
+    await writer.write(bytes("two "));
+    assert.equal(text((await within(2000, reader.read())).value), "two ");
+    const late = await locksB.follow("k", new AbortController().signal);
+    await writer.write(bytes("three"));
+    await writer.close();
+    assert.equal(await drained, "one two three", "the holder's own answer is untouched");
     await lock.release();
-    const wokeAt = await waiting;
-    assert.ok(wokeAt - releasedAt < 50, `woke ${Math.round(wokeAt - releasedAt)} ms after release`);
-    assert.ok(wokeAt - started < 2000);
-    assert.equal(await lockExists(a, "k"), false);
-    await lock.release(); // idempotent
+    assert.equal(text((await reader.read()).value), "three");
+    assert.equal((await reader.read()).done, true);
+    assert.equal(await late!.text(), "one two three", "a late reader gets the chunks so far first");
   },
 );
 
 Deno.test(
-  "RedisFlightLocks.released() resolves at once for a lock that is not held",
+  "RedisFlightLocks.follow() answers nothing at once when nobody holds the lock",
   needs("redis-server"),
   async () => {
     await using redis = await startRedis();
@@ -123,9 +143,30 @@ Deno.test(
     await using locksA = locksOn(a, 60_000);
     const lock = await locksA.acquire("k", 5000);
     assert.ok(lock);
-    await lock.release(); // released before anyone waits: no message will come
-    const waited = await timed(locksA.released("k", 5000));
-    assert.ok(waited < 100, `released() after ${Math.round(waited)} ms`);
+    await lock.release();
+    const signal = new AbortController().signal;
+    let answer: Response | undefined;
+    const waited = await timed(locksA.follow("k", signal).then((r) => answer = r));
+    assert.equal(answer, undefined);
+    assert.ok(waited < 100, `follow() after ${Math.round(waited)} ms`);
+  },
+);
+
+Deno.test(
+  "RedisFlightLocks.follow(): a holder that dies mid-answer breaks the body off",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using a = await connect(defaultClient(redis.url));
+    await using locksA = locksOn(a, 20);
+    const lock = await locksA.acquire("k", 300);
+    assert.ok(lock);
+    const upstream = new TransformStream<Uint8Array, Uint8Array>();
+    lock.publish(new Response(upstream.readable)).body!.getReader().read();
+    await upstream.writable.getWriter().write(bytes("partial"));
+    const followed = await locksA.follow("k", new AbortController().signal);
+    assert.ok(followed); // never extended nor released: the holder is gone
+    await assert.rejects(within(3000, followed.text()), /stopped mid-answer/);
   },
 );
 
@@ -164,8 +205,12 @@ Deno.test(
       await using locksA = locksOn(a);
       assert.ok(await locksA.acquire("k", 300)); // never released: the holder goes away
     }
-    const waited = await timed(locksB.released("k", 5000));
-    assert.ok(waited > 200 && waited < 1000, `released() after ${Math.round(waited)} ms`);
+    let answer: Response | undefined;
+    const waited = await timed(
+      locksB.follow("k", new AbortController().signal).then((r) => answer = r),
+    );
+    assert.equal(answer, undefined, "nothing to follow from a holder that went before its head");
+    assert.ok(waited > 200 && waited < 1500, `follow() after ${Math.round(waited)} ms`);
     assert.ok(await locksB.acquire("k", 5000), "the next instance takes over");
   },
 );
@@ -181,7 +226,7 @@ Deno.test(
     await using locksB = locksOn(b);
     const stale = await locksA.acquire("k", 200);
     assert.ok(stale);
-    await locksB.released("k", 5000); // it expires
+    await until(async () => !await lockExists(b, "k"), 2000, "the lock did not expire");
     const fresh = await locksB.acquire("k", 5000);
     assert.ok(fresh);
     await stale.extend();
@@ -202,25 +247,11 @@ Deno.test(
     await using locksA = locksOn(a);
     const lock = await locksA.acquire("k", 200);
     assert.ok(lock);
-    await locksA.released("k", 5000);
+    await until(async () => !await lockExists(a, "k"), 2000, "the lock did not expire");
     await lock.extend();
     assert.equal(await locksA.acquire("k", 200), undefined);
     await lock.release();
     assert.equal(await lockExists(a, "k"), false);
-  },
-);
-
-Deno.test(
-  "RedisFlightLocks.released() ends at its timeout while the lock is held",
-  needs("redis-server"),
-  async () => {
-    await using redis = await startRedis();
-    await using a = await connect(defaultClient(redis.url));
-    await using locksA = locksOn(a);
-    assert.ok(await locksA.acquire("k", 5000));
-    const waited = await timed(locksA.released("k", 250));
-    assert.ok(waited >= 240 && waited < 700, `released() after ${Math.round(waited)} ms`);
-    assert.equal(await lockExists(a, "k"), true);
   },
 );
 
@@ -290,13 +321,13 @@ async function outage(redis: RedisServer, locks: RedisFlightLocks): Promise<void
       3000,
       Promise.all([
         timed(assert.rejects(locks.acquire("k2", 1000))),
-        timed(locks.released("k", 10_000)),
+        timed(assert.rejects(locks.follow("k", new AbortController().signal))),
         released.release(), // never rejects
         assert.rejects(extended.extend()),
       ]),
     );
     assert.ok(failed < 2000, `acquire() rejected after ${Math.round(failed)} ms`);
-    assert.ok(waited < 2000, `released() after ${Math.round(waited)} ms`);
+    assert.ok(waited < 2000, `follow() rejected after ${Math.round(waited)} ms`);
   } finally {
     await redis.start();
   }

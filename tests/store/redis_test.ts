@@ -70,7 +70,8 @@ Deno.test(
   async () => {
     await using redis = await startRedis();
     await using raw = await inspector(redis);
-    await using store = await RedisStore.open(redis.url, { maxEntries: 1000 });
+    // Without the hot tier: every get is the script.
+    await using store = await RedisStore.open(redis.url, { maxEntries: 1000, hotBytes: 0 });
     for (let i = 0; i < 200; i++) await store.put(entry(`k${i}`), [`alias${i}`]);
     await store.get("nope"); // the first get sends the script (EVAL), later ones its SHA-1
     await raw.send("CONFIG", "RESETSTAT");
@@ -210,5 +211,70 @@ Deno.test(
     assert.equal(await store.prune(now), expired);
     assert.equal(await store.count(), 1);
     assert.deepEqual((await store.list()).map((e) => e.key), ["fresh"]);
+  },
+);
+
+Deno.test(
+  "RedisStore: count() and bytes() leave out entries whose TTL ended, and clean their indexes",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using raw = await inspector(redis);
+    let now = Date.now();
+    await using store = await RedisStore.open(redis.url, {
+      maxEntries: 10,
+      staleMs: 0,
+      now: () => now,
+      prefix: "t:",
+    });
+    await store.put(entry("short", { expiresAt: now + 1000 }), ["alias"]);
+    await store.put(entry("long", { expiresAt: now + 3_600_000 }));
+    assert.equal(await store.count(), 2);
+    await raw.send("PEXPIRE", "t:e:short", "1"); // Redis's clock reaches the TTL ...
+    await until(async () => await raw.send("EXISTS", "t:e:short") === 0, 1000);
+    now += 60_001; // ... and so does the store's (the shortest TTL is a minute)
+    assert.equal(await store.count(), 1, "the entry Redis dropped is not counted");
+    assert.equal(await store.bytes(), entry("long").body.byteLength);
+    assert.equal(await raw.send("ZSCORE", "t:lru", "short"), null, "its index members are gone");
+    assert.deepEqual((await store.list()).map((e) => e.key), ["long"]);
+  },
+);
+
+Deno.test(
+  "RedisStore: the fleet's first cap and longest stale window stand; a put evicts a little at a time",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using raw = await inspector(redis);
+    const now = Date.now();
+    const notes: string[] = [];
+    await using a = await RedisStore.open(redis.url, { maxEntries: 100, staleMs: 86_400_000 });
+    await using b = await RedisStore.open(redis.url, {
+      maxEntries: 2,
+      staleMs: 0,
+      note: (message) => notes.push(message),
+    });
+    assert.equal(notes.length, 2, notes.join("\n"));
+    assert.match(
+      notes[0]!,
+      /CACHE_MAX_ENTRIES is 2 here, but the fleet's Redis caps entries at 100/,
+    );
+    assert.match(
+      notes[1]!,
+      /CACHE_STALE_SEC is 0 here, but another instance keeps entries 86400 s/,
+    );
+    for (let i = 0; i < 5; i++) await b.put(entry(`k${i}`));
+    assert.equal(await a.count(), 5, "B keeps to the fleet's cap, not its own");
+    await b.put(entry("expired", { expiresAt: now - 1000 }));
+    assert.equal(await b.prune(now), 0, "B prunes nothing another instance may still serve");
+    assert.equal((await a.getStale("expired", 86_400_000))?.key, "expired");
+
+    for (let i = 0; i < 60; i++) await a.put(entry(`m${i}`));
+    await raw.send("HSET", "llm-cache-proxy:settings", "maxEntries", "10");
+    await using c = await RedisStore.open(redis.url, { maxEntries: 10 });
+    await c.put(entry("new"));
+    assert.equal(await c.count(), 66 + 1 - 32, "one put evicts at most 32");
+    await c.put(entry("newer"));
+    assert.equal(await c.count(), 10);
   },
 );

@@ -7,7 +7,7 @@
  * The scenario of a `POST /v1/messages` is chosen by a directive `[mock:NAME]` or
  * `[mock:NAME:ARG]` in the text of the last user message (or, when it has none, as after a tool
  * result, of the latest earlier one that has): `text`, `tool_use`, `error_midway`, `cut`, `400`,
- * `429`, `529`, `slow[:MS]`, `big:N`, `hang`, `agent[:cat]` (the scripted tool-using session of
+ * `429`, `529` (each with `:MS`, after MS ms), `slow[:MS]`, `big:N`, `hang`, `agent[:cat]` (the scripted tool-using session of
  * `mock_agent.ts`), and the faults of `mock_faults.ts`: `forever[:MS]` (a text delta every MS ms,
  * never ending), `stall[:N]` (N events, or half the JSON, then silence on an open connection),
  * `reset[:N]` (the same, then the connection is cut) and `nohead` (no response head, ever).
@@ -249,6 +249,7 @@ async function messages(body: unknown, ctx: Context): Promise<Response> {
     case "400":
     case "429":
     case "529":
+      await wait(n, ctx.stop); // `[mock:429:MS]`: the error comes after MS ms
       return upstreamError(scenario, f);
     case "slow":
       if (streaming) return sse(events("stream_text.sse"), ctx, n);

@@ -8,9 +8,19 @@
  */
 import { freePort } from "./harness.ts";
 
+/** TLS for a test Redis: it then listens for TLS only. */
+export interface RedisTlsOptions {
+  /** PEM paths of its certificate, its key, and the CA it checks clients against. */
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+  /** Require a client certificate (`tls-auth-clients yes`). @default false */
+  readonly authClients?: boolean;
+}
+
 /** A running (or stopped) test Redis. */
 export interface RedisServer extends AsyncDisposable {
-  /** `redis://127.0.0.1:<port>`. */
+  /** `redis://127.0.0.1:<port>`, or `rediss://…` with TLS. */
   readonly url: string;
   readonly port: number;
   /** Stops the server and waits until it exited. */
@@ -32,6 +42,8 @@ const WATCHDOG =
 /**
  * Starts `redis-server` and waits until it answers PING.
  *
+ * @param tls certificates to listen with TLS only
+ *
  * @returns the server; dispose it (or `stop()`) when done
  * @throws {Error} when redis-server is not installed or does not come up
  * @example
@@ -40,7 +52,7 @@ const WATCHDOG =
  * const store = await RedisStore.open(redis.url, { maxEntries: 10 });
  * ```
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(tls?: RedisTlsOptions): Promise<RedisServer> {
   await requireRedisServer();
   const dir = await Deno.makeTempDir({ prefix: "redis-test-" });
   const port = freePort();
@@ -49,7 +61,7 @@ export async function startRedis(): Promise<RedisServer> {
   const removeDir = () => Deno.removeSync(dir, { recursive: true });
   globalThis.addEventListener("unload", removeDir);
   const server: RedisServer = {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${tls ? "rediss" : "redis"}://127.0.0.1:${port}`,
     port,
     async stop() {
       if (!child) return;
@@ -61,8 +73,8 @@ export async function startRedis(): Promise<RedisServer> {
     },
     async start() {
       if (child) return;
-      child = spawn(port, dir);
-      await untilReady(port, child, dir);
+      child = spawn(port, dir, tls);
+      await untilReady(port, child, dir, tls);
     },
     async [Symbol.asyncDispose]() {
       await server.stop();
@@ -91,8 +103,15 @@ async function requireRedisServer(): Promise<void> {
   }
 }
 
-function spawn(port: number, dir: string): Deno.ChildProcess {
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+function spawn(port: number, dir: string, tls: RedisTlsOptions | undefined): Deno.ChildProcess {
+  const listen = tls
+    ? [
+      ...["--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.cert],
+      ...["--tls-key-file", tls.key, "--tls-ca-cert-file", tls.ca],
+      ...["--tls-auth-clients", tls.authClients ? "yes" : "no"],
+    ]
+    : ["--port", String(port)];
+  const args = [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
   const child = new Deno.Command("sh", {
     args: ["-c", WATCHDOG, "sh", "redis-server", ...args, "--dir", dir, "--logfile", "redis.log"],
     cwd: dir,
@@ -105,12 +124,17 @@ function spawn(port: number, dir: string): Deno.ChildProcess {
 }
 
 /** Polls PING until the server answers, failing early if it exited. */
-async function untilReady(port: number, child: Deno.ChildProcess, dir: string): Promise<void> {
+async function untilReady(
+  port: number,
+  child: Deno.ChildProcess,
+  dir: string,
+  tls: RedisTlsOptions | undefined,
+): Promise<void> {
   let exited = false;
   child.status.then(() => exited = true);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline && !exited) {
-    if (await answersPing(port)) return;
+    if (await answersPing(port, tls)) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   const log = await Deno.readTextFile(`${dir}/redis.log`).catch(() => "(no log)");
@@ -120,10 +144,18 @@ async function untilReady(port: number, child: Deno.ChildProcess, dir: string): 
   );
 }
 
-async function answersPing(port: number): Promise<boolean> {
-  let conn: Deno.TcpConn | undefined;
+async function answersPing(port: number, tls: RedisTlsOptions | undefined): Promise<boolean> {
+  let conn: Deno.Conn | undefined;
   try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn = tls
+      ? await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port,
+        caCerts: [await Deno.readTextFile(tls.ca)],
+        cert: await Deno.readTextFile(tls.cert), // a CA-signed certificate of the server's own
+        key: await Deno.readTextFile(tls.key),
+      })
+      : await Deno.connect({ hostname: "127.0.0.1", port });
     await conn.write(new TextEncoder().encode("PING\r\n"));
     const buffer = new Uint8Array(64);
     const n = await conn.read(buffer);
