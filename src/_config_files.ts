@@ -11,7 +11,8 @@ import { formatPlural } from "./format.ts";
 import type { PriceRule } from "./values/prices.ts";
 import { NO_RULES, type NormalizeRules } from "./values/normalize_rules.ts";
 import { PROFILES } from "./values/normalize_rules.ts";
-import { ConfigError, readNormalize, readPrices } from "./config.ts";
+import { readNormalize, readPrices } from "./config.ts";
+import { ConfigError } from "./config_vars.ts";
 import { type ConfigCheck, KNOWN_VARIABLES } from "./_config_values.ts";
 
 /**

@@ -30,7 +30,7 @@ import {
   ttlOf,
   upstreamTimeoutOf,
   upstreamUrl,
-} from "./config.ts";
+} from "./config_vars.ts";
 import {
   apiKeyProblem,
   authTokenProblem,

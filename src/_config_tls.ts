@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ConfigError, type Env, nonEmpty, storeUrlOf } from "./config.ts";
+import { ConfigError, type Env, nonEmpty, storeUrlOf } from "./config_vars.ts";
 
 /** The PEM texts a TLS connection to Redis uses; each absent when unset. */
 export interface RedisTls {

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { buildConfig, cacheHome, type Config, definedOnly, type Env } from "./config.ts";
+import { buildConfig, cacheHome, type Config } from "./config.ts";
+import { definedOnly, type Env } from "./config_vars.ts";
 import { checkVariable, VARIABLE_RULES } from "./_config_rules.ts";
 import { checkEnvFile, checkNormalize, checkPrices } from "./_config_files.ts";
 import type { ConfigCheck } from "./_config_values.ts";

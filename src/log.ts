@@ -13,7 +13,7 @@
  */
 import { isoTime } from "./clock.ts";
 import { formatPlural } from "./format.ts";
-import type { LogFormat, LogLevel } from "./config.ts";
+import type { LogFormat, LogLevel } from "./config_vars.ts";
 import { FileSink } from "./log_file.ts";
 import { redact } from "./redact.ts";
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { buildConfig, ConfigError, isLoopback, loadConfig } from "../src/config.ts";
+import { buildConfig, loadConfig } from "../src/config.ts";
+import { ConfigError, isLoopback } from "../src/config_vars.ts";
 import { checkConfig } from "../src/config_check.ts";
 import { NO_RULES, parseNormalizeRules } from "../src/values/normalize_rules.ts";
 

@@ -25,7 +25,6 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import { errorResponse, HttpError } from "../proxy/errors.ts";
 
 /** Limits on client connections; 0 turns one off. */
 export interface ConnectionLimits {

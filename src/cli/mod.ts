@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../config_vars.ts";
 import { VERSION } from "../version.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import * as explore from "./explore.ts";

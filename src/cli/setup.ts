@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { envFilePath, isLoopback, loadConfig, readEnvFile } from "../config.ts";
+import { envFilePath, loadConfig, readEnvFile } from "../config.ts";
+import { isLoopback } from "../config_vars.ts";
 import { authTokenProblem, maskKey } from "../config_check.ts";
 import { exists } from "../fs.ts";
 import { parseFlags } from "./args.ts";

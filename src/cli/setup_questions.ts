@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { DEFAULTS, LIMITS } from "../config.ts";
+import { DEFAULTS, LIMITS } from "../config_vars.ts";
 import { apiKeyProblem, authTokenProblem, hostProblem, maskKey } from "../config_check.ts";
 import { UsageError, wholeFlag } from "./args.ts";
 import type { Prompter, Question } from "./prompt.ts";

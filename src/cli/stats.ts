@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Config, loadConfig, redactUrl } from "../config.ts";
+import { type Config, loadConfig } from "../config.ts";
+import { redactUrl } from "../config_vars.ts";
 import { formatCompact } from "../format.ts";
 import { Ledger } from "../stats/ledger.ts";
 import { pickTotals, type Totals } from "../stats/totals.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CACHE_MODES, type CacheMode } from "../config.ts";
+import { CACHE_MODES, type CacheMode } from "../config_vars.ts";
 import { HttpError } from "./errors.ts";
 
 /** What one request asks of the cache. */

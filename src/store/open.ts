@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { type Config, redactUrl } from "../config.ts";
+import { type Config } from "../config.ts";
+import { redactUrl } from "../config_vars.ts";
 import type { Logger } from "../log.ts";
 import { FailOpenStore } from "./fail_open.ts";
 import type { RedisStore } from "./redis.ts";

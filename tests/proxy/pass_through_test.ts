@@ -51,7 +51,7 @@ Deno.test("a pass-through route whose upstream stays silent gets a 504 timeout_e
   assert.match(body.error.message, /sent nothing for 0\.3 s.*CACHE_UPSTREAM_TIMEOUT_SEC/);
   await eventually(
     "the upstream connection to close",
-    async () => upstream.state.closed >= 1 || undefined,
+    () => Promise.resolve(upstream.state.closed >= 1 || undefined),
   );
 });
 
@@ -62,12 +62,12 @@ Deno.test("a client that leaves a pass-through call closes its upstream connecti
   const pending = proxy.fetch("/v1/models", { signal: client.signal }).catch(() => undefined);
   await eventually(
     "the call to reach upstream",
-    async () => upstream.state.accepted >= 1 || undefined,
+    () => Promise.resolve(upstream.state.accepted >= 1 || undefined),
   );
   client.abort();
   await pending;
   await eventually(
     "the upstream connection to close",
-    async () => upstream.state.closed >= 1 || undefined,
+    () => Promise.resolve(upstream.state.closed >= 1 || undefined),
   );
 });

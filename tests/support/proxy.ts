@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { buildConfig, type Config, type Env } from "../../src/config.ts";
+import { buildConfig, type Config } from "../../src/config.ts";
+import { type Env } from "../../src/config_vars.ts";
 import { createLogger } from "../../src/log.ts";
 import { createHandler, serveErrorHandler } from "../../src/proxy/server.ts";
 import { openStats, type Stats } from "../../src/stats/stats.ts";
