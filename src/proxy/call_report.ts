@@ -32,6 +32,8 @@ export interface ReportedCall {
   /** Path without the query, as reported. */
   readonly route: string;
   readonly key: string;
+  /** The key space (`x-cache-namespace`), `""` for the default one. */
+  readonly namespace: string;
 }
 
 /** What a report reads: the clock and the prices. */
@@ -106,6 +108,7 @@ export function report(
     dollars: Math.round(ctx.stats.prices.costOf(model, answer.usage) * 1e10) / 1e10,
     snippet: answer.snippet,
     key: call.key.slice(0, SHORT_KEY),
+    namespace: call.namespace,
   };
 }
 

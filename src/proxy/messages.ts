@@ -90,7 +90,7 @@ export async function handleMessages(
     body,
   };
   const key = ctx.keys.known(keyRequest) ?? await ctx.keys.key(keyRequest);
-  const call: Call = { started, path, route, key, controls };
+  const call: Call = { started, path, route, key, controls, namespace: controls.namespace };
   const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal });
   if (ctx.cacheSwitch.off || controls.bypass || ctx.store.health?.() === "degraded") {
     const flight = new Flight(

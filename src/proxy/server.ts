@@ -21,7 +21,7 @@ import { Flights } from "./flight.ts";
 import type { Outcome } from "./call_report.ts";
 import { handleMessages, type MessagesContext } from "./messages.ts";
 import { forwardRequest } from "./upstream.ts";
-import { dashboardView, metricsView, monitorView, statsView } from "./views.ts";
+import { dashboardView, historyView, metricsView, monitorView, statsView } from "./views.ts";
 
 /** What the handler is built from; everything with a side effect is injected. */
 export interface HandlerDeps {
@@ -82,8 +82,9 @@ export function createHandler(deps: HandlerDeps): Handler {
       store: store.health?.() ?? "ok",
       home: config.home,
     });
-  const views: Record<string, () => Response | Promise<Response>> = {
+  const views: Record<string, (req: Request) => Response | Promise<Response>> = {
     "/stats": () => statsView(ctx),
+    "/stats/history": (req) => historyView(ctx, req),
     "/metrics": () => metricsView(ctx),
     "/monitor": () => monitorView(ctx),
   };
@@ -102,7 +103,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         return await handleMessages(req, { route: path, path: pathAndQuery }, ctx);
       }
       if (path.startsWith("/v1/")) return await passThrough(req, path, ctx);
-      if (req.method === "GET" && Object.hasOwn(views, path)) return await views[path]!();
+      if (req.method === "GET" && Object.hasOwn(views, path)) return await views[path]!(req);
       if (req.method === "POST" && (path === "/cache/off" || path === "/cache/on")) {
         return switchCache(path === "/cache/off", ctx);
       }

@@ -6,9 +6,11 @@
  */
 import type { Config } from "../config.ts";
 import { DASHBOARD_HTML } from "../stats/dashboard.ts";
+import { HISTORY_RANGES, isHistoryRange } from "../stats/history.ts";
 import { METRICS_CONTENT_TYPE } from "../stats/metrics.ts";
 import type { Stats } from "../stats/stats.ts";
 import type { CacheStore } from "../store/store.ts";
+import { HttpError } from "./errors.ts";
 
 /** What the views read. */
 export interface ViewContext {
@@ -45,6 +47,27 @@ export async function statsView(ctx: ViewContext): Promise<Response> {
     startedAt: new Date(startedAt).toISOString(),
     session: ledger.session(),
   });
+}
+
+/**
+ * `GET /stats/history?range=1h|6h|24h|7d|30d`: per-minute (up to 24h) or
+ * per-hour rows by kind, model and namespace, for the dashboard's charts.
+ *
+ * @param ctx the stats
+ * @param req the request, for its `range` (default `1h`)
+ * @returns the JSON response
+ * @throws {HttpError} 400 for an unknown range
+ */
+export async function historyView(ctx: ViewContext, req: Request): Promise<Response> {
+  const range = new URL(req.url).searchParams.get("range") ?? "1h";
+  if (!isHistoryRange(range)) {
+    throw new HttpError(
+      400,
+      "invalid_request_error",
+      `range=${range} is not served: use one of ${Object.keys(HISTORY_RANGES).join(", ")}`,
+    );
+  }
+  return Response.json(await ctx.stats.history.read(range));
 }
 
 /**

@@ -26,7 +26,8 @@ export function eventJson(event: CallEvent): string {
   return `{"seq":${event.seq},"time":${str(event.time)},"kind":"${event.kind}",` +
     `"model":${nullable(event.model)},"path":${str(event.path)},"status":${event.status},` +
     `"bytes":${event.bytes},"durationMs":${num(event.durationMs)},"usage":${usage(event.usage)},` +
-    `"dollars":${num(event.dollars)},"snippet":${str(event.snippet)},"key":${nullable(event.key)}}`;
+    `"dollars":${num(event.dollars)},"snippet":${str(event.snippet)},"key":${nullable(event.key)}` +
+    (event.namespace === undefined ? "}" : `,"namespace":${str(event.namespace)}}`);
 }
 
 function usage(value: Usage): string {

@@ -53,6 +53,8 @@ export interface CallEvent {
   readonly snippet: string;
   /** The first 12 hex digits of the cache key, for the cached route. */
   readonly key: string | null;
+  /** The key space of a cached call (`x-cache-namespace`), `""` for the default one. */
+  readonly namespace?: string;
 }
 
 /** A call as the proxy reports it; the bus adds `seq`. */

@@ -17,6 +17,7 @@
  * | `info` | hash | entry key → "size group": undoes the indexes once its hash is gone |
  * | `stats` | hash | `bytes`: the running total of body bytes |
  * | `counters` | hash | the ledger's all-time counters, shared by every instance |
+ * | `h:minute:<hour>`, `h:hour:<day>` | hash | the dashboard's history (`_redis_history.ts`) |
  *
  * (`lock:<key>` and the `released` channel under the same prefix are `redis_locks.ts`'s.)
  *
@@ -44,6 +45,8 @@
  * @module
  */
 import type { Buffer } from "node:buffer";
+import type { HistoryRow, Resolution } from "../stats/history.ts";
+import { historyArgs, historyKeys, historyRows } from "./_redis_history.ts";
 import {
   BUFFERS,
   type CommandOptions,
@@ -229,6 +232,22 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   async addCounters(deltas: ReadonlyMap<string, number>): Promise<void> {
     if (deltas.size === 0) return;
     await this.#eval("addCounters", [...deltas].flatMap(([name, value]) => [name, String(value)]));
+  }
+
+  async addHistory(
+    rows: readonly HistoryRow[],
+    dropBefore: Readonly<Record<Resolution, number>>,
+  ): Promise<void> {
+    const args = historyArgs(rows, dropBefore, this.#now());
+    if (args.length > 0) await this.#eval("addHistory", args);
+  }
+
+  async readHistory(resolution: Resolution, since: number): Promise<HistoryRow[]> {
+    const keys = historyKeys(resolution, since, this.#now());
+    const replies = await Promise.all(
+      keys.map((key) => send<string[]>(this.#conn, ["HGETALL", this.#prefix + key])),
+    );
+    return historyRows(resolution, since, replies);
   }
 
   async readCounters(): Promise<Map<string, number>> {

@@ -15,6 +15,8 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { Lru } from "../lru.ts";
+import type { HistoryRow, Resolution } from "../stats/history.ts";
+import { SqliteHistory } from "./_sqlite_history.ts";
 import {
   openDatabase,
   prepareStatements,
@@ -64,6 +66,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   #syncedAt = -Infinity;
   #flushTimer: ReturnType<typeof setInterval>;
   #sql: Statements;
+  #history: SqliteHistory;
 
   private constructor(db: DatabaseSync, options: SqliteStoreOptions) {
     this.#db = db;
@@ -72,6 +75,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     this.#hot = new Lru(options.hotBytes ?? 64 * 1024 * 1024);
     this.#syncEveryMs = options.syncEveryMs ?? 1;
     this.#sql = prepareStatements(db);
+    this.#history = new SqliteHistory(db);
     [this.#count, this.#bytes] = this.#countRows();
     this.#dataVersion = this.#readDataVersion();
     this.#flushTimer = setInterval(() => this.#flushHits(), options.flushEveryMs ?? 1000);
@@ -239,6 +243,18 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   readCounters(): Promise<Map<string, number>> {
     const rows = this.#sql.counters.all();
     return Promise.resolve(new Map(rows.map((r) => [String(r.name), Number(r.value)])));
+  }
+
+  addHistory(
+    rows: readonly HistoryRow[],
+    dropBefore: Readonly<Record<Resolution, number>>,
+  ): Promise<void> {
+    this.#history.add(rows, dropBefore);
+    return Promise.resolve();
+  }
+
+  readHistory(resolution: Resolution, since: number): Promise<HistoryRow[]> {
+    return Promise.resolve(this.#history.read(resolution, since));
   }
 
   prune(olderThan: number): Promise<number> {

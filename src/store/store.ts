@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { HistoryStore } from "../stats/history.ts";
 import type { CounterStore } from "../stats/ledger.ts";
 import type { Usage } from "../stats/usage.ts";
 
@@ -119,7 +120,7 @@ export type StoreHealth = "ok" | "degraded";
  * Where cached responses live. Every method may throw when the backend is
  * broken; callers fail open (treat a failed read as a miss, log a failed write).
  */
-export interface CacheStore extends CounterStore {
+export interface CacheStore extends CounterStore, HistoryStore {
   /**
    * Reads a fresh entry by its key or by one of its aliases and counts it as a hit.
    * An expired entry is not returned.

@@ -76,6 +76,10 @@ class FakeStore implements PingableStore {
   addCounters = (deltas: ReadonlyMap<string, number>) =>
     this.#call(() => this.#sqlite.addCounters(deltas));
   readCounters = () => this.#call(() => this.#sqlite.readCounters());
+  addHistory = (...args: Parameters<SqliteStore["addHistory"]>) =>
+    this.#call(() => this.#sqlite.addHistory(...args));
+  readHistory = (...args: Parameters<SqliteStore["readHistory"]>) =>
+    this.#call(() => this.#sqlite.readHistory(...args));
   async *entries(options?: { readonly namespace?: string; readonly since?: number }) {
     for await (const entry of this.#sqlite.entries(options)) {
       await this.#call(() => {});

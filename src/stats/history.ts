@@ -1,0 +1,351 @@
+/**
+ * The history behind the dashboard's charts: calls, tokens, dollars and a
+ * latency histogram per minute (kept a day) and per hour (kept 30 days), by
+ * kind, model and namespace. Like the ledger it reads only call events, sums
+ * them in memory and adds what changed to the store once a second, so the hit
+ * path never waits on a write. Each call is added to its minute and to its
+ * hour at once: the hours need no roll-up job, and old rows are simply dropped.
+ *
+ * @module
+ */
+import type { CallEvent, CallKind } from "./events.ts";
+
+/** A row's time span. */
+export type Resolution = "minute" | "hour";
+
+/**
+ * Upper bounds (ms) of the latency histogram's buckets; the last is open-ended.
+ * Fixed, so rows of any age and from any process add up bucket by bucket.
+ */
+export const LATENCY_BOUNDS_MS: readonly number[] = [
+  1,
+  2.5,
+  5,
+  10,
+  25,
+  50,
+  100,
+  250,
+  500,
+  1_000,
+  2_500,
+  5_000,
+  10_000,
+  30_000,
+  60_000,
+  Infinity,
+];
+
+/** One kind, model and namespace over one minute or hour. */
+export interface HistoryRow {
+  readonly resolution: Resolution;
+  /** Start of the minute or hour, ms since the epoch. */
+  readonly start: number;
+  readonly kind: CallKind;
+  /** `(none)` when the call named no model. */
+  readonly model: string;
+  /** `""` for the default key space. */
+  readonly namespace: string;
+  calls: number;
+  tokens: number;
+  /** Saved for a hit, spent otherwise. */
+  usd: number;
+  /** Sum of the calls' durations. */
+  ms: number;
+  /** Calls per bucket of {@link LATENCY_BOUNDS_MS}. */
+  latency: number[];
+}
+
+/** Where the history is kept (the cache store implements it, beside the ledger's counters). */
+export interface HistoryStore {
+  /**
+   * Adds each row's figures to the stored row of the same resolution, start,
+   * kind, model and namespace, atomically, and drops rows that started before
+   * `dropBefore` of their resolution.
+   */
+  addHistory(
+    rows: readonly HistoryRow[],
+    dropBefore: Readonly<Record<Resolution, number>>,
+  ): Promise<void>;
+  /** The rows of one resolution that started at or after `since`, in no particular order. */
+  readHistory(resolution: Resolution, since: number): Promise<HistoryRow[]>;
+}
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** How long rows are kept: a day of minutes and 30 days of hours, plus the one in progress. */
+export const HISTORY_KEPT_MS: Readonly<Record<Resolution, number>> = {
+  minute: DAY + HOUR,
+  hour: 30 * DAY + DAY,
+};
+
+/** The ranges `GET /stats/history` serves, and at which resolution. */
+export const HISTORY_RANGES = {
+  "1h": { resolution: "minute", spanMs: HOUR },
+  "6h": { resolution: "minute", spanMs: 6 * HOUR },
+  "24h": { resolution: "minute", spanMs: DAY },
+  "7d": { resolution: "hour", spanMs: 7 * DAY },
+  "30d": { resolution: "hour", spanMs: 30 * DAY },
+} as const satisfies Record<string, { resolution: Resolution; spanMs: number }>;
+
+/** A range `GET /stats/history` serves. */
+export type HistoryRange = keyof typeof HISTORY_RANGES;
+
+/** What `GET /stats/history` answers. */
+export interface HistoryView {
+  readonly range: HistoryRange;
+  readonly resolution: Resolution;
+  /** Length of one row, ms. */
+  readonly stepMs: number;
+  /** The first row's start, ms since the epoch. */
+  readonly from: number;
+  readonly to: number;
+  readonly latencyBoundsMs: readonly (number | null)[];
+  readonly rows: HistoryRow[];
+}
+
+const STEP_MS: Readonly<Record<Resolution, number>> = { minute: MINUTE, hour: HOUR };
+const NO_MODEL = "(none)";
+/** Models and namespaces come from clients: past these many, new ones count as one. */
+const MAX_MODELS = 100;
+const MAX_NAMESPACES = 50;
+const OTHER = "(other)";
+
+/** Calls per minute, summed in memory until the next flush. */
+type Pending = Map<number, Map<string, HistoryRow>>;
+
+/** Minute and hour figures fed by call events. */
+export class History {
+  #store: HistoryStore;
+  #now: () => number;
+  #pending: Pending = new Map();
+  /** Taken from #pending by a flush still writing: reads count it until it is stored. */
+  #writing: Pending = new Map();
+  #timer: ReturnType<typeof setInterval>;
+  #models = new Set<string>();
+  #namespaces = new Set<string>();
+  /** Row keys by kind, model and namespace, built once: no string work per call. */
+  #dims = new Map<CallKind, Map<string, Map<string, string>>>();
+
+  /**
+   * @param store where rows are kept
+   * @param options `flushEveryMs` @default 1000; `now`: the clock @default Date.now
+   */
+  constructor(
+    store: HistoryStore,
+    options: { readonly flushEveryMs?: number; readonly now?: () => number } = {},
+  ) {
+    this.#store = store;
+    this.#now = options.now ?? Date.now;
+    this.#timer = setInterval(() => this.flush().catch(() => {}), options.flushEveryMs ?? 1000);
+    Deno.unrefTimer(Number(this.#timer));
+  }
+
+  /** Counts one call in its minute; subscribe this to the event bus. */
+  readonly record = (event: CallEvent): void => {
+    const minute = Math.floor(this.#now() / MINUTE) * MINUTE;
+    let rows = this.#pending.get(minute);
+    if (!rows) this.#pending.set(minute, rows = new Map());
+    const model = capped(this.#models, event.model ?? NO_MODEL, MAX_MODELS);
+    const namespace = capped(this.#namespaces, event.namespace ?? "", MAX_NAMESPACES);
+    const dim = this.#dimOf(event.kind, model, namespace);
+    let row = rows.get(dim);
+    if (!row) {
+      rows.set(dim, row = emptyRow("minute", minute, event.kind, model, namespace));
+    }
+    const u = event.usage;
+    row.calls++;
+    row.tokens += u.input_tokens + u.ephemeral_5m_input_tokens + u.ephemeral_1h_input_tokens +
+      u.cache_read_input_tokens + u.output_tokens;
+    row.usd += event.dollars;
+    row.ms += event.durationMs;
+    row.latency[latencyBucket(event.durationMs)]!++;
+  };
+
+  #dimOf(kind: CallKind, model: string, namespace: string): string {
+    let byModel = this.#dims.get(kind);
+    if (!byModel) this.#dims.set(kind, byModel = new Map());
+    let byNamespace = byModel.get(model);
+    if (!byNamespace) byModel.set(model, byNamespace = new Map());
+    let dim = byNamespace.get(namespace);
+    if (dim === undefined) byNamespace.set(namespace, dim = `${kind}\t${model}\t${namespace}`);
+    return dim;
+  }
+
+  /** Writes the minutes counted since the last flush, each to its minute and its hour. */
+  async flush(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const batch = this.#pending;
+    this.#pending = new Map();
+    this.#writing = merged(this.#writing, batch);
+    const now = this.#now();
+    const dropBefore = {
+      minute: now - HISTORY_KEPT_MS.minute,
+      hour: now - HISTORY_KEPT_MS.hour,
+    };
+    try {
+      await this.#store.addHistory(withHours(batch), dropBefore);
+    } catch (e) {
+      this.#pending = merged(batch, this.#pending); // kept for the next flush
+      throw e;
+    } finally {
+      this.#writing = new Map();
+    }
+  }
+
+  /**
+   * The rows of a range, stored ones plus what this process counted and has
+   * not written yet.
+   *
+   * @param range one of {@link HISTORY_RANGES}
+   * @returns the view `GET /stats/history` answers
+   */
+  async read(range: HistoryRange): Promise<HistoryView> {
+    const { resolution, spanMs } = HISTORY_RANGES[range];
+    const step = STEP_MS[resolution];
+    const to = this.#now();
+    const from = Math.floor((to - spanMs) / step) * step + step;
+    const unsaved = withHours(merged(this.#writing, this.#pending))
+      .filter((row) => row.resolution === resolution);
+    const rows = sumRows([...(await this.#store.readHistory(resolution, from)), ...unsaved])
+      .filter((row) => row.start >= from);
+    return {
+      range,
+      resolution,
+      stepMs: step,
+      from,
+      to,
+      latencyBoundsMs: LATENCY_BOUNDS_MS.map((b) => (Number.isFinite(b) ? b : null)),
+      rows,
+    };
+  }
+
+  /** Stops the timer and writes what is pending. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+}
+
+/**
+ * Whether `text` names a range `GET /stats/history` serves.
+ *
+ * @param text the `range` query parameter
+ * @returns true for `1h`, `6h`, `24h`, `7d` or `30d`
+ */
+export function isHistoryRange(text: string): text is HistoryRange {
+  return Object.hasOwn(HISTORY_RANGES, text);
+}
+
+/**
+ * The bucket of {@link LATENCY_BOUNDS_MS} a duration falls in.
+ *
+ * @param ms a duration
+ * @returns the bucket's index
+ */
+export function latencyBucket(ms: number): number {
+  let i = 0;
+  while (ms > LATENCY_BOUNDS_MS[i]!) i++;
+  return i;
+}
+
+/**
+ * A row with nothing counted yet.
+ *
+ * @returns the row
+ */
+export function emptyRow(
+  resolution: Resolution,
+  start: number,
+  kind: CallKind,
+  model: string,
+  namespace: string,
+): HistoryRow {
+  return {
+    resolution,
+    start,
+    kind,
+    model,
+    namespace,
+    calls: 0,
+    tokens: 0,
+    usd: 0,
+    ms: 0,
+    latency: LATENCY_BOUNDS_MS.map(() => 0),
+  };
+}
+
+/**
+ * Adds `row`'s figures to `into`.
+ *
+ * @param into the row that grows
+ * @param row the figures to add
+ */
+export function addRow(into: HistoryRow, row: HistoryRow): void {
+  into.calls += row.calls;
+  into.tokens += row.tokens;
+  into.usd += row.usd;
+  into.ms += row.ms;
+  row.latency.forEach((n, i) => into.latency[i] = (into.latency[i] ?? 0) + n);
+}
+
+/**
+ * The key of a row's bucket: resolution, start, kind, model and namespace.
+ *
+ * @param row the row
+ * @returns the key
+ */
+export function rowKey(row: HistoryRow): string {
+  return `${row.resolution}\t${row.start}\t${row.kind}\t${row.model}\t${row.namespace}`;
+}
+
+/** Rows of the same bucket summed into one. */
+function sumRows(rows: readonly HistoryRow[]): HistoryRow[] {
+  const sums = new Map<string, HistoryRow>();
+  for (const row of rows) {
+    const key = rowKey(row);
+    const sum = sums.get(key);
+    if (sum) addRow(sum, row);
+    else {
+      sums.set(key, { ...row, latency: [...row.latency] });
+    }
+  }
+  return [...sums.values()];
+}
+
+/** The minute rows plus the same figures summed by hour. */
+function withHours(minutes: Pending): HistoryRow[] {
+  const rows = [...minutes.values()].flatMap((byDim) => [...byDim.values()]);
+  const hours = rows.map((row) => ({
+    ...row,
+    resolution: "hour" as const,
+    start: Math.floor(row.start / HOUR) * HOUR,
+    latency: [...row.latency],
+  }));
+  return [...rows, ...sumRows(hours)];
+}
+
+function merged(a: Pending, b: Pending): Pending {
+  const out: Pending = new Map();
+  for (const source of [a, b]) {
+    for (const [minute, rows] of source) {
+      let target = out.get(minute);
+      if (!target) out.set(minute, target = new Map());
+      for (const [dim, row] of rows) {
+        const sum = target.get(dim);
+        if (sum) addRow(sum, row);
+        else target.set(dim, { ...row, latency: [...row.latency] });
+      }
+    }
+  }
+  return out;
+}
+
+function capped(seen: Set<string>, name: string, max: number): string {
+  if (seen.has(name)) return name;
+  if (seen.size >= max) return OTHER;
+  seen.add(name);
+  return name;
+}
