@@ -97,7 +97,8 @@ export function createHandler(deps: HandlerDeps): Handler {
       }
       // The page itself holds no data and a browser cannot add x-cache-auth to a page
       // load; it asks for the token and sends it on every call it makes.
-      if (path === "/" && req.method === "GET") return dashboardView();
+      const page = req.method === "GET" ? dashboardView(path) : undefined;
+      if (page) return page;
       gate?.(req);
       if (req.method === "POST" && CACHED_PATHS.has(path)) {
         return await handleMessages(req, { route: path, path: pathAndQuery }, ctx);

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { DASHBOARD_HTML } from "../stats/dashboard.ts";
+import { DASHBOARD_CSP, DASHBOARD_FILES } from "../stats/dashboard.ts";
 import { HISTORY_RANGES, isHistoryRange } from "../stats/history.ts";
 import { METRICS_CONTENT_TYPE } from "../stats/metrics.ts";
 import type { Stats } from "../stats/stats.ts";
@@ -67,7 +67,8 @@ export async function historyView(ctx: ViewContext, req: Request): Promise<Respo
       `range=${range} is not served: use one of ${Object.keys(HISTORY_RANGES).join(", ")}`,
     );
   }
-  return Response.json(await ctx.stats.history.read(range));
+  const startedAt = new Date(ctx.stats.startedAt).toISOString(); // as /monitor names the process
+  return Response.json({ ...await ctx.stats.history.read(range), startedAt });
 }
 
 /**
@@ -101,16 +102,21 @@ export function monitorView(ctx: ViewContext): Response {
 }
 
 /**
- * `GET /`: the dashboard page, embedded in the binary.
+ * `GET /` and the page's files (`/dashboard.js`, `/dashboard.css`, …),
+ * embedded in the binary. They hold no data, so they need no token.
  *
- * @returns the HTML response
+ * @param path the request's path
+ * @returns the file, or undefined when `path` is not one of them
  */
-export function dashboardView(): Response {
-  return new Response(DASHBOARD_HTML, {
+export function dashboardView(path: string): Response | undefined {
+  const file = DASHBOARD_FILES.get(path);
+  if (!file) return undefined;
+  return new Response(file.text, {
     headers: {
-      "content-type": "text/html; charset=utf-8",
-      "content-security-policy":
-        "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:",
+      "content-type": file.contentType,
+      "content-security-policy": DASHBOARD_CSP,
+      "x-content-type-options": "nosniff",
+      "cache-control": "no-cache",
     },
   });
 }

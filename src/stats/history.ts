@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { latencyBucket as bucketOf } from "./dashboard/series.js";
 import type { CallEvent, CallKind } from "./events.ts";
 
 /** A row's time span. */
@@ -104,6 +105,10 @@ export interface HistoryView {
   readonly to: number;
   readonly latencyBoundsMs: readonly (number | null)[];
   readonly rows: HistoryRow[];
+  /** The `seq` of the last call this process counted: later ones are not in `rows`. */
+  readonly seq: number;
+  /** This process's last calls, oldest first, for the page's "Recent calls" after a reload. */
+  readonly recent: readonly CallEvent[];
 }
 
 const STEP_MS: Readonly<Record<Resolution, number>> = { minute: MINUTE, hour: HOUR };
@@ -112,6 +117,8 @@ const NO_MODEL = "(none)";
 const MAX_MODELS = 100;
 const MAX_NAMESPACES = 50;
 const OTHER = "(other)";
+/** Calls kept for `recent`. */
+const RECENT_CALLS = 100;
 
 /** Calls per minute, summed in memory until the next flush. */
 type Pending = Map<number, Map<string, HistoryRow>>;
@@ -121,11 +128,15 @@ export class History {
   #store: HistoryStore;
   #now: () => number;
   #pending: Pending = new Map();
-  /** Taken from #pending by a flush still writing: reads count it until it is stored. */
-  #writing: Pending = new Map();
+  /** Flushes and reads, one at a time. */
+  #queue: Promise<unknown> = Promise.resolve();
   #timer: ReturnType<typeof setInterval>;
   #models = new Set<string>();
   #namespaces = new Set<string>();
+  /** The last calls, a ring from #next. */
+  #recent: CallEvent[] = [];
+  #next = 0;
+  #seq = 0;
   /** Row keys by kind, model and namespace, built once: no string work per call. */
   #dims = new Map<CallKind, Map<string, Map<string, string>>>();
 
@@ -145,6 +156,9 @@ export class History {
 
   /** Counts one call in its minute; subscribe this to the event bus. */
   readonly record = (event: CallEvent): void => {
+    this.#seq = event.seq;
+    this.#recent[this.#next] = event;
+    this.#next = (this.#next + 1) % RECENT_CALLS;
     const minute = Math.floor(this.#now() / MINUTE) * MINUTE;
     let rows = this.#pending.get(minute);
     if (!rows) this.#pending.set(minute, rows = new Map());
@@ -175,51 +189,62 @@ export class History {
   }
 
   /** Writes the minutes counted since the last flush, each to its minute and its hour. */
-  async flush(): Promise<void> {
-    if (this.#pending.size === 0) return;
-    const batch = this.#pending;
-    this.#pending = new Map();
-    this.#writing = merged(this.#writing, batch);
-    const now = this.#now();
-    const dropBefore = {
-      minute: now - HISTORY_KEPT_MS.minute,
-      hour: now - HISTORY_KEPT_MS.hour,
-    };
-    try {
-      await this.#store.addHistory(withHours(batch), dropBefore);
-    } catch (e) {
-      this.#pending = merged(batch, this.#pending); // kept for the next flush
-      throw e;
-    } finally {
-      this.#writing = new Map();
-    }
+  flush(): Promise<void> {
+    return this.#alone(async () => {
+      if (this.#pending.size === 0) return;
+      const batch = this.#pending;
+      this.#pending = new Map();
+      const now = this.#now();
+      const dropBefore = {
+        minute: now - HISTORY_KEPT_MS.minute,
+        hour: now - HISTORY_KEPT_MS.hour,
+      };
+      try {
+        await this.#store.addHistory(withHours(batch), dropBefore);
+      } catch (e) {
+        this.#pending = merged(batch, this.#pending); // kept for the next flush
+        throw e;
+      }
+    });
   }
 
   /**
    * The rows of a range, stored ones plus what this process counted and has
-   * not written yet.
+   * not written yet. It waits for a flush under way, and none starts until
+   * the store has answered, so no call is counted twice or missed.
    *
    * @param range one of {@link HISTORY_RANGES}
    * @returns the view `GET /stats/history` answers
    */
-  async read(range: HistoryRange): Promise<HistoryView> {
+  read(range: HistoryRange): Promise<HistoryView> {
     const { resolution, spanMs } = HISTORY_RANGES[range];
     const step = STEP_MS[resolution];
-    const to = this.#now();
-    const from = Math.floor((to - spanMs) / step) * step + step;
-    const unsaved = withHours(merged(this.#writing, this.#pending))
-      .filter((row) => row.resolution === resolution);
-    const rows = sumRows([...(await this.#store.readHistory(resolution, from)), ...unsaved])
-      .filter((row) => row.start >= from);
-    return {
-      range,
-      resolution,
-      stepMs: step,
-      from,
-      to,
-      latencyBoundsMs: LATENCY_BOUNDS_MS.map((b) => (Number.isFinite(b) ? b : null)),
-      rows,
-    };
+    return this.#alone(async () => {
+      const to = this.#now();
+      const from = Math.floor((to - spanMs) / step) * step + step;
+      const seq = this.#seq;
+      const recent = [...this.#recent.slice(this.#next), ...this.#recent.slice(0, this.#next)];
+      const unsaved = withHours(this.#pending).filter((row) => row.resolution === resolution);
+      const stored = await this.#store.readHistory(resolution, from);
+      return {
+        range,
+        resolution,
+        stepMs: step,
+        from,
+        to,
+        latencyBoundsMs: LATENCY_BOUNDS_MS.map((b) => (Number.isFinite(b) ? b : null)),
+        rows: sumRows([...stored, ...unsaved]).filter((row) => row.start >= from),
+        seq,
+        recent,
+      };
+    });
+  }
+
+  /** Runs `work` after every flush and read before it has ended. */
+  #alone<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work);
+    this.#queue = run.catch(() => {});
+    return run;
   }
 
   /** Stops the timer and writes what is pending. */
@@ -246,9 +271,7 @@ export function isHistoryRange(text: string): text is HistoryRange {
  * @returns the bucket's index
  */
 export function latencyBucket(ms: number): number {
-  let i = 0;
-  while (ms > LATENCY_BOUNDS_MS[i]!) i++;
-  return i;
+  return bucketOf(ms, LATENCY_BOUNDS_MS);
 }
 
 /**

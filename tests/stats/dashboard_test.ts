@@ -1,5 +1,7 @@
+/// <reference lib="dom" />
 import assert from "node:assert/strict";
 import type { CallEvent } from "../../src/stats/events.ts";
+import type { Page } from "playwright-core";
 import { launchChromium, watchProblems } from "../support/browser.ts";
 import { messageBody, postMessage, type ProxyUnderTest, startProxy } from "../support/proxy.ts";
 import { needs } from "../support/tools.ts";
@@ -17,9 +19,62 @@ async function call(
 }
 
 const VIEWPORT = { width: 1440, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+/** Eleven calls of every sort: 4 hits, 5 misses (one in namespace "team"), a bypass and an error. */
+async function elevenCalls(proxy: ProxyUnderTest): Promise<void> {
+  const capital = (max_tokens: number) => ({ max_tokens });
+  const served = [
+    await call(proxy, "hi"),
+    await call(proxy, "hi"),
+    await call(proxy, "hi"),
+    await call(proxy, "Tell me a story", { stream: true }),
+    await call(proxy, "Tell me a story", { stream: true }),
+    await call(proxy, "[mock:529]"),
+    await call(proxy, "hi", {}, { "x-cache-bypass": "1" }),
+    await call(proxy, "hi", {}, { "x-cache-namespace": "team" }),
+    await call(proxy, "hi", {}, { "x-cache-namespace": "team" }),
+    await call(proxy, "What is the capital of France?", capital(100)),
+    await call(proxy, "What is the capital of France?", capital(200)),
+  ];
+  assert.deepEqual(served, [
+    "MISS",
+    "HIT",
+    "HIT",
+    "MISS",
+    "HIT",
+    "MISS",
+    "BYPASS",
+    "MISS",
+    "HIT",
+    "MISS",
+    "MISS",
+  ]);
+}
+
+/** The page has no horizontal scroll, and the "By model" table fits its card. */
+async function assertNoOverflow(page: Page): Promise<void> {
+  const sizes = await page.evaluate(() => {
+    const wrap = document.getElementById("modelsWrap")!;
+    const table = wrap.querySelector("table")!.getBoundingClientRect();
+    return {
+      page: document.documentElement.scrollWidth,
+      viewport: window.innerWidth,
+      wrapScroll: wrap.scrollWidth,
+      wrapClient: wrap.clientWidth,
+      tableRight: table.right,
+    };
+  });
+  assert.ok(sizes.page <= sizes.viewport, `the page scrolls sideways: ${JSON.stringify(sizes)}`);
+  assert.ok(sizes.wrapScroll <= sizes.wrapClient, `"By model" is cut: ${JSON.stringify(sizes)}`);
+  assert.ok(
+    sizes.tableRight <= sizes.viewport,
+    `"By model" leaves the screen: ${JSON.stringify(sizes)}`,
+  );
+}
 
 Deno.test(
-  "dashboard: loads cleanly, shows calls live, and its Invalidate makes the next call a MISS",
+  "dashboard: shows calls live, keeps them over a reload, filters them, explains a miss, and Invalidate asks first",
   needs("chromium"),
   async () => {
     await using proxy = await startProxy();
@@ -32,49 +87,135 @@ Deno.test(
     const loaded = await page.goto(`${proxy.url}/`);
     assert.equal(loaded?.status(), 200);
     assert.match(loaded?.headers()["content-type"] ?? "", /^text\/html/);
+    const csp = loaded?.headers()["content-security-policy"] ?? "";
+    assert.match(csp, /default-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline/, "no inline script or style is allowed");
     await page.locator("#conn.live").waitFor({ timeout: 5_000 });
     await page.locator("#kEntries", { hasText: "0" }).waitFor({ timeout: 5_000 });
     await page.locator("#entries td.empty", { hasText: "empty" }).waitFor({ timeout: 5_000 });
+    await page.locator("#chart text.nodata").waitFor({ timeout: 5_000 });
 
     // A call made through the proxy shows up in the live table within a second.
-    assert.equal(await call(proxy, "hi"), "MISS");
-    const started = performance.now();
-    const missRow = page.locator("#calls tr[data-kind=MISS]");
-    await missRow.first().waitFor({ timeout: 1_000 });
-    assert.ok(performance.now() - started < 1_000);
-    assert.match(await missRow.first().innerText(), /sonnet-4-5/);
+    assert.equal(await call(proxy, "warm-up"), "MISS");
+    await page.locator("#calls tr[data-kind=MISS]").first().waitFor({ timeout: 1_000 });
+    await elevenCalls(proxy);
+    const calls = page.locator("#calls tr:not(.placeholder)");
+    await calls.nth(11).waitFor({ timeout: 3_000 });
+    await page.locator("#kHitRate", { hasText: "40.0%" }).waitFor({ timeout: 3_000 });
+    await page.locator("#kEntries", { hasText: "6" }).waitFor({ timeout: 3_000 });
 
-    // A few more calls, so the numbers, the chart and the tables have something to show.
-    assert.equal(await call(proxy, "hi"), "HIT");
-    assert.equal(await call(proxy, "hi"), "HIT");
-    assert.equal(await call(proxy, "Tell me a story", { stream: true }), "MISS");
-    assert.equal(await call(proxy, "Tell me a story", { stream: true }), "HIT");
-    assert.equal(await call(proxy, "[mock:529]"), "MISS");
-    await page.locator("#calls tr").nth(5).waitFor({ timeout: 2_000 });
-    assert.equal(await page.locator("#calls tr[data-kind=HIT]").count(), 3);
-    assert.equal(await page.locator("#calls tr[data-kind=ERROR]").count(), 1);
-    await page.locator("#kHitRate", { hasText: "60.0%" }).waitFor({ timeout: 2_000 });
-    await page.locator("#kEntries", { hasText: "2" }).waitFor({ timeout: 2_000 });
-    await page.locator("#entries tr.click").nth(1).waitFor({ timeout: 3_000 });
-    assert.equal(await page.locator("#chart svg rect.bh").count(), 1, "one minute bar of hits");
+    /** What the charts and the table show, read from the page. */
+    const shown = () =>
+      page.evaluate(() => ({
+        calls: document.querySelectorAll("#calls tr:not(.placeholder):not([hidden])").length,
+        hitBars: document.querySelectorAll("#chart rect.bh").length,
+        missBars: document.querySelectorAll("#chart rect.bm").length,
+        bypassBars: document.querySelectorAll("#chart rect.bb").length,
+        errorBars: document.querySelectorAll("#errChart rect.be").length,
+        hitLatency: document.querySelectorAll("#latChart path.lh").length,
+        missLatency: document.querySelectorAll("#latChart path.lm, #latChart circle.lm").length,
+        rate: document.getElementById("rateNote")!.textContent,
+        note: document.getElementById("chartNote")!.textContent,
+      }));
+    const everything = {
+      calls: 12,
+      hitBars: 1,
+      missBars: 1,
+      bypassBars: 1,
+      errorBars: 1,
+      hitLatency: 2,
+      missLatency: 1,
+      rate: "40.0% over the range",
+      note: "4 hits · 6 misses · 1 bypassed · 1 error",
+    };
+    const live = await shown();
+    assert.deepEqual({ ...live, missLatency: Math.min(live.missLatency, 1) }, everything);
     await page.screenshot({ path: "/tmp/dashboard.png", fullPage: true });
 
-    // Open the "hi" entry in the cache browser and invalidate it.
-    const key = seen.find((e) => e.kind === "MISS")?.key;
-    assert.ok(key, "the first MISS names its cache key");
-    await page.locator(`#entries tr[data-key^="${key}"]`).click();
-    await page.locator("#entry[open]").waitFor({ timeout: 2_000 });
-    await page.locator("#entryBody", { hasText: "Paris" }).waitFor({ timeout: 2_000 });
-    assert.match(await page.locator("#entryMeta").innerText(), new RegExp(key));
-    await page.locator("#invalidate:enabled").click();
-    await page.locator("#entry").waitFor({ state: "hidden", timeout: 2_000 });
-    await page.locator(`#entries tr[data-key^="${key}"]`).waitFor({
-      state: "detached",
-      timeout: 2_000,
-    });
-    assert.equal(await call(proxy, "hi"), "MISS", "the invalidated entry is gone");
-    await page.locator("#calls tr").nth(6).waitFor({ timeout: 1_000 });
+    // A reload a moment later shows the same: the proxy kept them.
+    await page.reload();
+    await page.locator("#conn.live").waitFor({ timeout: 5_000 });
+    await calls.nth(11).waitFor({ timeout: 3_000 });
+    const reloaded = await shown();
+    assert.deepEqual({ ...reloaded, missLatency: Math.min(reloaded.missLatency, 1) }, everything);
+    assert.equal(await calls.count(), 12, "no call twice");
+    assert.deepEqual(
+      await page.locator("#calls tr:not(.placeholder) .badge").allInnerTexts(),
+      seen.map((e) => e.kind).reverse(),
+      "the recent calls, newest first",
+    );
 
+    // Filters: kind, namespace, then a wider range.
+    await page.locator("#fKind").selectOption("ERROR");
+    assert.deepEqual(
+      [(await shown()).calls, (await shown()).hitBars, (await shown()).note],
+      [1, 0, "0 hits · 0 misses · 1 error"],
+    );
+    await page.locator("#fKind").selectOption("");
+    await page.locator("#fNs").selectOption("team");
+    assert.deepEqual([(await shown()).calls, (await shown()).note], [2, "1 hit · 1 miss"]);
+    await page.locator("#fNs").selectOption("");
+    await page.locator("#range button[data-range='24h']").click();
+    await page.locator("#filterNote", { hasText: "last 24h" }).waitFor({ timeout: 2_000 });
+    assert.equal((await shown()).hitBars, 1, "one 15-minute bar of hits");
+
+    // A live call after the reload adds to what the proxy had: counted once.
+    assert.equal(await call(proxy, "hi"), "HIT");
+    await calls.nth(12).waitFor({ timeout: 2_000 });
+    await page.locator("#chartNote", { hasText: "5 hits" }).waitFor({ timeout: 2_000 });
+
+    // The last miss: its entry shows the request and why it missed.
+    const lastMiss = seen.filter((e) => e.kind === "MISS").at(-1)!;
+    await page.locator(`#calls tr[data-kind=MISS][title$="${lastMiss.key}"]`).click();
+    await page.locator("#entry[open]").waitFor({ timeout: 2_000 });
+    await page.locator("#whyReason", { hasText: "max_tokens differs" }).waitFor({ timeout: 2_000 });
+    assert.match(await page.locator("#whyDiff").innerText(), /max_tokens[\s\S]*100[\s\S]*200/);
+    await page.locator("#requestBox summary").click();
+    assert.match(await page.locator("#entryRequest").innerText(), /"max_tokens": 200/);
+    await page.locator("#entryBody", { hasText: "Paris" }).waitFor({ timeout: 2_000 });
+    await page.screenshot({ path: "/tmp/dashboard-entry.png" });
+
+    // Invalidate asks first; Cancel keeps the entry, confirming removes it.
+    await page.locator("#invalidate:enabled").click();
+    await page.locator("#confirmBar").waitFor({ timeout: 1_000 });
+    await page.locator("#cancelInvalidate").click();
+    await page.locator("#confirmBar").waitFor({ state: "hidden", timeout: 1_000 });
+    assert.equal((await proxy.fetch(`/cache/entries/${lastMiss.key}`)).status, 200, "still there");
+    await page.locator("#invalidate").click();
+    await page.locator("#confirmInvalidate").click();
+    await page.locator("#entry").waitFor({ state: "hidden", timeout: 2_000 });
+    const capital = { max_tokens: 200 };
+    assert.equal(await call(proxy, "What is the capital of France?", capital), "MISS", "gone");
+
+    // An errored call leaves no entry, and the page says why.
+    await page.locator("#calls tr[data-kind=ERROR]").click();
+    await page.locator("#entryErr", { hasText: "leaves no entry" }).waitFor({ timeout: 2_000 });
+    await page.locator("#entryClose").click();
+
+    assert.deepEqual(problems, { consoleErrors: [], pageErrors: [] });
+  },
+);
+
+Deno.test(
+  "dashboard: on a 390 px phone nothing is cut off, after a reload too",
+  needs("chromium"),
+  async () => {
+    await using proxy = await startProxy();
+    await elevenCalls(proxy);
+    assert.equal(await call(proxy, "hi", { model: "claude-3-5-haiku-20241022-long-name" }), "MISS");
+    await using browser = await launchChromium();
+    const page = await browser.newPage({ viewport: PHONE, colorScheme: "dark", isMobile: true });
+    const problems = watchProblems(page);
+    await page.goto(`${proxy.url}/`);
+    await page.locator("#conn.live").waitFor({ timeout: 5_000 });
+    await page.locator("#models tr").nth(1).waitFor({ timeout: 3_000 });
+    await page.locator("#calls tr:not(.placeholder)").nth(11).waitFor({ timeout: 3_000 });
+    await page.locator("#chart rect.bh").first().waitFor({ timeout: 3_000 });
+    await assertNoOverflow(page);
+    await page.screenshot({ path: "/tmp/dashboard-phone.png", fullPage: true });
+    await page.reload();
+    await page.locator("#calls tr:not(.placeholder)").nth(11).waitFor({ timeout: 3_000 });
+    await assertNoOverflow(page);
     assert.deepEqual(problems, { consoleErrors: [], pageErrors: [] });
   },
 );
