@@ -8,13 +8,13 @@
  *
  * @module
  */
-import API_JS from "./dashboard/api.js" with { type: "text" };
-import CHARTS_JS from "./dashboard/charts.js" with { type: "text" };
-import DASHBOARD_CSS from "./dashboard/dashboard.css" with { type: "text" };
-import DASHBOARD_JS from "./dashboard/dashboard.js" with { type: "text" };
-import FORMAT_USD_JS from "./dashboard/format_usd.js" with { type: "text" };
-import INDEX_HTML from "./dashboard/index.html" with { type: "text" };
-import SERIES_JS from "./dashboard/series.js" with { type: "text" };
+import API_JS from "./dashboard/api.js?embed" with { type: "text" };
+import CHARTS_JS from "./dashboard/charts.js?embed" with { type: "text" };
+import DASHBOARD_CSS from "./dashboard/dashboard.css?embed" with { type: "text" };
+import DASHBOARD_JS from "./dashboard/dashboard.js?embed" with { type: "text" };
+import FORMAT_USD_JS from "./dashboard/format_usd.js?embed" with { type: "text" };
+import INDEX_HTML from "./dashboard/index.html?embed" with { type: "text" };
+import SERIES_JS from "./dashboard/series.js?embed" with { type: "text" };
 
 /** One file of the page. */
 export interface DashboardFile {

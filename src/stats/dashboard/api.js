@@ -1,5 +1,4 @@
 // @ts-check
-/// <reference lib="dom" />
 /**
  * The dashboard's requests: every call carries the token (`x-cache-auth`)
  * once one is known, a 401 asks for it in a small form (one form for every

@@ -1,5 +1,4 @@
 // @ts-check
-/// <reference lib="dom" />
 /**
  * The dashboard's SVG charts over time bins: stacked bars and lines (on a
  * linear or a log scale), with grid, time labels and a tooltip per bin.

@@ -1,5 +1,4 @@
 // @ts-check
-/// <reference lib="dom" />
 /**
  * The dashboard page's script: headline numbers from `/stats`, charts from
  * `/stats/history` continued live from `/monitor`, recent calls, filters by
