@@ -12,9 +12,13 @@ import API_JS from "./dashboard/api.js?embed" with { type: "text" };
 import CHARTS_JS from "./dashboard/charts.js?embed" with { type: "text" };
 import DASHBOARD_CSS from "./dashboard/dashboard.css?embed" with { type: "text" };
 import DASHBOARD_JS from "./dashboard/dashboard.js?embed" with { type: "text" };
+import DOM_JS from "./dashboard/dom.js?embed" with { type: "text" };
+import ENTRY_JS from "./dashboard/entry.js?embed" with { type: "text" };
 import FORMAT_USD_JS from "./dashboard/format_usd.js?embed" with { type: "text" };
 import INDEX_HTML from "./dashboard/index.html?embed" with { type: "text" };
+import PANELS_JS from "./dashboard/panels.js?embed" with { type: "text" };
 import SERIES_JS from "./dashboard/series.js?embed" with { type: "text" };
+import TEXT_JS from "./dashboard/text.js?embed" with { type: "text" };
 
 /** One file of the page. */
 export interface DashboardFile {
@@ -31,6 +35,10 @@ export const DASHBOARD_FILES: ReadonlyMap<string, DashboardFile> = new Map([
   ["/dashboard.js", { contentType: JS, text: DASHBOARD_JS }],
   ["/api.js", { contentType: JS, text: API_JS }],
   ["/charts.js", { contentType: JS, text: CHARTS_JS }],
+  ["/dom.js", { contentType: JS, text: DOM_JS }],
+  ["/entry.js", { contentType: JS, text: ENTRY_JS }],
+  ["/panels.js", { contentType: JS, text: PANELS_JS }],
+  ["/text.js", { contentType: JS, text: TEXT_JS }],
   ["/series.js", { contentType: JS, text: SERIES_JS }],
   ["/format_usd.js", { contentType: JS, text: FORMAT_USD_JS }],
 ]);

@@ -56,6 +56,17 @@ export const BIN_MS = /** @type {const} */ ({
   "30d": 21_600_000,
 });
 
+/** How far back each range reaches. */
+export const SPAN_MS = /** @type {const} */ ({
+  "1h": 3_600_000,
+  "6h": 21_600_000,
+  "24h": 86_400_000,
+  "7d": 604_800_000,
+  "30d": 2_592_000_000,
+});
+
+/** @typedef {keyof typeof SPAN_MS} Range */
+
 /**
  * The bucket a duration falls in: the first whose upper bound holds it; the
  * last bucket (bound `null` or `Infinity`) holds everything longer.
