@@ -155,3 +155,26 @@ Deno.test("GET /stats/history serves the proxy's calls, survives a restart and r
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("GET /stats/history sits behind the auth gate; the page's files do not", async () => {
+  await using proxy = await startProxy({
+    env: { CACHE_HOST: "127.0.0.1", CACHE_AUTH_TOKEN: "t0k" },
+  });
+  const refused = await proxy.fetch("/stats/history?range=24h");
+  assert.equal(refused.status, 401);
+  await refused.body?.cancel();
+  const allowed = await proxy.fetch("/stats/history?range=24h", {
+    headers: { "x-cache-auth": "t0k" },
+  });
+  assert.equal(allowed.status, 200);
+  assert.deepEqual((await allowed.json()).rows, []);
+  for (const path of ["/", "/dashboard.js", "/dashboard.css", "/format_usd.js"]) {
+    const res = await proxy.fetch(path);
+    assert.equal(res.status, 200, path);
+    assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'self'/);
+    await res.body?.cancel();
+  }
+  const missing = await proxy.fetch("/nothing.js", { headers: { "x-cache-auth": "t0k" } });
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+});
