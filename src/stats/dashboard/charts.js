@@ -127,7 +127,8 @@ function drawFrame(box, frame, max, min, tip) {
   }
   const n = frame.starts.length;
   const slot = pw / Math.max(1, n);
-  const every = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(pw / 70))));
+  const room = frame.binMs >= 3_600_000 ? 100 : 64; // px a label needs: dates are longer
+  const every = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(pw / room))));
   frame.starts.forEach((start, i) => {
     if ((n - 1 - i) % every === 0 && (i * slot > 24 || i === n - 1)) {
       label(

@@ -147,7 +147,8 @@ export function drawPanels(history, filter, range) {
     const v = q(h, 0.5);
     return v === null ? "" : `${name} p50 ${fmtLatency(v)}`;
   };
-  setText("latNote", [p(allHits, "hits"), p(allMisses, "misses")].filter(Boolean).join(" · "));
+  const latency = [p(allHits, "hits"), p(allMisses, "misses")].filter(Boolean).join(" · ");
+  setText("latNote", latency, latency);
 
   barChart($("errChart"), { ...frame, label: "Errors per bin", empty: "No errors" }, [{
     cls: "be",
