@@ -141,6 +141,7 @@ Deno.test(
       note: "4 hits · 6 misses · 1 bypassed · 1 error",
     };
     assert.deepEqual(await shown(), everything);
+    await page.locator("#entries tr.click").nth(5).waitFor({ timeout: 3_000 });
     await page.screenshot({ path: "/tmp/dashboard.png", fullPage: true });
 
     // A reload a moment later shows the same: the proxy kept them.
