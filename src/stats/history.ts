@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { latencyBucket as bucketOf } from "./dashboard/series.js";
+import { BIN_MS, latencyBucket as bucketOf, SPAN_MS } from "./dashboard/series.js";
 import type { CallEvent, CallKind } from "./events.ts";
 
 /** A row's time span. */
@@ -82,25 +82,31 @@ export const HISTORY_KEPT_MS: Readonly<Record<Resolution, number>> = {
   hour: 30 * DAY + DAY,
 };
 
-/** The ranges `GET /stats/history` serves, and at which resolution. */
-export const HISTORY_RANGES = {
-  "1h": { resolution: "minute", spanMs: HOUR },
-  "6h": { resolution: "minute", spanMs: 6 * HOUR },
-  "24h": { resolution: "minute", spanMs: DAY },
-  "7d": { resolution: "hour", spanMs: 7 * DAY },
-  "30d": { resolution: "hour", spanMs: 30 * DAY },
-} as const satisfies Record<string, { resolution: Resolution; spanMs: number }>;
+/** A range `GET /stats/history` serves: `1h`, `6h`, `24h`, `7d` or `30d`. */
+export type HistoryRange = keyof typeof SPAN_MS;
 
-/** A range `GET /stats/history` serves. */
-export type HistoryRange = keyof typeof HISTORY_RANGES;
+/**
+ * The ranges `GET /stats/history` serves: how far back, from rows of which
+ * resolution, summed into steps as long as the page's bins (a busy day is a
+ * hundred rows per kind, model and namespace, not 1,440).
+ */
+export const HISTORY_RANGES: Readonly<
+  Record<HistoryRange, { resolution: Resolution; spanMs: number; stepMs: number }>
+> = {
+  "1h": { resolution: "minute", spanMs: SPAN_MS["1h"], stepMs: BIN_MS["1h"] },
+  "6h": { resolution: "minute", spanMs: SPAN_MS["6h"], stepMs: BIN_MS["6h"] },
+  "24h": { resolution: "minute", spanMs: SPAN_MS["24h"], stepMs: BIN_MS["24h"] },
+  "7d": { resolution: "hour", spanMs: SPAN_MS["7d"], stepMs: BIN_MS["7d"] },
+  "30d": { resolution: "hour", spanMs: SPAN_MS["30d"], stepMs: BIN_MS["30d"] },
+};
 
 /** What `GET /stats/history` answers. */
 export interface HistoryView {
   readonly range: HistoryRange;
   readonly resolution: Resolution;
-  /** Length of one row, ms. */
+  /** Length of one row, ms: rows of `resolution` are summed into steps this long. */
   readonly stepMs: number;
-  /** The first row's start, ms since the epoch. */
+  /** The first step's start, ms since the epoch. */
   readonly from: number;
   readonly to: number;
   readonly latencyBoundsMs: readonly (number | null)[];
@@ -111,7 +117,6 @@ export interface HistoryView {
   readonly recent: readonly CallEvent[];
 }
 
-const STEP_MS: Readonly<Record<Resolution, number>> = { minute: MINUTE, hour: HOUR };
 const NO_MODEL = "(none)";
 /** Models and namespaces come from clients: past these many, new ones count as one. */
 const MAX_MODELS = 100;
@@ -217,15 +222,15 @@ export class History {
    * @returns the view `GET /stats/history` answers
    */
   read(range: HistoryRange): Promise<HistoryView> {
-    const { resolution, spanMs } = HISTORY_RANGES[range];
-    const step = STEP_MS[resolution];
+    const { resolution, spanMs, stepMs: step } = HISTORY_RANGES[range];
     return this.#alone(async () => {
       const to = this.#now();
-      const from = Math.floor((to - spanMs) / step) * step + step;
+      const from = Math.floor((to - spanMs) / step) * step;
       const seq = this.#seq;
       const recent = [...this.#recent.slice(this.#next), ...this.#recent.slice(0, this.#next)];
       const unsaved = withHours(this.#pending).filter((row) => row.resolution === resolution);
       const stored = await this.#store.readHistory(resolution, from);
+      const stepOf = (start: number) => Math.floor(start / step) * step;
       return {
         range,
         resolution,
@@ -233,7 +238,8 @@ export class History {
         from,
         to,
         latencyBoundsMs: LATENCY_BOUNDS_MS.map((b) => (Number.isFinite(b) ? b : null)),
-        rows: sumRows([...stored, ...unsaved]).filter((row) => row.start >= from),
+        rows: sumRows([...stored, ...unsaved].map((row) => ({ ...row, start: stepOf(row.start) })))
+          .filter((row) => row.start >= from),
         seq,
         recent,
       };

@@ -100,7 +100,8 @@ export function matches(row, filter) {
 }
 
 /**
- * Puts rows in bins of `binMs` from `from` to `to`, keeping those that pass the filter.
+ * Puts rows in bins of `binMs`, the first the one that holds `from`, the last
+ * the one that holds `to`, keeping those that pass the filter.
  *
  * @param {readonly Row[]} rows
  * @param {Filter} filter
@@ -127,7 +128,7 @@ export function binRows(rows, filter, span) {
   }
   for (const row of rows) {
     const bin = bins[Math.floor((row.start - first) / span.binMs)];
-    if (!bin || row.start < span.from || !matches(row, filter)) continue;
+    if (!bin || !matches(row, filter)) continue; // no bin: before the first or after now
     const hit = HIT_KINDS.has(row.kind);
     if (hit) bin.hits += row.calls;
     else if (row.kind === "MISS") bin.misses += row.calls;
