@@ -8,54 +8,17 @@
  *
  * @module
  */
-import { BIN_MS, latencyBucket as bucketOf, SPAN_MS } from "./dashboard/series.js";
+import { BIN_MS, SPAN_MS } from "./dashboard/series.js";
 import type { CallEvent, CallKind } from "./events.ts";
-
-/** A row's time span. */
-export type Resolution = "minute" | "hour";
-
-/**
- * Upper bounds (ms) of the latency histogram's buckets; the last is open-ended.
- * Fixed, so rows of any age and from any process add up bucket by bucket.
- */
-export const LATENCY_BOUNDS_MS: readonly number[] = [
-  1,
-  2.5,
-  5,
-  10,
-  25,
-  50,
-  100,
-  250,
-  500,
-  1_000,
-  2_500,
-  5_000,
-  10_000,
-  30_000,
-  60_000,
-  Infinity,
-];
-
-/** One kind, model and namespace over one minute or hour. */
-export interface HistoryRow {
-  readonly resolution: Resolution;
-  /** Start of the minute or hour, ms since the epoch. */
-  readonly start: number;
-  readonly kind: CallKind;
-  /** `(none)` when the call named no model. */
-  readonly model: string;
-  /** `""` for the default key space. */
-  readonly namespace: string;
-  calls: number;
-  tokens: number;
-  /** Saved for a hit, spent otherwise. */
-  usd: number;
-  /** Sum of the calls' durations. */
-  ms: number;
-  /** Calls per bucket of {@link LATENCY_BOUNDS_MS}. */
-  latency: number[];
-}
+import {
+  addRow,
+  emptyRow,
+  type HistoryRow,
+  LATENCY_BOUNDS_MS,
+  latencyBucket,
+  type Resolution,
+  sumRows,
+} from "./history_row.ts";
 
 /** Where the history is kept (the cache store implements it, beside the ledger's counters). */
 export interface HistoryStore {
@@ -270,81 +233,6 @@ export function isHistoryRange(text: string): text is HistoryRange {
   return Object.hasOwn(HISTORY_RANGES, text);
 }
 
-/**
- * The bucket of {@link LATENCY_BOUNDS_MS} a duration falls in.
- *
- * @param ms a duration
- * @returns the bucket's index
- */
-export function latencyBucket(ms: number): number {
-  return bucketOf(ms, LATENCY_BOUNDS_MS);
-}
-
-/**
- * A row with nothing counted yet.
- *
- * @returns the row
- */
-export function emptyRow(
-  resolution: Resolution,
-  start: number,
-  kind: CallKind,
-  model: string,
-  namespace: string,
-): HistoryRow {
-  return {
-    resolution,
-    start,
-    kind,
-    model,
-    namespace,
-    calls: 0,
-    tokens: 0,
-    usd: 0,
-    ms: 0,
-    latency: LATENCY_BOUNDS_MS.map(() => 0),
-  };
-}
-
-/**
- * Adds `row`'s figures to `into`.
- *
- * @param into the row that grows
- * @param row the figures to add
- */
-export function addRow(into: HistoryRow, row: HistoryRow): void {
-  into.calls += row.calls;
-  into.tokens += row.tokens;
-  into.usd += row.usd;
-  into.ms += row.ms;
-  row.latency.forEach((n, i) => into.latency[i] = (into.latency[i] ?? 0) + n);
-}
-
-/**
- * The key of a row's bucket: resolution, start, kind, model and namespace.
- *
- * @param row the row
- * @returns the key
- */
-export function rowKey(row: HistoryRow): string {
-  return `${row.resolution}\t${row.start}\t${row.kind}\t${row.model}\t${row.namespace}`;
-}
-
-/** Rows of the same bucket summed into one. */
-function sumRows(rows: readonly HistoryRow[]): HistoryRow[] {
-  const sums = new Map<string, HistoryRow>();
-  for (const row of rows) {
-    const key = rowKey(row);
-    const sum = sums.get(key);
-    if (sum) addRow(sum, row);
-    else {
-      sums.set(key, { ...row, latency: [...row.latency] });
-    }
-  }
-  return [...sums.values()];
-}
-
-/** The minute rows plus the same figures summed by hour. */
 function withHours(minutes: Pending): HistoryRow[] {
   const rows = [...minutes.values()].flatMap((byDim) => [...byDim.values()]);
   const hours = rows.map((row) => ({

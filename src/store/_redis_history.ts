@@ -10,13 +10,8 @@
  * @module
  */
 import type { CallKind } from "../stats/events.ts";
-import {
-  emptyRow,
-  HISTORY_KEPT_MS,
-  type HistoryRow,
-  type Resolution,
-  rowKey,
-} from "../stats/history.ts";
+import { HISTORY_KEPT_MS } from "../stats/history.ts";
+import { emptyRow, type HistoryRow, type Resolution, rowKey } from "../stats/history_row.ts";
 
 const HOUR = 3_600_000;
 /** How much time one hash holds, by the resolution of its rows. */

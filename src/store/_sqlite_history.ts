@@ -7,7 +7,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { CallKind } from "../stats/events.ts";
-import type { HistoryRow, Resolution } from "../stats/history.ts";
+import type { HistoryRow, Resolution } from "../stats/history_row.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS history (

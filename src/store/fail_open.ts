@@ -13,7 +13,7 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import type { HistoryRow, Resolution } from "../stats/history.ts";
+import type { HistoryRow, Resolution } from "../stats/history_row.ts";
 import { guardLocks } from "./_fail_open_locks.ts";
 import type {
   CacheEntry,

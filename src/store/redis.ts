@@ -45,7 +45,7 @@
  * @module
  */
 import type { Buffer } from "node:buffer";
-import type { HistoryRow, Resolution } from "../stats/history.ts";
+import type { HistoryRow, Resolution } from "../stats/history_row.ts";
 import { historyArgs, historyKeys, historyRows } from "./_redis_history.ts";
 import {
   BUFFERS,

@@ -15,7 +15,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { Lru } from "../lru.ts";
-import type { HistoryRow, Resolution } from "../stats/history.ts";
+import type { HistoryRow, Resolution } from "../stats/history_row.ts";
 import { SqliteHistory } from "./_sqlite_history.ts";
 import {
   openDatabase,

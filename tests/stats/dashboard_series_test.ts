@@ -6,7 +6,7 @@ import {
   percentile,
   rowOfCall,
 } from "../../src/stats/dashboard/series.js";
-import { LATENCY_BOUNDS_MS } from "../../src/stats/history.ts";
+import { LATENCY_BOUNDS_MS } from "../../src/stats/history_row.ts";
 import { NO_USAGE } from "../../src/stats/usage.ts";
 
 const BOUNDS = LATENCY_BOUNDS_MS.map((b) => (Number.isFinite(b) ? b : null));

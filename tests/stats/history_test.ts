@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import type { CallEvent, CallKind } from "../../src/stats/events.ts";
-import {
-  History,
-  type HistoryRow,
-  LATENCY_BOUNDS_MS,
-  latencyBucket,
-} from "../../src/stats/history.ts";
+import { History } from "../../src/stats/history.ts";
+import { type HistoryRow, LATENCY_BOUNDS_MS, latencyBucket } from "../../src/stats/history_row.ts";
 import { NO_USAGE } from "../../src/stats/usage.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { messageBody, postMessage, startProxy } from "../support/proxy.ts";

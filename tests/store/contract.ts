@@ -12,7 +12,7 @@ import {
   type HistoryRow,
   latencyBucket,
   type Resolution,
-} from "../../src/stats/history.ts";
+} from "../../src/stats/history_row.ts";
 import { NO_USAGE } from "../../src/stats/usage.ts";
 import type { CacheEntry, CacheStore, NewEntry } from "../../src/store/store.ts";
 import { newEntry } from "../support/entry.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import { emptyRow } from "../../src/stats/history.ts";
+import { emptyRow } from "../../src/stats/history_row.ts";
 import { RedisStore } from "../../src/store/redis.ts";
 import type { NewEntry } from "../../src/store/store.ts";
 import { newEntry } from "../support/entry.ts";
