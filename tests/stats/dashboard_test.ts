@@ -227,6 +227,11 @@ Deno.test(
     await page.reload();
     await page.locator("#calls tr:not(.placeholder)").nth(11).waitFor({ timeout: 3_000 });
     await assertNoOverflow(page);
+
+    // Past 100 calls the oldest rows go, and the page keeps up.
+    for (let i = 0; i < 95; i++) await call(proxy, "hi");
+    await page.locator("#chartNote", { hasText: "99 hits" }).waitFor({ timeout: 5_000 });
+    assert.equal(await page.locator("#calls tr:not(.placeholder)").count(), 100);
     assert.deepEqual(problems, { consoleErrors: [], pageErrors: [] });
   },
 );

@@ -349,9 +349,10 @@ function addCall(ev, live) {
   tr.addEventListener("animationend", () => tr.classList.remove("new"), { once: true });
   tr.hidden = !matches({ kind: ev.kind, model: ev.model, namespace: ev.namespace ?? "" }, filter);
   tbody.prepend(tr);
-  while (tbody.querySelectorAll("tr:not(.placeholder)").length > MAX_CALLS) {
-    tbody.querySelector("tr:not(.placeholder):last-of-type")?.remove();
-  }
+  // Newest first, so the rows past the limit are the oldest (the placeholder row stays).
+  [...tbody.querySelectorAll("tr:not(.placeholder)")].slice(MAX_CALLS).forEach((row) =>
+    row.remove()
+  );
   filterCalls();
 }
 
