@@ -6,7 +6,7 @@
  * @module
  */
 import type { CallKind } from "./events.ts";
-import { latencyBucket as bucketOf } from "./dashboard/series.js";
+import { addRow, latencyBucket as bucketOf } from "./dashboard/series.js";
 
 /** A row's time span. */
 export type Resolution = "minute" | "hour";
@@ -90,19 +90,8 @@ export function emptyRow(
   };
 }
 
-/**
- * Adds `row`'s figures to `into`.
- *
- * @param into the row that grows
- * @param row the figures to add
- */
-export function addRow(into: HistoryRow, row: HistoryRow): void {
-  into.calls += row.calls;
-  into.tokens += row.tokens;
-  into.usd += row.usd;
-  into.ms += row.ms;
-  row.latency.forEach((n, i) => into.latency[i] = (into.latency[i] ?? 0) + n);
-}
+/** Adds a row's figures to another's: the page's own function, so both sum alike. */
+export { addRow };
 
 /**
  * The key of a row's bucket: resolution, start, kind, model and namespace.

@@ -5,6 +5,7 @@ import {
   matches,
   percentile,
   rowOfCall,
+  RowSet,
 } from "../../src/stats/dashboard/series.js";
 import { LATENCY_BOUNDS_MS } from "../../src/stats/history_row.ts";
 import { NO_USAGE } from "../../src/stats/usage.ts";
@@ -96,4 +97,17 @@ Deno.test("rowOfCall() counts tokens as the proxy does, in the call's minute", (
   assert.equal(r.tokens, 24, "cache writes once, through their 5m/1h split");
   assert.equal(r.model, "(none)");
   assert.equal(r.latency[latencyBucket(12, BOUNDS)], 1);
+});
+
+Deno.test("RowSet keeps one row per bin, kind, model and namespace, and forgets old bins", () => {
+  const rows = new RowSet(300_000);
+  for (let i = 0; i < 1000; i++) rows.add(row(600_000 + (i % 5) * 60_000, "HIT", 1, 0.4));
+  rows.add(row(900_000, "HIT", 1, 0.4));
+  rows.add(row(900_000, "HIT", 1, 0.4, { namespace: "team" }));
+  assert.deepEqual(
+    rows.list().map((r) => [r.start, r.namespace, r.calls, r.latency[0]]),
+    [[600_000, "", 1000, 1000], [900_000, "", 1, 1], [900_000, "team", 1, 1]],
+  );
+  rows.dropBefore(900_000);
+  assert.deepEqual(rows.list().map((r) => r.start), [900_000, 900_000]);
 });

@@ -25,7 +25,7 @@ import {
 } from "./dom.js";
 import { onInvalidated, openEntry } from "./entry.js";
 import { drawPanels } from "./panels.js";
-import { HIT_KINDS, matches, rowOfCall } from "./series.js";
+import { BIN_MS, HIT_KINDS, matches, rowOfCall, RowSet, SPAN_MS } from "./series.js";
 import {
   clock,
   fmtBytes,
@@ -203,11 +203,22 @@ let range = "1h";
 /** @type {Filter} */
 const filter = { kind: "", model: "", namespace: "" };
 /**
- * What the charts show: stored rows plus live calls since, and what the proxy had counted.
+ * What the charts show: stored rows plus live calls since, the last call the
+ * proxy had counted (`seq` of the process `startedAt`), and the live calls
+ * that arrived while a range was loading, to add to it.
  *
- * @type {{ rows: Row[], bounds: (number | null)[], seq: number, startedAt: string, loaded: boolean }}
+ * @type {{ rows: RowSet, bounds: (number | null)[], seq: number, startedAt: string,
+ *   loaded: boolean, loading: number, during: Call[] }}
  */
-const history = { rows: [], bounds: [], seq: 0, startedAt: "", loaded: false };
+const history = {
+  rows: new RowSet(BIN_MS[range]),
+  bounds: [],
+  seq: 0,
+  startedAt: "",
+  loaded: false,
+  loading: 0,
+  during: [],
+};
 const known = {
   models: new Set(/** @type {string[]} */ ([])),
   namespaces: new Set(/** @type {string[]} */ ([])),
@@ -216,13 +227,26 @@ let historyGen = 0;
 
 async function loadHistory() {
   const gen = ++historyGen;
-  const view = await json("/stats/history?range=" + range);
+  history.loading++;
+  let view;
+  try {
+    view = await json("/stats/history?range=" + range);
+  } finally {
+    history.loading--;
+  }
   if (gen !== historyGen) return;
-  history.rows = view.rows;
+  history.rows = new RowSet(BIN_MS[range]);
+  for (const row of view.rows) {
+    history.rows.add(row);
+    rememberNames(row.model, row.namespace);
+  }
   history.bounds = view.latencyBoundsMs;
   history.seq = view.seq;
   history.startedAt = view.startedAt;
-  for (const row of history.rows) rememberNames(row.model, row.namespace);
+  // Live calls that came while it loaded, and that it had not counted yet.
+  for (const call of history.during.splice(0)) {
+    if (!counted(call)) history.rows.add(rowOfCall(call, history.bounds, Date.parse(call.time)));
+  }
   if (!history.loaded) {
     history.loaded = true;
     for (const call of view.recent) addCall(call, false);
@@ -231,6 +255,9 @@ async function loadHistory() {
   fillFilters();
   drawCharts();
 }
+
+/** Whether the history loaded counts this call already. @param {Call} call */
+const counted = (call) => monitorServer === history.startedAt && call.seq <= history.seq;
 
 /** @param {string | null} model @param {string | undefined} namespace */
 function rememberNames(model, namespace) {
@@ -291,7 +318,10 @@ function scheduleCharts() {
 }
 
 function drawCharts() {
-  if (history.loaded) drawPanels(history, filter, range);
+  if (!history.loaded) return;
+  const binMs = BIN_MS[range];
+  history.rows.dropBefore(Math.floor((Date.now() - SPAN_MS[range]) / binMs) * binMs);
+  drawPanels({ rows: history.rows.list(), bounds: history.bounds }, filter, range);
 }
 for (const id of ["chart", "rateChart", "savedChart", "latChart", "errChart"]) {
   new ResizeObserver(() => scheduleCharts()).observe($(id));
@@ -396,9 +426,10 @@ function onCall(call) {
     return;
   }
   // The history already counted the calls up to its `seq` (of the same process).
-  if (monitorServer === history.startedAt && call.seq <= history.seq) return;
+  if (counted(call)) return;
   addCall(call, true);
-  history.rows.push(rowOfCall(call, history.bounds, Date.now()));
+  if (history.loading) history.during.push(call);
+  history.rows.add(rowOfCall(call, history.bounds, Date.now()));
   rememberNames(call.model, call.namespace);
   fillFilters();
   scheduleCharts();

@@ -85,6 +85,54 @@ export function latencyBucket(ms, bounds) {
 }
 
 /**
+ * Adds `row`'s figures to `into`.
+ *
+ * @param {Row} into the row that grows
+ * @param {Row} row the figures to add
+ */
+export function addRow(into, row) {
+  into.calls += row.calls;
+  into.tokens += row.tokens;
+  into.usd += row.usd;
+  into.ms += row.ms;
+  row.latency.forEach((n, i) => into.latency[i] = (into.latency[i] ?? 0) + n);
+}
+
+/**
+ * Rows summed by bin, kind, model and namespace: what the page holds, one row
+ * per bin however many calls arrive live.
+ */
+export class RowSet {
+  /** @type {Map<string, Row>} */
+  #rows = new Map();
+  #binMs;
+
+  /** @param {number} binMs the bins' length */
+  constructor(binMs) {
+    this.#binMs = binMs;
+  }
+
+  /** Adds a row to the row of its bin. @param {Row} row */
+  add(row) {
+    const start = Math.floor(row.start / this.#binMs) * this.#binMs;
+    const key = `${start}\t${row.kind}\t${row.model}\t${row.namespace}`;
+    const have = this.#rows.get(key);
+    if (have) addRow(have, row);
+    else this.#rows.set(key, { ...row, start, latency: [...row.latency] });
+  }
+
+  /** Forgets the rows of bins that start before `start`. @param {number} start */
+  dropBefore(start) {
+    for (const [key, row] of this.#rows) if (row.start < start) this.#rows.delete(key);
+  }
+
+  /** @returns {Row[]} the rows, in no particular order */
+  list() {
+    return [...this.#rows.values()];
+  }
+}
+
+/**
  * Whether a row or call passes the filter.
  *
  * @param {{ kind: string, model: string | null, namespace?: string | undefined }} row
