@@ -56,22 +56,15 @@ export async function openEntry(key, kind) {
   showConfirm(false);
   button("invalidate").disabled = true;
   if (!dlg.open) dlg.showModal();
-  if (kind === "ERROR" || kind === "BYPASS") {
-    $("entryErr").textContent =
-      `A call served as ${kind} leaves no entry: only a complete answer of status 200 is stored.`;
-    $("entryErr").hidden = false;
-    setText("entryBody", "");
-    return;
-  }
+  // An errored call had no entry to serve and stored none: nothing to ask for.
+  if (kind === "ERROR") return showMissing(kind);
   let e;
   try {
     e = await json("/cache/entries/" + encodeURIComponent(key));
   } catch (err) {
     if (gen !== openGen) return;
-    const gone = err instanceof ApiError && err.status === 404;
-    $("entryErr").textContent = gone
-      ? "This entry is no longer in the cache (expired, evicted or invalidated)."
-      : "Could not load the entry: " + messageOf(err);
+    if (err instanceof ApiError && err.status === 404) return showMissing(kind);
+    $("entryErr").textContent = "Could not load the entry: " + messageOf(err);
     $("entryErr").hidden = false;
     setText("entryBody", "");
     return;
@@ -119,6 +112,19 @@ export async function openEntry(key, kind) {
   );
   button("invalidate").disabled = false;
   showWhy(e.key, gen).catch(() => {});
+}
+
+/**
+ * Says why there is no entry to show.
+ *
+ * @param {string} kind how the call that named it was served, or ""
+ */
+function showMissing(kind) {
+  $("entryErr").textContent = kind === "ERROR" || kind === "BYPASS"
+    ? `A call served as ${kind} leaves no entry: only a complete answer of status 200 is stored.`
+    : "This entry is no longer in the cache (expired, evicted or invalidated).";
+  $("entryErr").hidden = false;
+  setText("entryBody", "");
 }
 
 /** Why the entry's request missed, under its meta. @param {string} key @param {number} gen */
