@@ -6,24 +6,11 @@
  */
 
 /**
- * Dollars, the one format for money everywhere (the log, the monitor, the
- * command line and the dashboard, which embeds this very function): `$0`,
- * `$0.00042`, `$0.016`, `$0.12`, `$1.23`, `$1,234.50`. Below ten cents two
- * significant digits, so a small amount is never rounded to a cent.
- *
- * It refers to nothing outside itself, so its source can be embedded in a page.
- *
- * @param dollars an amount
- * @returns the formatted amount
+ * Dollars, the one format for money everywhere: `$0`, `$0.00042`, `$0.016`,
+ * `$1,234.50`. It lives in the dashboard's folder as plain JavaScript, so the
+ * page runs the very same function.
  */
-export function formatUsd(dollars: number): string {
-  if (!(dollars > 0)) return "$0";
-  if (dollars < 0.000001) return "<$0.000001";
-  const small = dollars.toPrecision(2);
-  if (Number(small) < 0.1) return `$${small.replace(/0+$/, "")}`;
-  const [whole, cents] = dollars.toFixed(2).split(".");
-  return `$${whole!.replace(/\B(?=(\d{3})+$)/g, ",")}.${cents}`;
-}
+export { formatUsd } from "./format_usd.js";
 
 /**
  * A list price, exact to a millionth of a dollar and with at least two

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { formatPrice, formatUsd } from "../src/format.ts";
-import { DASHBOARD_HTML } from "../src/stats/dashboard.ts";
+import { formatUsd as pageFormatUsd } from "../src/format_usd.js";
+import { DASHBOARD_FILES } from "../src/stats/dashboard.ts";
 
 Deno.test("formatUsd() keeps two significant digits below ten cents and cents above", () => {
   const cases: [number, string][] = [
@@ -30,10 +31,18 @@ Deno.test("formatPrice() is exact to a millionth, with at least two decimals", (
   for (const [dollars, text] of cases) assert.equal(formatPrice(dollars), text, String(dollars));
 });
 
-Deno.test("the dashboard formats money with the command line's own function", () => {
-  assert.ok(DASHBOARD_HTML.includes(formatUsd.toString()));
-  const embedded = new Function(`${formatUsd.toString()}; return formatUsd;`)();
-  for (const dollars of [0.016, 0.0042, 12.5, 4321]) {
-    assert.equal(embedded(dollars), formatUsd(dollars));
+Deno.test("the dashboard formats money with the command line's own function", async () => {
+  assert.equal(formatUsd, pageFormatUsd, "src/format.ts re-exports the page's module");
+  const served = DASHBOARD_FILES.get("/format_usd.js")?.text;
+  const file = new URL("../src/format_usd.js", import.meta.url);
+  assert.equal(served, await Deno.readTextFile(file), "the page loads that very file");
+  const users = [...DASHBOARD_FILES].filter(([, f]) =>
+    f.text.includes('import { formatUsd } from "../../format_usd.js";')
+  );
+  assert.deepEqual(users.map(([path]) => path).sort(), ["/panels.js", "/text.js"]);
+  for (const [path, { text }] of DASHBOARD_FILES) {
+    if (path !== "/format_usd.js") {
+      assert.doesNotMatch(text, /function formatUsd|toFixed\(2\)\.split/, `no copy in ${path}`);
+    }
   }
 });

@@ -6,22 +6,14 @@
  *
  * @module
  */
-import { missReason, nearest, requestDiff } from "../cache/diff.ts";
+import { explainEntry, whyJson } from "../cache/why.ts";
 import { type Config, loadConfig } from "../config.ts";
 import { MIN_PREFIX_DIGITS, resolveKeyPrefix } from "../store/key_prefix.ts";
 import { openForCommand } from "../store/open.ts";
 import type { CacheStore } from "../store/store.ts";
 import { parseFlags, UsageError, wholeFlag } from "./args.ts";
 import { exploreScreen } from "./explore_screen.ts";
-import {
-  bodyText,
-  entryTable,
-  metaLines,
-  oneLine,
-  SHORT_KEY,
-  whyLines,
-  type WhyReport,
-} from "./explore_view.ts";
+import { bodyText, entryTable, metaLines, oneLine, SHORT_KEY, whyLines } from "./explore_view.ts";
 import { styleFor } from "./term.ts";
 
 /** One line for the command list. */
@@ -69,9 +61,6 @@ const FLAGS = {
 
 /** Lines of the body `--view` prints without `--json`. */
 const VIEW_BODY_LINES = 40;
-
-/** Stored requests `--why` compares with, as the proxy does on a miss. */
-const SIMILAR_LIMIT = 50;
 
 /** Differences `--why` prints without `--json`. */
 const WHY_DIFF_LINES = 100;
@@ -236,41 +225,23 @@ async function printWhy(store: CacheStore, given: string, json: boolean): Promis
     );
     return 1;
   }
-  const { path, model, namespace } = entry;
-  const similar = await store.similar({ path, model, namespace, limit: SIMILAR_LIMIT });
-  const near = nearest(entry.request, similar.filter((s) => s.key !== entry.key));
-  if (near === undefined) {
-    if (json) {
-      console.log(JSON.stringify({ key: entry.key, nearest: null, reason: null, diff: [] }));
-    } else {
+  const report = await explainEntry(store, { ...entry, request: entry.request });
+  if (report === undefined) {
+    if (json) console.log(JSON.stringify(whyJson(entry.key, undefined)));
+    else {
+      const { path, model, namespace } = entry;
       const where = `${oneLine(path)}, ${oneLine(model ?? "no model")}` +
         (namespace === "" ? "" : `, namespace ${oneLine(namespace)}`);
       console.log(`No stored request of the same route and model to compare with (${where})`);
     }
     return 0;
   }
-  const summary = (await store.list({ keyPrefix: near.key, limit: 1 }))[0];
-  const report: WhyReport = {
-    entry: { key: entry.key, createdAt: entry.createdAt, snippet: entry.snippet },
-    nearest: { key: near.key, createdAt: near.createdAt, snippet: summary?.snippet ?? "" },
-    reason: missReason(entry.request, near) ?? "the requests are not JSON",
-    diff: requestDiff(near.request, entry.request),
-  };
-  if (json) console.log(JSON.stringify(whyJson(report), null, 2));
+  if (json) console.log(JSON.stringify(whyJson(entry.key, report), null, 2));
   else {
     const style = styleFor(Deno.stdout);
     console.log(whyLines(report, Date.now(), { style, maxDiff: WHY_DIFF_LINES }).join("\n"));
   }
   return 0;
-}
-
-function whyJson(report: WhyReport): Record<string, unknown> {
-  return {
-    key: report.entry.key,
-    nearest: report.nearest,
-    reason: report.reason,
-    diff: report.diff.map((d) => ({ ...d, before: d.before ?? null, after: d.after ?? null })),
-  };
 }
 
 async function invalidate(store: CacheStore, given: string, json: boolean): Promise<number> {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { DiffLine } from "../cache/diff.ts";
+import type { WhyEntry, WhyReport } from "../cache/why.ts";
 import type { EntrySummary } from "../store/store.ts";
 import { formatBytes, formatCount, formatDuration, type Style } from "./term.ts";
 
@@ -100,25 +100,6 @@ export function metaLines(entry: EntrySummary, now: number): string[] {
     ["snippet", oneLine(entry.snippet) || "-"],
   ];
   return fields.map(([label, value]) => `${label.padEnd(8)} ${value}`);
-}
-
-/** An entry as `explore --why` names it. */
-export interface WhyEntry {
-  readonly key: string;
-  readonly createdAt: number;
-  readonly snippet: string;
-}
-
-/** What `explore --why` found: the entry, the stored request nearest to its own, the diff. */
-export interface WhyReport {
-  /** The entry asked about. */
-  readonly entry: WhyEntry;
-  /** The entry whose stored request is nearest to the entry's request. */
-  readonly nearest: WhyEntry;
-  /** The few words the proxy puts in `x-cache-miss`. */
-  readonly reason: string;
-  /** From the nearest request (`-`) to the entry's request (`+`). */
-  readonly diff: readonly DiffLine[];
 }
 
 const WHY_SNIPPET_WIDTH = 60;

@@ -12,7 +12,7 @@
  */
 import type { Config } from "../config.ts";
 import { Ledger, V2_COUNTERS } from "../stats/ledger.ts";
-import type { CallKind } from "../stats/events.ts";
+import type { CallKind } from "../values/call_kind.ts";
 import { readAnswer } from "../stats/usage.ts";
 import { NO_USAGE } from "../values/usage.ts";
 import { merge } from "../store/bundle.ts";

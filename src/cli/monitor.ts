@@ -7,7 +7,8 @@
 import { loadConfig } from "../config.ts";
 import { formatMs, formatUsd } from "../format.ts";
 import { callTokens } from "../stats/call_log.ts";
-import type { CallEvent, CallKind } from "../stats/events.ts";
+import type { CallEvent } from "../stats/events.ts";
+import type { CallKind } from "../values/call_kind.ts";
 import { parseFlags } from "./args.ts";
 import { ProxyClient } from "./proxy_client.ts";
 import { type Style, styleFor } from "./term.ts";

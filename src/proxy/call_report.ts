@@ -8,7 +8,8 @@
 import { nestsTooDeep } from "../cache/canonical_json.ts";
 import { type Answer, joinChunks, type Recording, timingOf } from "../cache/recorder.ts";
 import { isoTime } from "../clock.ts";
-import type { CallKind, CallReport } from "../stats/events.ts";
+import type { CallReport } from "../stats/events.ts";
+import type { CallKind } from "../values/call_kind.ts";
 import type { Stats } from "../stats/stats.ts";
 import { readAnswer } from "../stats/usage.ts";
 import { type Usage } from "../values/usage.ts";
@@ -37,6 +38,8 @@ export interface ReportedCall {
   /** Path without the query, as reported. */
   readonly route: string;
   readonly key: string;
+  /** The key space (`x-cache-namespace`), `""` for the default one. */
+  readonly namespace: string;
 }
 
 /** What a report reads: the clock and the prices. */
@@ -118,6 +121,7 @@ export function report(
     dollars: Math.round(ctx.stats.prices.costOf(model, answer.usage) * 1e10) / 1e10,
     snippet: answer.snippet,
     key: call.key.slice(0, SHORT_KEY),
+    namespace: call.namespace,
   };
 }
 

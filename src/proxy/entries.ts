@@ -1,15 +1,20 @@
 /**
  * The cache browser's API: `GET /cache/entries` (paged, searchable),
- * `GET /cache/entries/:key` and `DELETE /cache/entries/:key`, where `:key` is
- * a full key or a unique hex prefix of at least 8 digits.
+ * `GET /cache/entries/:key` (meta, the body's head and the stored request's),
+ * `GET /cache/entries/:key/why` (why its request missed, as `explore --why`
+ * says) and `DELETE /cache/entries/:key`, where `:key` is a full key or a
+ * unique hex prefix of at least 8 digits.
  *
  * @module
  */
 import { MAX_KEY_DIGITS, MIN_PREFIX_DIGITS, resolveKeyPrefix } from "../store/key_prefix.ts";
-import type { CacheStore, EntrySummary } from "../store/store.ts";
+import { explainEntry, whyJson } from "../cache/why.ts";
+import type { CacheEntry, CacheStore, EntrySummary } from "../store/store.ts";
 import { HttpError } from "./errors.ts";
 
 const BODY_HEAD_BYTES = 4096;
+const REQUEST_HEAD_BYTES = 16_384;
+const WHY = "/why";
 const MAX_PAGE = 500;
 
 /**
@@ -31,19 +36,45 @@ export async function handleEntries(
     if (req.method !== "GET") throw notAllowed(req.method, path);
     return Response.json(await listEntries(new URL(req.url).searchParams, store));
   }
-  const key = await resolveKey(decodeURIComponent(rest.slice(1)), store);
+  const why = rest.endsWith(WHY);
+  const given = decodeURIComponent(rest.slice(1, why ? -WHY.length : undefined));
+  const key = await resolveKey(given, store);
   if (req.method === "GET") {
     const entry = await store.inspect(key);
     if (!entry) throw notFound(key);
-    const { body, ...meta } = entry;
-    const bodyHead = new TextDecoder().decode(body.subarray(0, BODY_HEAD_BYTES));
-    return Response.json({ ...meta, size: body.byteLength, bodyHead, bodyBytes: body.byteLength });
+    if (why) return Response.json(await whyView(store, entry));
+    const { body, request, ...meta } = entry;
+    return Response.json({
+      ...meta,
+      size: body.byteLength,
+      bodyHead: head(body, BODY_HEAD_BYTES),
+      bodyBytes: body.byteLength,
+      requestHead: request === undefined ? null : head(request, REQUEST_HEAD_BYTES),
+      requestBytes: request?.byteLength ?? null,
+    });
   }
+  if (why) throw notAllowed(req.method, path);
   if (req.method === "DELETE") {
     if (!(await store.delete(key))) throw notFound(key);
     return Response.json({ deleted: true, key });
   }
   throw notAllowed(req.method, path);
+}
+
+/** Why the entry's request missed; `reason` null when nothing compares or no request was kept. */
+async function whyView(store: CacheStore, entry: CacheEntry): Promise<Record<string, unknown>> {
+  const { request } = entry;
+  if (request === undefined) {
+    return { ...whyJson(entry.key, undefined), requestKept: false };
+  }
+  return {
+    ...whyJson(entry.key, await explainEntry(store, { ...entry, request })),
+    requestKept: true,
+  };
+}
+
+function head(bytes: Uint8Array, max: number): string {
+  return new TextDecoder().decode(bytes.subarray(0, max));
 }
 
 async function listEntries(params: URLSearchParams, store: CacheStore) {

@@ -10,7 +10,7 @@ import type { KeyMemo, KeyRequest } from "../cache/key.ts";
 import { entryFor, type Recording } from "../cache/recorder.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import type { CallKind } from "../stats/events.ts";
+import type { CallKind } from "../values/call_kind.ts";
 import type { Stats } from "../stats/stats.ts";
 import { NO_USAGE } from "../values/usage.ts";
 import { StorageError } from "../store/storage_error.ts";
@@ -93,7 +93,7 @@ export async function handleMessages(
     body,
   };
   const key = ctx.keys.known(keyRequest) ?? await ctx.keys.key(keyRequest);
-  const call: Call = { started, path, route, key, controls };
+  const call: Call = { started, path, route, key, controls, namespace: controls.namespace };
   const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal });
   const passThrough = (recording: Recording, end: BodyEnd) =>
     Promise.resolve(outcomeOf(answerOf(recording), end, body));

@@ -24,7 +24,7 @@ import type { Outcome } from "./call_report.ts";
 import { handleMessages, type MessagesContext } from "./messages.ts";
 import { isSafePath } from "./safe_path.ts";
 import { forwardRequest } from "./upstream.ts";
-import { dashboardView, metricsView, monitorView, statsView } from "./views.ts";
+import { dashboardView, historyView, metricsView, monitorView, statsView } from "./views.ts";
 
 /** What the handler is built from; everything with a side effect is injected. */
 export interface HandlerDeps {
@@ -88,8 +88,9 @@ export function createHandler(deps: HandlerDeps): Handler {
       store: store.health?.() ?? "ok",
       home: config.home,
     });
-  const views: Record<string, () => Response | Promise<Response>> = {
+  const views: Record<string, (req: Request) => Response | Promise<Response>> = {
     "/stats": () => statsView(ctx),
+    "/stats/history": (req) => historyView(ctx, req),
     "/metrics": () => metricsView(ctx),
     "/monitor": () => monitorView(ctx),
   };
@@ -104,13 +105,14 @@ export function createHandler(deps: HandlerDeps): Handler {
       }
       // The page itself holds no data and a browser cannot add x-cache-auth to a page
       // load; it asks for the token and sends it on every call it makes.
-      if (path === "/" && req.method === "GET") return dashboardView();
+      const page = req.method === "GET" ? dashboardView(path) : undefined;
+      if (page) return page;
       gate?.(req);
       if (req.method === "POST" && CACHED_PATHS.has(path)) {
         return await handleMessages(req, { route: path, path: pathAndQuery }, ctx);
       }
       if (path.startsWith("/v1/")) return await passThrough(req, path, ctx);
-      if (req.method === "GET" && Object.hasOwn(views, path)) return await views[path]!();
+      if (req.method === "GET" && Object.hasOwn(views, path)) return await views[path]!(req);
       if (req.method === "POST" && (path === "/cache/off" || path === "/cache/on")) {
         return switchCache(path === "/cache/off", ctx);
       }

@@ -5,13 +5,15 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { DASHBOARD_HTML } from "../stats/dashboard.ts";
+import { DASHBOARD_CSP, DASHBOARD_FILES } from "../stats/dashboard.ts";
+import { HISTORY_RANGES, isHistoryRange } from "../stats/history.ts";
 import { METRICS_CONTENT_TYPE } from "../stats/metrics.ts";
 import type { LastCall } from "../stats/ledger.ts";
 import type { Totals } from "../stats/totals.ts";
 import type { Stats } from "../stats/stats.ts";
 import { type V2Counters, v2Counters } from "../stats/v2_view.ts";
 import type { CacheStore } from "../store/store.ts";
+import { HttpError } from "./errors.ts";
 
 /** What the views read. */
 export interface ViewContext {
@@ -78,6 +80,28 @@ export async function statsView(ctx: ViewContext): Promise<Response> {
 }
 
 /**
+ * `GET /stats/history?range=1h|6h|24h|7d|30d`: per-minute (up to 24h) or
+ * per-hour rows by kind, model and namespace, for the dashboard's charts.
+ *
+ * @param ctx the stats
+ * @param req the request, for its `range` (default `1h`)
+ * @returns the JSON response
+ * @throws {HttpError} 400 for an unknown range
+ */
+export async function historyView(ctx: ViewContext, req: Request): Promise<Response> {
+  const range = new URL(req.url).searchParams.get("range") ?? "1h";
+  if (!isHistoryRange(range)) {
+    throw new HttpError(
+      400,
+      "invalid_request_error",
+      `range=${range} is not served: use one of ${Object.keys(HISTORY_RANGES).join(", ")}`,
+    );
+  }
+  const startedAt = new Date(ctx.stats.startedAt).toISOString(); // as /monitor names the process
+  return Response.json({ ...await ctx.stats.history.read(range), startedAt });
+}
+
+/**
  * `GET /metrics`: the Prometheus text exposition.
  *
  * @param ctx the stats and store
@@ -108,16 +132,21 @@ export function monitorView(ctx: ViewContext): Response {
 }
 
 /**
- * `GET /`: the dashboard page, embedded in the binary.
+ * `GET /` and the page's files (`/dashboard.js`, `/dashboard.css`, …),
+ * embedded in the binary. They hold no data, so they need no token.
  *
- * @returns the HTML response
+ * @param path the request's path
+ * @returns the file, or undefined when `path` is not one of them
  */
-export function dashboardView(): Response {
-  return new Response(DASHBOARD_HTML, {
+export function dashboardView(path: string): Response | undefined {
+  const file = DASHBOARD_FILES.get(path);
+  if (!file) return undefined;
+  return new Response(file.text, {
     headers: {
-      "content-type": "text/html; charset=utf-8",
-      "content-security-policy":
-        "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:",
+      "content-type": file.contentType,
+      "content-security-policy": DASHBOARD_CSP,
+      "x-content-type-options": "nosniff",
+      "cache-control": "no-cache",
     },
   });
 }

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { type CallEvent, HIT_KINDS } from "./events.ts";
+import { type CallEvent } from "./events.ts";
+import { HIT_KINDS } from "../values/call_kind.ts";
 import type { Usage } from "../values/usage.ts";
 
 /** Strings remembered (models, paths, snippets); beyond this, encoded each time. */
@@ -33,7 +34,8 @@ export function eventJson(event: CallEvent): string {
       HIT_KINDS.has(event.kind)
     },` +
     `"in":${event.usage.input_tokens},"out":${event.usage.output_tokens},` +
-    `"usd":${num(event.dollars)},"ms":${num(Math.round(event.durationMs))}}`;
+    `"usd":${num(event.dollars)},"ms":${num(Math.round(event.durationMs))}` +
+    (event.namespace === undefined ? "}" : `,"namespace":${str(event.namespace)}}`);
 }
 
 /** A `/monitor` event: the call event plus the fields llm-cache-proxy v2's events had. */

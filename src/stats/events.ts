@@ -5,30 +5,8 @@
  *
  * @module
  */
+import type { CallKind } from "../values/call_kind.ts";
 import type { Usage } from "../values/usage.ts";
-
-/** How a call was served. */
-export type CallKind =
-  | "HIT"
-  | "HIT-NORM"
-  | "HIT-SUFFIX"
-  | "HIT-COALESCED"
-  | "HIT-V2"
-  | "STALE"
-  | "MISS"
-  | "BYPASS"
-  | "ERROR"
-  | "PASS";
-
-/** Kinds answered from the cache, without an upstream call of their own. */
-export const HIT_KINDS: ReadonlySet<CallKind> = new Set([
-  "HIT",
-  "HIT-NORM",
-  "HIT-SUFFIX",
-  "HIT-COALESCED",
-  "HIT-V2",
-  "STALE",
-]);
 
 /** One served call. */
 export interface CallEvent {
@@ -60,6 +38,8 @@ export interface CallEvent {
    * CACHE_MAX_ANSWER_BYTES: relayed, not stored. Once per answer.
    */
   readonly oversize?: boolean;
+  /** The key space of a cached call (`x-cache-namespace`), `""` for the default one. */
+  readonly namespace?: string;
 }
 
 /** A call as the proxy reports it; the bus adds `seq`. */

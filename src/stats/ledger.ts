@@ -8,7 +8,8 @@
  * @module
  */
 import type { CounterStore } from "../store/store.ts";
-import type { CallEvent, CallKind } from "./events.ts";
+import type { CallEvent } from "./events.ts";
+import type { CallKind } from "../values/call_kind.ts";
 import {
   addSummary,
   type Counters,

@@ -6,7 +6,8 @@
  * @see https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
  * @module
  */
-import { type CallEvent, HIT_KINDS } from "./events.ts";
+import { type CallEvent } from "./events.ts";
+import { HIT_KINDS } from "../values/call_kind.ts";
 import type { Totals } from "./totals.ts";
 import { type V2Counters, v2Counters } from "./v2_view.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type CallKind, HIT_KINDS } from "./events.ts";
+import { type CallKind, HIT_KINDS } from "../values/call_kind.ts";
 
 /** Totals for one model. */
 export interface ModelTotals {

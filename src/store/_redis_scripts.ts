@@ -184,6 +184,15 @@ for i = 2, #ARGV, 2 do redis.call('HINCRBYFLOAT', p .. 'counters', ARGV[i], ARGV
 return 1
 `;
 
+/** History figures: ARGV = prefix, then (hash, expire at ms, field, delta) quads. */
+const ADD_HISTORY = `
+for i = 2, #ARGV, 4 do
+  redis.call('HINCRBYFLOAT', p .. ARGV[i], ARGV[i + 2], ARGV[i + 3])
+  redis.call('PEXPIREAT', p .. ARGV[i], ARGV[i + 1])
+end
+return 1
+`;
+
 /** A Lua script, run by its SHA-1 and sent whole only when Redis does not know it yet. */
 export interface Script {
   readonly source: string;
@@ -202,6 +211,7 @@ const SOURCES = {
   delete: DELETE,
   prune: PRUNE,
   addCounters: ADD_COUNTERS,
+  addHistory: ADD_HISTORY,
 };
 
 /**

@@ -81,6 +81,11 @@ export class SqliteFile {
     }
   }
 
+  /** The current connection: a new one after the file was replaced. */
+  get db(): DatabaseSync {
+    return this.#db;
+  }
+
   /** The prepared statements of the current connection. */
   get sql(): Statements {
     return this.#sql;

@@ -13,6 +13,7 @@
  * @module
  */
 import type { Logger } from "../log.ts";
+import type { HistoryRow, Resolution } from "../values/history_row.ts";
 import { guardLocks } from "./_fail_open_locks.ts";
 import type {
   CacheEntry,
@@ -202,6 +203,19 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
     if (!counters) return new Map(this.#lastCounters);
     this.#lastCounters = new Map(counters);
     return counters;
+  }
+
+  /** Rejects while the store is down, like {@link addCounters}: the history keeps the rows. */
+  addHistory(
+    rows: readonly HistoryRow[],
+    dropBefore: Readonly<Record<Resolution, number>>,
+  ): Promise<void> {
+    return this.#must(() => this.#inner.addHistory(rows, dropBefore));
+  }
+
+  /** While the store is down, no stored rows: the page shows what this process counted. */
+  async readHistory(resolution: Resolution, since: number): Promise<HistoryRow[]> {
+    return await this.#read(() => this.#inner.readHistory(resolution, since), undefined) ?? [];
   }
 
   /** Stops the probe and closes the inner store; a failure to close is logged, not thrown. */

@@ -19,6 +19,7 @@
  * | `stats` | hash | `bytes`: the running total of body bytes |
  * | `counters` | hash | the ledger's all-time counters, shared by every instance |
  * | `settings` | hash | the fleet's entry cap and stale window (`_redis_settings.ts`) |
+ * | `h:minute:<hour>`, `h:hour:<day>` | hash | the dashboard's history (`_redis_history.ts`) |
  *
  * (`lock:<key>` and the `feed:<token>` streams under the same prefix are `redis_locks.ts`'s;
  * `hb:<instance>`, a heartbeat key, is the hot tier's, `_redis_hot.ts`.)
@@ -49,6 +50,8 @@
  */
 import type { Buffer } from "node:buffer";
 import type { RedisTls } from "../_config_tls.ts";
+import type { HistoryRow, Resolution } from "../values/history_row.ts";
+import { historyArgs, historyKeys, historyRows } from "./_redis_history.ts";
 import {
   BUFFERS,
   type CommandOptions,
@@ -278,6 +281,22 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   async addCounters(deltas: ReadonlyMap<string, number>): Promise<void> {
     if (deltas.size === 0) return;
     await this.#eval("addCounters", [...deltas].flatMap(([name, value]) => [name, String(value)]));
+  }
+
+  async addHistory(
+    rows: readonly HistoryRow[],
+    dropBefore: Readonly<Record<Resolution, number>>,
+  ): Promise<void> {
+    const args = historyArgs(rows, dropBefore, this.#now());
+    if (args.length > 0) await this.#eval("addHistory", args);
+  }
+
+  async readHistory(resolution: Resolution, since: number): Promise<HistoryRow[]> {
+    const keys = historyKeys(resolution, since, this.#now());
+    const replies = await Promise.all(
+      keys.map((key) => send<string[]>(this.#conn, ["HGETALL", this.#prefix + key])),
+    );
+    return historyRows(resolution, since, replies);
   }
 
   async readCounters(): Promise<Map<string, number>> {

@@ -23,6 +23,8 @@
  */
 import type { Logger } from "../log.ts";
 import { Lru } from "../lru.ts";
+import type { HistoryRow, Resolution } from "../values/history_row.ts";
+import { SqliteHistory } from "./_sqlite_history.ts";
 import { SqliteFile } from "./_sqlite_file.ts";
 import { problemOf } from "./storage_error.ts";
 import { type Statements, toEntry, toMeta } from "./_sqlite_schema.ts";
@@ -74,6 +76,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   #syncEveryMs: number;
   #syncedAt = -Infinity;
   #flushTimer: ReturnType<typeof setInterval>;
+  #history: SqliteHistory | undefined;
 
   private constructor(file: SqliteFile, options: SqliteStoreOptions) {
     this.#file = file;
@@ -280,6 +283,23 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     return settle(() => this.#file.readCounters());
   }
 
+  addHistory(
+    rows: readonly HistoryRow[],
+    dropBefore: Readonly<Record<Resolution, number>>,
+  ): Promise<void> {
+    return settle(() => this.#file.transaction(() => this.#historyOf().add(rows, dropBefore), noop));
+  }
+
+  readHistory(resolution: Resolution, since: number): Promise<HistoryRow[]> {
+    return settle(() => this.#file.read(() => this.#historyOf().read(resolution, since)));
+  }
+
+  /** The history of the current connection (a new one after the file was replaced). */
+  #historyOf(): SqliteHistory {
+    if (this.#history?.db !== this.#file.db) this.#history = new SqliteHistory(this.#file.db);
+    return this.#history;
+  }
+
   prune(olderThan: number): Promise<number> {
     return settle(() => {
       const expired = this.#file.read(() => this.#sql.expired.all(olderThan)).map((row) =>
@@ -403,6 +423,8 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
 }
 
 /** Runs `work` now; a failure becomes a rejection, as a caller of a promise expects, not a throw. */
+function noop(): void {}
+
 function settle<T>(work: () => T): Promise<T> {
   try {
     return Promise.resolve(work());

@@ -6,6 +6,22 @@
  * @module
  */
 import type { Usage } from "../values/usage.ts";
+import type { HistoryRow, Resolution } from "../values/history_row.ts";
+
+/** Where the history is kept (the cache store implements it, beside the ledger's counters). */
+export interface HistoryStore {
+  /**
+   * Adds each row's figures to the stored row of the same resolution, start,
+   * kind, model and namespace, atomically, and drops rows that started before
+   * `dropBefore` of their resolution.
+   */
+  addHistory(
+    rows: readonly HistoryRow[],
+    dropBefore: Readonly<Record<Resolution, number>>,
+  ): Promise<void>;
+  /** The rows of one resolution that started at or after `since`, in no particular order. */
+  readHistory(resolution: Resolution, since: number): Promise<HistoryRow[]>;
+}
 
 /** Where the ledger keeps its all-time counters (every cache store implements it). */
 export interface CounterStore {
@@ -137,7 +153,7 @@ export type StoreHealth = "ok" | "degraded";
  * Where cached responses live. Every method may throw when the backend is
  * broken; callers fail open (treat a failed read as a miss, log a failed write).
  */
-export interface CacheStore extends CounterStore {
+export interface CacheStore extends CounterStore, HistoryStore {
   /**
    * Reads a fresh entry by its key or by one of its aliases and counts it as a hit.
    * An expired entry is not returned.

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { parseNormalizeRules } from "../../src/values/normalize_rules.ts";
-import type { CallKind } from "../../src/stats/events.ts";
+import type { CallKind } from "../../src/values/call_kind.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { readmeRecipe } from "../support/claude_code.ts";
 import {

@@ -174,6 +174,8 @@ Deno.test("a broken store fails open: requests still reach upstream", async () =
     close: () => Promise.resolve(),
     addCounters: () => Promise.reject(new Error("disk on fire")),
     readCounters: () => Promise.resolve(new Map()),
+    addHistory: () => Promise.reject(new Error("disk on fire")),
+    readHistory: () => Promise.resolve([]),
   };
   await using proxy = await startProxy({ store: broken });
   const { first, second, secondBytes } = await twice(proxy, messageBody("x"));

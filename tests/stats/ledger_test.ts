@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { CallEvent, CallKind } from "../../src/stats/events.ts";
+import type { CallEvent } from "../../src/stats/events.ts";
+import type { CallKind } from "../../src/values/call_kind.ts";
 import { Ledger } from "../../src/stats/ledger.ts";
 import { NO_USAGE } from "../../src/values/usage.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";

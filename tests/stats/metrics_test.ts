@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import type { CallEvent, CallKind } from "../../src/stats/events.ts";
+import type { CallEvent } from "../../src/stats/events.ts";
+import type { CallKind } from "../../src/values/call_kind.ts";
 import { Ledger } from "../../src/stats/ledger.ts";
 import { type CounterStore } from "../../src/store/store.ts";
 import { Metrics, METRICS_CONTENT_TYPE } from "../../src/stats/metrics.ts";

@@ -7,6 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { NO_USAGE } from "../../src/values/usage.ts";
+import type { CallKind } from "../../src/values/call_kind.ts";
+import { latencyBucket } from "../../src/stats/history_row.ts";
+import { emptyRow, type HistoryRow, type Resolution } from "../../src/values/history_row.ts";
 import type { CacheEntry, CacheStore, NewEntry } from "../../src/store/store.ts";
 import { newEntry } from "../support/entry.ts";
 
@@ -330,6 +333,44 @@ const CASES: Record<string, (h: Harness) => Promise<void>> = {
     const expected = new Map([["calls", 20], ["usd", 5], ["m0", 14], ["m1", 14], ["m2", 12]]);
     assert.deepEqual(await a.readCounters(), expected);
     assert.deepEqual(await b.readCounters(), expected);
+  },
+
+  async "history rows added by two instances add up, outlive a reopen, and old ones go"(h) {
+    const [a, b] = [await h.open(), await h.open()];
+    const minute = Math.floor(h.clock.t / 60_000) * 60_000;
+    const hour = Math.floor(h.clock.t / 3_600_000) * 3_600_000;
+    const keep = { minute: h.clock.t - 25 * 3_600_000, hour: h.clock.t - 31 * 86_400_000 };
+    const row = (resolution: Resolution, start: number, kind: CallKind, ns = "") => {
+      const r = emptyRow(resolution, start, kind, "claude-x\tmodel", ns);
+      Object.assign(r, { calls: 1, tokens: 10, usd: 0.25, ms: 3.5 });
+      r.latency[latencyBucket(3.5)] = 1;
+      return r;
+    };
+    await Promise.all(Array.from({ length: 20 }, (_, i) =>
+      (i % 2 ? a : b).addHistory([
+        row("minute", minute, i % 4 ? "HIT" : "MISS"),
+        row("hour", hour, i % 4 ? "HIT" : "MISS", "team"),
+      ], keep)));
+    const old = [
+      row("minute", minute - 2 * 86_400_000, "HIT"),
+      row("hour", hour - 40 * 86_400_000, "HIT"),
+    ];
+    await a.addHistory(old, keep);
+    const sorted = (rows: HistoryRow[]) => rows.sort((x, y) => x.kind < y.kind ? -1 : 1);
+    const expected = (resolution: Resolution, start: number, ns: string) =>
+      [
+        { ...row(resolution, start, "HIT", ns), calls: 15, tokens: 150, usd: 3.75, ms: 52.5 },
+        { ...row(resolution, start, "MISS", ns), calls: 5, tokens: 50, usd: 1.25, ms: 17.5 },
+      ].map((r) => ({ ...r, latency: r.latency.map((n) => n * r.calls) }));
+    const reopened = await h.reopen(a);
+    for (const store of [reopened, b]) {
+      assert.deepEqual(
+        sorted(await store.readHistory("minute", 0)),
+        expected("minute", minute, ""),
+      );
+      assert.deepEqual(sorted(await store.readHistory("hour", 0)), expected("hour", hour, "team"));
+      assert.deepEqual(await store.readHistory("minute", minute + 60_000), [], "none after since");
+    }
   },
 
   async "puts racing from two instances never tear an entry or an alias"(h) {

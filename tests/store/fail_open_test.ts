@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../src/log.ts";
 import type { CallEvent } from "../../src/stats/events.ts";
+import { History } from "../../src/stats/history.ts";
 import { Ledger } from "../../src/stats/ledger.ts";
 import { NO_USAGE } from "../../src/values/usage.ts";
 import {
@@ -78,6 +79,10 @@ class FakeStore implements PingableStore {
   addCounters = (deltas: ReadonlyMap<string, number>) =>
     this.#call(() => this.#sqlite.addCounters(deltas));
   readCounters = () => this.#call(() => this.#sqlite.readCounters());
+  addHistory = (...args: Parameters<SqliteStore["addHistory"]>) =>
+    this.#call(() => this.#sqlite.addHistory(...args));
+  readHistory = (...args: Parameters<SqliteStore["readHistory"]>) =>
+    this.#call(() => this.#sqlite.readHistory(...args));
   async *entries(options?: { readonly namespace?: string; readonly since?: number }) {
     for await (const entry of this.#sqlite.entries(options)) {
       await this.#call(() => {});
@@ -266,6 +271,28 @@ Deno.test("FailOpenStore.addCounters() rejects during an outage so the ledger ke
   assert.equal((await inner.readCounters()).get("calls\tHIT\tm"), 2);
   assert.equal(ledger.allTime().hits, 2);
   await ledger.close();
+  await store.close();
+});
+
+Deno.test("FailOpenStore: the history keeps its rows through an outage and shows what it counted", async () => {
+  const { inner, store } = setup({ probeEveryMs: 5 });
+  const history = new History(store, { flushEveryMs: 60_000 });
+  inner.down = true;
+  history.record(hit());
+  await assert.rejects(history.flush(), /ECONNREFUSED/);
+  history.record(hit());
+  await assert.rejects(history.flush(), StoreUnavailableError);
+  const during = await history.read("1h");
+  assert.deepEqual(during.rows.map((r) => [r.kind, r.calls]), [["HIT", 2]], "counted, not stored");
+  inner.down = false;
+  await waitFor(() => store.health() === "ok");
+  await history.flush();
+  assert.deepEqual((await inner.readHistory("minute", 0)).map((r) => [r.kind, r.calls]), [[
+    "HIT",
+    2,
+  ]]);
+  assert.deepEqual((await history.read("1h")).rows.map((r) => r.calls), [2], "once, not twice");
+  await history.close();
   await store.close();
 });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createClient } from "redis";
+import { emptyRow } from "../../src/values/history_row.ts";
 import { RedisStore } from "../../src/store/redis.ts";
 import type { NewEntry } from "../../src/store/store.ts";
 import { newEntry } from "../support/entry.ts";
@@ -60,6 +61,43 @@ Deno.test(
     assert.ok(
       ttl > 59_000 && ttl <= 60_000,
       `an entry past its stale window stays a minute: ${ttl}`,
+    );
+  },
+);
+
+Deno.test(
+  "RedisStore keeps the history in one hash per hour or day, gone once its rows are past keeping",
+  needs("redis-server"),
+  async () => {
+    await using redis = await startRedis();
+    await using raw = await inspector(redis);
+    const hour = 3_600_000;
+    const now = Date.now(); // Redis expires by its own clock: the store's must agree
+    await using store = await RedisStore.open(redis.url, {
+      maxEntries: 10,
+      now: () => now,
+      prefix: "t:",
+    });
+    const row = (resolution: "minute" | "hour", start: number) =>
+      Object.assign(emptyRow(resolution, start, "HIT", "m", ""), { calls: 1 });
+    const dropBefore = { minute: now - 25 * hour, hour: now - 31 * 24 * hour };
+    const thisHour = Math.floor(now / hour) * hour;
+    await store.addHistory([
+      row("minute", now),
+      row("minute", now - 60_000),
+      row("minute", now - 26 * hour), // past keeping: its hash goes at once
+      row("hour", thisHour),
+    ], dropBefore);
+    const ttl = await raw.send<number>("PTTL", `t:h:minute:${thisHour}`);
+    const expected = thisHour + hour + 25 * hour - Date.now(); // its last minute, kept 25 h
+    assert.ok(Math.abs(ttl - expected) < 5_000, `minutes hash: ${ttl} ms, not ${expected}`);
+    assert.equal(await raw.send("EXISTS", `t:h:minute:${thisHour - 26 * hour}`), 0);
+    const day = Math.floor(now / (24 * hour)) * 24 * hour;
+    const dayTtl = await raw.send<number>("PTTL", `t:h:hour:${day}`);
+    assert.ok(dayTtl > 31 * 24 * hour && dayTtl <= 32 * 24 * hour, `hours hash: ${dayTtl} ms`);
+    assert.deepEqual(
+      (await store.readHistory("minute", 0)).map((r) => r.start).sort(),
+      [now - 60_000, now],
     );
   },
 );
