@@ -10,6 +10,7 @@ import type { Config } from "../config.ts";
 /** What `GET /health` answers. */
 export interface Health {
   readonly status: string;
+  /** Absent from llm-cache-proxy v2's answer. */
   readonly pid: number;
   readonly version: string;
   /** `degraded` while a shared store is unreachable (the proxy bypasses the cache). */
@@ -91,9 +92,10 @@ export class ProxyClient {
     } catch {
       // Nothing answers, or not in time.
     }
-    if (health?.home === undefined || this.#home === undefined) {
-      return { health, foreign: undefined };
-    }
+    if (health === undefined || this.#home === undefined) return { health, foreign: undefined };
+    // A proxy that does not name its home (llm-cache-proxy v2, an older build) is not ours to
+    // stop, restart or report on.
+    if (health.home === undefined) return { health: undefined, foreign: health };
     return await sameFolder(health.home, this.#home)
       ? { health, foreign: undefined }
       : { health: undefined, foreign: health };

@@ -120,3 +120,31 @@ Deno.test("import --from-v2 without a v2 home says where it looked", async () =>
   assert.equal(out.code, 1);
   assert.match(out.stderr, new RegExp(`${home.path}/\\.llm-cache-a/entries cannot be read`));
 });
+
+Deno.test(
+  "on, status and stop leave llm-cache-proxy v2 on the same port alone",
+  needs("llm-cache-proxy-v2"),
+  async () => {
+    await using mock = await startMockAnthropic();
+    await using v2Home = await tempHome("upgrade_v2_port_");
+    await using v2 = await startV2(v2Home.path, mock.url);
+    await using home = await tempHome("upgrade_v2_mine_");
+    const env = {
+      CACHE_HOME: home.path,
+      HOME: home.path,
+      CACHE_PORT: new URL(v2.url).port,
+      ANTHROPIC_API_KEY_REAL: "sk-ant-api03-upgrade-test",
+    };
+    const on = await runCli(["on"], { env });
+    assert.equal(on.code, 1, on.stdout);
+    assert.match(
+      on.stderr,
+      /taken by a proxy that does not say which cache home it serves \(llm-cache-proxy v2/,
+    );
+    const status = await runCli(["status"], { env });
+    assert.equal(status.code, 3, status.stdout);
+    const stop = await runCli(["stop"], { env });
+    assert.equal(stop.code, 0);
+    assert.equal((await fetch(`${v2.url}/health`)).status, 200, "v2 still runs");
+  },
+);
