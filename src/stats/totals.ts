@@ -33,7 +33,7 @@ export interface Summary extends ModelTotals {
   /** Input and output tokens (no cache tokens) paid for upstream, as v2 counted them. */
   spentIn: number;
   spentOut: number;
-  /** Hits over hits plus misses, 0 to 1. */
+  /** Hits over hits plus misses, bypassed calls left out, 0 to 1. */
   hitRate: number;
   /** Dollars saved over dollars saved plus spent, in percent. */
   savingsPct: number;
@@ -101,7 +101,8 @@ function roundUsd(target: ModelTotals): void {
  */
 export function withRatios<T extends Summary>(totals: T): T {
   roundUsd(totals);
-  const decided = totals.hits + totals.misses;
+  // A bypassed call is a miss by v2's count, but not a question the cache was asked.
+  const decided = totals.hits + totals.misses - totals.bypassed;
   totals.hitRate = decided === 0 ? 0 : totals.hits / decided;
   const dollars = totals.usdSaved + totals.usdSpent;
   totals.savingsPct = dollars === 0 ? 0 : (100 * totals.usdSaved) / dollars;

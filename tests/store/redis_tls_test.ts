@@ -104,9 +104,9 @@ Deno.test(
     }
     assert.deepEqual(kinds, ["MISS", "HIT"]);
     const out = await runCli(["validate"], { env: { CACHE_HOME: home.path, HOME: home.path } });
-    assert.match(out.stdout, /✓ CACHE_REDIS_CA=.*ca\.crt/);
-    assert.match(out.stdout, /✓ CACHE_REDIS_CERT=.*client\.crt/);
-    assert.match(out.stdout, /✓ CACHE_REDIS_KEY=.*client\.key/);
+    assert.match(out.stdout, /CACHE_REDIS_CA=.*ca\.crt/);
+    assert.match(out.stdout, /CACHE_REDIS_CERT=.*client\.crt/);
+    assert.match(out.stdout, /CACHE_REDIS_KEY=.*client\.key/);
   },
 );
 
@@ -125,15 +125,15 @@ Deno.test(
     const tlsStore = "rediss://127.0.0.1:1";
     assert.match(
       await validate({ CACHE_STORE: tlsStore, CACHE_REDIS_CERT: certs.clientCert }),
-      /✗ CACHE_REDIS_CERT is set without CACHE_REDIS_KEY/,
+      /error: CACHE_REDIS_CERT is set without CACHE_REDIS_KEY/,
     );
     assert.match(
       await validate({ CACHE_STORE: "redis://127.0.0.1:1", CACHE_REDIS_CA: certs.ca }),
-      /✗ CACHE_REDIS_CA is set but CACHE_STORE is not a rediss:\/\/ URL/,
+      /error: CACHE_REDIS_CA is set but CACHE_STORE is not a rediss:\/\/ URL/,
     );
     assert.match(
       await validate({ CACHE_STORE: tlsStore, CACHE_REDIS_CA: `${certs.dir}/missing.crt` }),
-      /✗ CACHE_REDIS_CA=".*missing\.crt": cannot read it/,
+      /error: CACHE_REDIS_CA=".*missing\.crt": cannot read it/,
     );
     assert.match(
       await validate({
@@ -141,7 +141,7 @@ Deno.test(
         CACHE_REDIS_CERT: certs.clientCert,
         CACHE_REDIS_KEY: certs.clientCert,
       }),
-      /✗ CACHE_REDIS_KEY=".*client\.crt" is not a PEM file with a private key/,
+      /error: CACHE_REDIS_KEY=".*client\.crt" is not a PEM file with a private key/,
     );
   },
 );

@@ -119,7 +119,8 @@ async function refreshStats() {
 function renderStats() {
   if (!stats) return;
   const s = scope === "session" && stats.session ? stats.session : stats;
-  const hits = s.hits || 0, misses = s.misses || 0, calls = s.calls || 0;
+  // /stats counts a bypassed call as a miss, as v2 did; the page shows the cache's own misses.
+  const hits = s.hits || 0, misses = (s.misses || 0) - (s.bypassed || 0), calls = s.calls || 0;
   const rate = hits + misses ? hits / (hits + misses) : 0;
   setText("kHitRate", hits + misses ? pct(rate) : "–");
   $("kHitBar").style.width = (hits + misses ? rate * 100 : 0) + "%";
