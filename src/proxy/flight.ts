@@ -123,6 +123,7 @@ export class Flight<T = void> {
   #subscribers = new Map<ReadableStreamDefaultController<Uint8Array>, () => void>();
   /** Set while the flight waits for a slow client: told when a client has read. */
   #wake: (() => void) | undefined;
+  #keep: (() => Promise<boolean>) | undefined;
 
   /**
    * Starts the upstream call at once.
@@ -130,9 +131,18 @@ export class Flight<T = void> {
    * @param call makes the upstream request
    * @param onEnd receives the recording when the body ends
    * @param limits the timeout and the recording cap @default NO_LIMITS
+   * @param keep asked when the last client leaves: true keeps the call going
+   *   without clients (another instance of a fleet follows it), so its answer is
+   *   still recorded and stored
    */
-  constructor(call: UpstreamCall, onEnd: FlightEnd<T>, limits: FlightLimits = NO_LIMITS) {
+  constructor(
+    call: UpstreamCall,
+    onEnd: FlightEnd<T>,
+    limits: FlightLimits = NO_LIMITS,
+    keep?: () => Promise<boolean>,
+  ) {
     this.#limits = limits;
+    this.#keep = keep;
     this.#silence = { idleMs: limits.idleMs, silence: () => this.#stop("timeout") };
     const head = Promise.withResolvers<FlightHead>();
     this.head = head.promise;
@@ -165,7 +175,7 @@ export class Flight<T = void> {
       if (!listening) return;
       listening = false;
       if (controller) this.#subscribers.delete(controller);
-      if (--this.#listeners === 0 && this.running) this.#stop("left");
+      if (--this.#listeners === 0 && this.running) this.#lastLeft();
       else this.#wake?.(); // the flight may have been waiting for this one
     };
     const stream = new ReadableStream<Uint8Array>({
@@ -284,7 +294,16 @@ export class Flight<T = void> {
     }
   }
 
-  #stop(why: "left" | "timeout"): void {
+  /** Stops the call, unless `keep` says someone elsewhere still reads it. */
+  #lastLeft(): void {
+    if (!this.#keep) return this.#stop("left");
+    this.#wake?.(); // no client to wait for now
+    this.#keep().then((kept) => kept, () => false).then((kept) => {
+      if (!kept && this.#listeners === 0 && this.running) this.#stop("left");
+    });
+  }
+
+    #stop(why: "left" | "timeout"): void {
     if (!this.#abort.signal.aborted) this.#abort.abort(why);
   }
 

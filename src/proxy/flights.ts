@@ -41,16 +41,22 @@ export class Flights<T = void> {
    * @param key the cache key
    * @param call makes the upstream request
    * @param onEnd receives the recording when the body ends
+   * @param keep asked when the last client leaves whether the call goes on (see {@link Flight})
    * @returns the new flight
    */
-  start(key: string, call: UpstreamCall, onEnd: FlightEnd<T>): Flight<T> {
+  start(
+    key: string,
+    call: UpstreamCall,
+    onEnd: FlightEnd<T>,
+    keep?: () => Promise<boolean>,
+  ): Flight<T> {
     const flight: Flight<T> = new Flight(call, async (recording, end) => {
       try {
         return await onEnd(recording, end);
       } finally {
         if (this.#byKey.get(key) === flight) this.#byKey.delete(key);
       }
-    }, this.limits);
+    }, this.limits, keep);
     this.#byKey.set(key, flight);
     return flight;
   }

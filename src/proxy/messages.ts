@@ -164,6 +164,7 @@ export async function handleMessages(
     key,
     upstream,
     (recording, end) => finish(ctx, call, plan, recording, end),
+    lease && (() => lease.followed()), // another instance may still be reading it
   );
   const why = explainMiss(body, call, ctx); // after the upstream call has gone out
   return follow(flight, req, "MISS", call, ctx, why);

@@ -433,7 +433,7 @@ Deno.test(
     assert.equal(mock.count("/v1/messages"), 1);
     await eventually("the answer to be stored", async () => {
       const stats = await (await fetch(`${a.url}/stats`)).json();
-      return stats.cache?.entries === 1 || undefined;
+      return stats.store?.entries === 1 || undefined;
     });
     assert.equal((await call(a.url, body)).kind, "HIT");
     assert.equal(mock.count("/v1/messages"), 1);
