@@ -4,33 +4,8 @@
  *
  * @module
  */
-import {
-  ConfigError,
-  DEFAULTS,
-  type Env,
-  flag,
-  headerTimeoutOf,
-  hostAndToken,
-  idleTimeoutOf,
-  isLoopback,
-  lockOf,
-  LOG_LEVELS,
-  logFile,
-  logFormatOf,
-  logLevel,
-  maxAnswerBytesOf,
-  maxConnectionsOf,
-  maxEntriesOf,
-  modeOf,
-  nonEmpty,
-  portOf,
-  redactUrl,
-  staleOf,
-  storeUrlOf,
-  ttlOf,
-  upstreamTimeoutOf,
-  upstreamUrl,
-} from "./config_vars.ts";
+import { ConfigError, DEFAULTS, type Env, flag, headerTimeoutOf, idleTimeoutOf, lockOf, LOG_LEVELS, logFile, logFormatOf, logLevel, maxAnswerBytesOf, maxConnectionsOf, maxEntriesOf, modeOf, nonEmpty, staleOf, ttlOf, upstreamTimeoutOf } from "./config_vars.ts";
+import { hostAndToken, isLoopback, portOf, redactUrl, storeUrlOf, upstreamUrl } from "./config_addresses.ts";
 import {
   apiKeyProblem,
   authTokenProblem,

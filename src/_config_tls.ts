@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { ConfigError, type Env, nonEmpty, storeUrlOf } from "./config_vars.ts";
+import { ConfigError, type Env, nonEmpty } from "./config_vars.ts";
+import { storeUrlOf } from "./config_addresses.ts";
 
 /** The PEM texts a TLS connection to Redis uses; each absent when unset. */
 export interface RedisTls {

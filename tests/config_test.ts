@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { buildConfig, loadConfig } from "../src/config.ts";
-import { ConfigError, isLoopback } from "../src/config_vars.ts";
+import { ConfigError } from "../src/config_vars.ts";
+import { isLoopback } from "../src/config_addresses.ts";
 import { checkConfig } from "../src/config_check.ts";
 import { NO_RULES, parseNormalizeRules } from "../src/values/normalize_rules.ts";
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { envFilePath, loadConfig, readEnvFile } from "../config.ts";
-import { isLoopback } from "../config_vars.ts";
+import { isLoopback } from "../config_addresses.ts";
 import { authTokenProblem, maskKey } from "../config_check.ts";
 import { exists } from "../fs.ts";
 import { parseFlags } from "./args.ts";

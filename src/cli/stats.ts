@@ -5,7 +5,7 @@
  * @module
  */
 import { type Config, loadConfig } from "../config.ts";
-import { redactUrl } from "../config_vars.ts";
+import { redactUrl } from "../config_addresses.ts";
 import { formatCompact } from "../format.ts";
 import { Ledger } from "../stats/ledger.ts";
 import { pickTotals, type Totals } from "../stats/totals.ts";

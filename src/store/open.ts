@@ -7,7 +7,7 @@
  * @module
  */
 import { type Config } from "../config.ts";
-import { redactUrl } from "../config_vars.ts";
+import { redactUrl } from "../config_addresses.ts";
 import type { Logger } from "../log.ts";
 import { FailOpenStore } from "./fail_open.ts";
 import type { RedisStore } from "./redis.ts";
