@@ -4,8 +4,35 @@
  *
  * @module
  */
-import { ConfigError, DEFAULTS, type Env, flag, headerTimeoutOf, idleTimeoutOf, lockOf, LOG_LEVELS, logFile, logFormatOf, logLevel, maxAnswerBytesOf, maxConnectionsOf, maxEntriesOf, modeOf, nonEmpty, staleOf, ttlOf, upstreamTimeoutOf } from "./config_vars.ts";
-import { hostAndToken, isLoopback, portOf, redactUrl, storeUrlOf, upstreamUrl } from "./config_addresses.ts";
+import {
+  ConfigError,
+  DEFAULTS,
+  type Env,
+  flag,
+  headerTimeoutOf,
+  idleTimeoutOf,
+  lockOf,
+  LOG_LEVELS,
+  logFile,
+  logFormatOf,
+  logLevel,
+  maxAnswerBytesOf,
+  maxConnectionsOf,
+  maxEntriesOf,
+  modeOf,
+  nonEmpty,
+  staleOf,
+  ttlOf,
+  upstreamTimeoutOf,
+} from "./config_vars.ts";
+import {
+  hostAndToken,
+  isLoopback,
+  portOf,
+  redactUrl,
+  storeUrlOf,
+  upstreamUrl,
+} from "./config_addresses.ts";
 import {
   apiKeyProblem,
   authTokenProblem,

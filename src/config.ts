@@ -13,7 +13,30 @@ import { parse as parseDotenv } from "dotenv";
 import { parsePrices, type PriceRule } from "./values/prices.ts";
 import { NO_RULES, type NormalizeRules, parseNormalizeRules } from "./values/normalize_rules.ts";
 import { readRedisTls, type RedisTls } from "./_config_tls.ts";
-import { type CacheMode, ConfigError, definedOnly, type Env, flag, headerTimeoutOf, idleTimeoutOf, lockOf, logFile, type LogFormat, logFormatOf, type LogLevel, logLevel, MAX_BODY_BYTES, maxAnswerBytesOf, maxConnectionsOf, maxEntriesOf, modeOf, nonEmpty, staleOf, ttlOf, upstreamTimeoutOf } from "./config_vars.ts";
+import {
+  type CacheMode,
+  ConfigError,
+  definedOnly,
+  type Env,
+  flag,
+  headerTimeoutOf,
+  idleTimeoutOf,
+  lockOf,
+  logFile,
+  type LogFormat,
+  logFormatOf,
+  type LogLevel,
+  logLevel,
+  MAX_BODY_BYTES,
+  maxAnswerBytesOf,
+  maxConnectionsOf,
+  maxEntriesOf,
+  modeOf,
+  nonEmpty,
+  staleOf,
+  ttlOf,
+  upstreamTimeoutOf,
+} from "./config_vars.ts";
 import { hostAndToken, portOf, storeUrlOf, upstreamUrl } from "./config_addresses.ts";
 
 /** The validated configuration of one proxy process. */

@@ -256,4 +256,3 @@ export function logFile(value: string | undefined, home: string): string | undef
   if (raw === undefined) return `${home}/proxy.log`;
   return raw.toLowerCase() === "none" ? undefined : raw;
 }
-

@@ -68,7 +68,9 @@ export async function findProxy(config: Config): Promise<ProxyState> {
 export function foreignProxy(config: Config, foreign: Health): string {
   if (foreign.home === undefined) {
     return `Port ${config.port} is taken by a proxy that does not say which cache home it ` +
-      `serves (llm-cache-proxy v2, or an older build${foreign.pid ? `, pid ${foreign.pid}` : ""}). ` +
+      `serves (llm-cache-proxy v2, or an older build${
+        foreign.pid ? `, pid ${foreign.pid}` : ""
+      }). ` +
       `Stop it with the tool that started it, or give this home another CACHE_PORT`;
   }
   return `Port ${config.port} is taken by the llm-cache-proxy of another cache home ` +

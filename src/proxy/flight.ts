@@ -303,7 +303,7 @@ export class Flight<T = void> {
     });
   }
 
-    #stop(why: "left" | "timeout"): void {
+  #stop(why: "left" | "timeout"): void {
     if (!this.#abort.signal.aborted) this.#abort.abort(why);
   }
 

@@ -50,13 +50,18 @@ export class Flights<T = void> {
     onEnd: FlightEnd<T>,
     keep?: () => Promise<boolean>,
   ): Flight<T> {
-    const flight: Flight<T> = new Flight(call, async (recording, end) => {
-      try {
-        return await onEnd(recording, end);
-      } finally {
-        if (this.#byKey.get(key) === flight) this.#byKey.delete(key);
-      }
-    }, this.limits, keep);
+    const flight: Flight<T> = new Flight(
+      call,
+      async (recording, end) => {
+        try {
+          return await onEnd(recording, end);
+        } finally {
+          if (this.#byKey.get(key) === flight) this.#byKey.delete(key);
+        }
+      },
+      this.limits,
+      keep,
+    );
     this.#byKey.set(key, flight);
     return flight;
   }

@@ -14,11 +14,15 @@ import { BIN_MS, SPAN_MS } from "./dashboard/series.js";
 import type { CallEvent } from "./events.ts";
 import type { CallKind } from "../values/call_kind.ts";
 import { addRow, latencyBucket, sumRows } from "./history_row.ts";
-import { emptyRow, type HistoryRow, LATENCY_BOUNDS_MS, type Resolution } from "../values/history_row.ts";
+import {
+  emptyRow,
+  type HistoryRow,
+  LATENCY_BOUNDS_MS,
+  type Resolution,
+} from "../values/history_row.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-
 
 /** A range `GET /stats/history` serves: `1h`, `6h`, `24h`, `7d` or `30d`. */
 export type HistoryRange = keyof typeof SPAN_MS;

@@ -287,7 +287,9 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     rows: readonly HistoryRow[],
     dropBefore: Readonly<Record<Resolution, number>>,
   ): Promise<void> {
-    return settle(() => this.#file.transaction(() => this.#historyOf().add(rows, dropBefore), noop));
+    return settle(() =>
+      this.#file.transaction(() => this.#historyOf().add(rows, dropBefore), noop)
+    );
   }
 
   readHistory(resolution: Resolution, since: number): Promise<HistoryRow[]> {
