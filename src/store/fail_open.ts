@@ -10,11 +10,14 @@
  * line. The ledger's counters and the flight locks are not cache, so their
  * calls reject instead (see {@link FailOpenStore.addCounters} and `locks`).
  *
+ * The outage itself (state, probe, log lines) is tracked by `_store_outage.ts`.
+ *
  * @module
  */
 import type { Logger } from "../log.ts";
 import type { HistoryRow, Resolution } from "../values/history_row.ts";
 import { guardLocks } from "./_fail_open_locks.ts";
+import { messageOf, type OutageOptions, StoreOutage } from "./_store_outage.ts";
 import type {
   CacheEntry,
   CacheStore,
@@ -33,24 +36,8 @@ export type PingableStore = CacheStore & {
   ping(): Promise<void>;
 };
 
-/** Options of {@link FailOpenStore}. */
-export interface FailOpenOptions {
-  /** How often a degraded store is pinged, in ms. @default 1000 */
-  readonly probeEveryMs?: number;
-  /** A ping that has not answered after this many ms counts as failed. @default 2000 */
-  readonly probeTimeoutMs?: number;
-  /** Clock in ms since the epoch, for the length of an outage. @default Date.now */
-  readonly now?: () => number;
-}
-
-/** Rejects a call that was not tried because the store is down. */
-export class StoreUnavailableError extends Error {
-  /** @param cause the error that began the outage */
-  constructor(cause: unknown) {
-    super("Cache store is unreachable: the call was skipped until it is back", { cause });
-    this.name = "StoreUnavailableError";
-  }
-}
+/** Options of {@link FailOpenStore}: probe interval and timeout, clock. */
+export type FailOpenOptions = OutageOptions;
 
 /**
  * A {@link CacheStore} that stays usable while the one it wraps is down.
@@ -67,18 +54,7 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
   readonly locks?: FlightLocks;
   #inner: PingableStore;
   #log: Logger;
-  #probeEveryMs: number;
-  #probeTimeoutMs: number;
-  #now: () => number;
-  #state: StoreHealth = "ok";
-  /** Bumped at every recovery: a late failure of a call begun before it is not a new outage. */
-  #epoch = 0;
-  #downSince = 0;
-  #cause: unknown;
-  #outage = Promise.withResolvers<void>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #probing: Promise<boolean> | undefined;
-  #closed = false;
+  #outage: StoreOutage;
   #lastCounters = new Map<string, number>();
 
   /**
@@ -89,14 +65,12 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
   constructor(inner: PingableStore, log: Logger, options: FailOpenOptions = {}) {
     this.#inner = inner;
     this.#log = log;
-    this.#probeEveryMs = options.probeEveryMs ?? 1000;
-    this.#probeTimeoutMs = options.probeTimeoutMs ?? 2000;
-    this.#now = options.now ?? Date.now;
+    this.#outage = new StoreOutage(() => inner.ping(), log, options);
     if (inner.locks) {
       this.locks = guardLocks(inner.locks, {
-        must: (call) => this.#must(call),
-        tolerate: (call, fallback) => this.#read(call, fallback),
-        outage: () => this.#outage.promise,
+        must: (call) => this.#outage.must(call),
+        tolerate: (call, fallback) => this.#outage.read(call, fallback),
+        outage: () => this.#outage.begun(),
       });
     }
   }
@@ -107,61 +81,54 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
    *
    * @returns the state after the ping
    */
-  async check(): Promise<StoreHealth> {
-    if (this.#state === "degraded") return this.#state;
-    const epoch = this.#epoch;
-    try {
-      await this.#ping();
-    } catch (e) {
-      this.#fail(e, epoch);
-    }
-    return this.#state;
+  check(): Promise<StoreHealth> {
+    return this.#outage.check();
   }
 
   /** `degraded` from a failed call until a probe reaches the store again. */
   health(): StoreHealth {
-    return this.#state;
+    return this.#outage.health();
   }
 
   get(key: string): Promise<CacheEntry | undefined> {
-    return this.#read(() => this.#inner.get(key), undefined);
+    return this.#outage.read(() => this.#inner.get(key), undefined);
   }
 
   getStale(key: string, graceMs: number): Promise<CacheEntry | undefined> {
-    return this.#read(() => this.#inner.getStale(key, graceMs), undefined);
+    return this.#outage.read(() => this.#inner.getStale(key, graceMs), undefined);
   }
 
   inspect(key: string): Promise<CacheEntry | undefined> {
-    return this.#read(() => this.#inner.inspect(key), undefined);
+    return this.#outage.read(() => this.#inner.inspect(key), undefined);
   }
 
   similar(query: Parameters<CacheStore["similar"]>[0]): Promise<SimilarRequest[]> {
-    return this.#read(() => this.#inner.similar(query), []);
+    return this.#outage.read(() => this.#inner.similar(query), []);
   }
 
   list(options?: ListOptions): Promise<EntrySummary[]> {
-    return this.#read(() => this.#inner.list(options), []);
+    return this.#outage.read(() => this.#inner.list(options), []);
   }
 
   count(): Promise<number> {
-    return this.#read(() => this.#inner.count(), 0);
+    return this.#outage.read(() => this.#inner.count(), 0);
   }
 
   bytes(): Promise<number> {
-    return this.#read(() => this.#inner.bytes(), 0);
+    return this.#outage.read(() => this.#inner.bytes(), 0);
   }
 
   /** Dropped while the store is down: the next miss stores the answer again. */
   put(entry: NewEntry, aliases?: readonly string[]): Promise<void> {
-    return this.#read(() => this.#inner.put(entry, aliases), undefined);
+    return this.#outage.read(() => this.#inner.put(entry, aliases), undefined);
   }
 
   delete(key: string): Promise<boolean> {
-    return this.#read(() => this.#inner.delete(key), false);
+    return this.#outage.read(() => this.#inner.delete(key), false);
   }
 
   prune(olderThan: number): Promise<number> {
-    return this.#read(() => this.#inner.prune(olderThan), 0);
+    return this.#outage.read(() => this.#inner.prune(olderThan), 0);
   }
 
   /**
@@ -171,8 +138,8 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
   async *entries(
     options?: { readonly namespace?: string; readonly since?: number },
   ): AsyncIterable<StoredEntry> {
-    if (this.#state === "degraded") return;
-    const epoch = this.#epoch;
+    if (this.#outage.health() === "degraded") return;
+    const epoch = this.#outage.epoch;
     let yielded = false;
     try {
       for await (const entry of this.#inner.entries(options)) {
@@ -180,7 +147,7 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
         yield entry;
       }
     } catch (e) {
-      this.#fail(e, epoch);
+      this.#outage.fail(e, epoch);
       if (yielded) throw e;
     }
   }
@@ -191,7 +158,7 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
    * on its next flush, so no count is lost to an outage.
    */
   addCounters(deltas: ReadonlyMap<string, number>): Promise<void> {
-    return this.#must(() => this.#inner.addCounters(deltas));
+    return this.#outage.must(() => this.#inner.addCounters(deltas));
   }
 
   /**
@@ -199,7 +166,7 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
    * before the first read), so the ledger opens and keeps its all-time totals.
    */
   async readCounters(): Promise<Map<string, number>> {
-    const counters = await this.#read(() => this.#inner.readCounters(), undefined);
+    const counters = await this.#outage.read(() => this.#inner.readCounters(), undefined);
     if (!counters) return new Map(this.#lastCounters);
     this.#lastCounters = new Map(counters);
     return counters;
@@ -210,116 +177,28 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
     rows: readonly HistoryRow[],
     dropBefore: Readonly<Record<Resolution, number>>,
   ): Promise<void> {
-    return this.#must(() => this.#inner.addHistory(rows, dropBefore));
+    return this.#outage.must(() => this.#inner.addHistory(rows, dropBefore));
   }
 
   /** While the store is down, no stored rows: the page shows what this process counted. */
   async readHistory(resolution: Resolution, since: number): Promise<HistoryRow[]> {
-    return await this.#read(() => this.#inner.readHistory(resolution, since), undefined) ?? [];
+    return await this.#outage.read(() => this.#inner.readHistory(resolution, since), undefined) ??
+      [];
   }
 
   /** Stops the probe and closes the inner store; a failure to close is logged, not thrown. */
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    const probing = this.#outage.stop();
     try {
       await this.#inner.close();
     } catch (e) {
       this.#log.error(`Cache store: could not close it cleanly (${messageOf(e)})`);
     }
-    await this.#probing;
+    await probing;
   }
 
   /** Same as {@link FailOpenStore.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-
-  async #read<T, F>(call: () => Promise<T>, fallback: F): Promise<T | F> {
-    if (this.#state === "degraded") return fallback;
-    const epoch = this.#epoch;
-    try {
-      return await call();
-    } catch (e) {
-      this.#fail(e, epoch);
-      return fallback;
-    }
-  }
-
-  async #must<T>(call: () => Promise<T>): Promise<T> {
-    if (this.#state === "degraded") throw new StoreUnavailableError(this.#cause);
-    const epoch = this.#epoch;
-    try {
-      return await call();
-    } catch (e) {
-      this.#fail(e, epoch);
-      throw e;
-    }
-  }
-
-  #fail(error: unknown, epoch: number): void {
-    if (this.#closed || this.#state === "degraded" || epoch !== this.#epoch) return;
-    this.#state = "degraded";
-    this.#cause = error;
-    this.#downSince = this.#now();
-    this.#outage.resolve();
-    this.#log.error(
-      `Cache store unreachable (${messageOf(error)}): every call goes straight to Anthropic ` +
-        `(x-cache: BYPASS) until it is back. Caching resumes on its own, without a restart, ` +
-        `once the store answers (checked every ${this.#probeEveryMs / 1000} s)`,
-      { error: messageOf(error) },
-    );
-    this.#scheduleProbe();
-  }
-
-  #recover(): void {
-    const downMs = this.#now() - this.#downSince;
-    this.#state = "ok";
-    this.#epoch++;
-    this.#cause = undefined;
-    this.#outage = Promise.withResolvers<void>();
-    this.#log.info(`Cache store is back: caching again after ${seconds(downMs)} s`, { downMs });
-  }
-
-  #scheduleProbe(): void {
-    if (this.#closed) return;
-    const timer = setTimeout(() => this.#probe(), this.#probeEveryMs);
-    Deno.unrefTimer(Number(timer));
-    this.#timer = timer;
-  }
-
-  async #probe(): Promise<void> {
-    this.#timer = undefined;
-    this.#probing = this.#ping().then(() => true, () => false);
-    const up = await this.#probing;
-    this.#probing = undefined;
-    if (this.#closed) return;
-    if (up) this.#recover();
-    else this.#scheduleProbe();
-  }
-
-  /** One ping that counts as failed after `probeTimeoutMs`. */
-  async #ping(): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no answer to a ping in ${seconds(this.#probeTimeoutMs)} s`)),
-        this.#probeTimeoutMs,
-      );
-    });
-    try {
-      await Promise.race([this.#inner.ping(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function seconds(ms: number): string {
-  return (ms / 1000).toFixed(1);
 }

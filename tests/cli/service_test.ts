@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { parse as parsePlist } from "plist";
 import { buildConfig, type Config } from "../../src/config.ts";
-import { installService, type Step, uninstallService } from "../../src/cli/install.ts";
+import { installService, type Step, uninstallService } from "../../src/cli/install_service.ts";
 import {
   findService,
   isServiceActive,

@@ -8,8 +8,8 @@ import {
   type FailOpenOptions,
   FailOpenStore,
   type PingableStore,
-  StoreUnavailableError,
 } from "../../src/store/fail_open.ts";
+import { StoreUnavailableError } from "../../src/store/store_unavailable_error.ts";
 import { RedisStore } from "../../src/store/redis.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { FlightLocks, HeldLock, ListOptions, NewEntry } from "../../src/store/store.ts";
