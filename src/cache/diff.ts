@@ -60,20 +60,7 @@ export function nearest(
 ): SimilarRequest | undefined {
   const body = parseBody(request);
   if (body === undefined) return undefined;
-  const mine = messagesOf(body);
-  let best: { candidate: SimilarRequest; distance: number; shared: number } | undefined;
-  for (const candidate of candidates) {
-    const other = parseBody(candidate.request);
-    if (other === undefined) continue;
-    const theirs = messagesOf(other);
-    const distance = Math.abs(mine.length - theirs.length);
-    if (best !== undefined && distance > best.distance) continue;
-    const shared = sharedPrefix(mine, theirs);
-    const better = best === undefined || distance < best.distance || shared > best.shared ||
-      (shared === best.shared && candidate.createdAt > best.candidate.createdAt);
-    if (better) best = { candidate, distance, shared };
-  }
-  return best?.candidate;
+  return nearestParsed(body, parsedCandidates(candidates, Infinity))?.candidate;
 }
 
 /**
@@ -91,7 +78,68 @@ export function missReason(
 ): string | undefined {
   const mine = parseBody(request);
   const theirs = parseBody(candidate.request);
-  if (mine === undefined || theirs === undefined) return undefined;
+  return mine === undefined || theirs === undefined ? undefined : reasonOf(mine, theirs);
+}
+
+/**
+ * {@link missReason} against the {@link nearest} candidate, parsing each body
+ * once and at most `maxBytes` bytes in all: `request` first, then each
+ * candidate in the order given (newest first) that fits in what is left. A
+ * request or candidate past the budget is never decoded, so a huge stored
+ * request costs a miss nothing.
+ *
+ * @param request the body of the request that missed
+ * @param candidates stored requests of the same route and model, newest first
+ * @param maxBytes the most body bytes parsed, request and candidates together
+ * @returns the reason; undefined when nothing comparable fits the budget
+ */
+export function boundedMissReason(
+  request: Uint8Array,
+  candidates: readonly SimilarRequest[],
+  maxBytes: number,
+): string | undefined {
+  if (request.byteLength > maxBytes) return undefined;
+  const mine = parseBody(request);
+  if (mine === undefined) return undefined;
+  const near = nearestParsed(mine, parsedCandidates(candidates, maxBytes - request.byteLength));
+  return near && reasonOf(mine, near.body);
+}
+
+/** A candidate with its parsed body. */
+interface Parsed {
+  readonly candidate: SimilarRequest;
+  readonly body: JsonObject;
+}
+
+/** The candidates that fit in `budget` bytes, in order, parsed; those that are not JSON dropped. */
+function parsedCandidates(candidates: readonly SimilarRequest[], budget: number): Parsed[] {
+  const parsed: Parsed[] = [];
+  let left = budget;
+  for (const candidate of candidates) {
+    if (candidate.request.byteLength > left) continue;
+    left -= candidate.request.byteLength;
+    const body = parseBody(candidate.request);
+    if (body !== undefined) parsed.push({ candidate, body });
+  }
+  return parsed;
+}
+
+function nearestParsed(body: JsonObject, candidates: readonly Parsed[]): Parsed | undefined {
+  const mine = messagesOf(body);
+  let best: { parsed: Parsed; distance: number; shared: number } | undefined;
+  for (const parsed of candidates) {
+    const theirs = messagesOf(parsed.body);
+    const distance = Math.abs(mine.length - theirs.length);
+    if (best !== undefined && distance > best.distance) continue;
+    const shared = sharedPrefix(mine, theirs);
+    const better = best === undefined || distance < best.distance || shared > best.shared ||
+      (shared === best.shared && parsed.candidate.createdAt > best.parsed.candidate.createdAt);
+    if (better) best = { parsed, distance, shared };
+  }
+  return best?.parsed;
+}
+
+function reasonOf(mine: JsonObject, theirs: JsonObject): string {
   const reasons: string[] = [];
   const a = mine["messages"];
   const b = theirs["messages"];

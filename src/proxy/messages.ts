@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { missReason, nearest } from "../cache/diff.ts";
+import { boundedMissReason } from "../cache/diff.ts";
 import type { KeyMemo, KeyRequest } from "../cache/key.ts";
 import { entryFor, type Recording } from "../cache/recorder.ts";
 import type { Config } from "../config.ts";
@@ -33,6 +33,13 @@ import { replay } from "./replay.ts";
 import { coordinate, type Lease } from "./shared_flight.ts";
 import type { CacheSwitch } from "./views.ts";
 import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
+
+/**
+ * The most request bytes one miss parses to explain itself, its own body
+ * included: ~2–4 ms of CPU at worst. A stored request that does not fit is
+ * never read; a request bigger than this is not explained.
+ */
+export const EXPLAIN_MAX_BYTES = 2 * 1024 * 1024;
 
 /** What the cached route works with. */
 export interface MessagesContext {
@@ -145,7 +152,8 @@ export async function handleMessages(
     forward,
     (recording, complete) => finish(ctx, call, plan, recording, complete),
   );
-  const why = explainMiss(body, call, ctx); // after the upstream call has gone out
+  // After the upstream call has gone out and after what already waits on the event loop (hits).
+  const why = nextTurn().then(() => explainMiss(body, call, ctx));
   return follow(flight, req, "MISS", call, ctx, why);
 }
 
@@ -175,24 +183,32 @@ function served(entry: CacheEntry, kind: CallKind, call: Call, ctx: MessagesCont
   return response;
 }
 
+/** Resolves after the event loop has served what was already waiting. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /**
  * Why this request missed, in a few words, when a stored request of the same
- * route and model is near; computed beside the upstream call, never before it.
+ * route and model is near; computed beside the upstream call, never before it,
+ * parsing at most {@link EXPLAIN_MAX_BYTES}.
  */
 async function explainMiss(
   body: Uint8Array,
   call: Call,
   ctx: MessagesContext,
 ): Promise<string | undefined> {
+  if (body.byteLength > EXPLAIN_MAX_BYTES) return undefined;
   try {
     const candidates = await ctx.store.similar({
       path: call.path,
       model: modelOf(body),
       namespace: call.controls.namespace,
       limit: 20,
+      maxRequestBytes: EXPLAIN_MAX_BYTES - body.byteLength,
     });
-    const near = nearest(body, candidates.filter((c) => c.key !== call.key));
-    return near && missReason(body, near);
+    const others = candidates.filter((c) => c.key !== call.key);
+    return boundedMissReason(body, others, EXPLAIN_MAX_BYTES);
   } catch (e) {
     ctx.log.debug(`No miss explanation: ${(e as Error).message}`);
     return undefined;

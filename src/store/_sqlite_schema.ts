@@ -101,7 +101,8 @@ const SQL = {
     "ORDER BY created_at DESC LIMIT ? OFFSET ?",
   // `model IS ?`: a NULL model matches a request without one, and still uses the index.
   similar: "SELECT key, request, created_at FROM entries " +
-    "WHERE path = ? AND model IS ? AND namespace = ? AND request IS NOT NULL " +
+    // length() of a blob reads its size, never its overflow pages.
+    "WHERE path = ? AND model IS ? AND namespace = ? AND length(request) <= ? " +
     "ORDER BY created_at DESC LIMIT ?",
   // One page of entries(), after the cursor (created_at, key) of the previous page's last row.
   page: "SELECT key, created_at FROM entries " +

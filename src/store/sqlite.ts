@@ -122,7 +122,8 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     query: SimilarQuery,
   ): Promise<SimilarRequest[]> {
     const { path, model, namespace, limit } = query;
-    const rows = this.#sql.similar.all(path, model ?? null, namespace, limit);
+    const maxBytes = query.maxRequestBytes ?? Number.MAX_SAFE_INTEGER;
+    const rows = this.#sql.similar.all(path, model ?? null, namespace, maxBytes, limit);
     return Promise.resolve(rows.map((row) => ({
       key: String(row.key),
       request: row.request as Uint8Array,

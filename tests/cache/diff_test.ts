@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type DiffLine, missReason, nearest, requestDiff } from "../../src/cache/diff.ts";
+import {
+  boundedMissReason,
+  type DiffLine,
+  missReason,
+  nearest,
+  requestDiff,
+} from "../../src/cache/diff.ts";
 import type { SimilarRequest } from "../../src/store/store.ts";
 
 const FIXTURE = new URL("../fixtures/anthropic/request_claude_code.json", import.meta.url);
@@ -200,4 +206,27 @@ Deno.test("requestDiff() walks into blocks and reports removed fields", () => {
 Deno.test("requestDiff() quotes odd keys in paths", () => {
   const lines = requestDiff(bytes({ tools: [{ "a-b": 1 }] }), bytes({ tools: [{ "a-b": 2 }] }));
   assert.deepEqual(lines, [{ path: 'tools[0]["a-b"]', kind: "changed", before: "1", after: "2" }]);
+});
+
+Deno.test("boundedMissReason() never parses past its byte budget, request included", () => {
+  const request = bytes(chat(4));
+  // The nearest candidate (three messages) is padded past the budget: it must not be chosen.
+  const padded = stored("padded", chat(3, { system: "x".repeat(10_000) }));
+  const far = stored("far", chat(1, { max_tokens: 7 }));
+  const budget = request.byteLength + far.request.byteLength + 10;
+  assert.equal(
+    reason(chat(4), chat(3, { system: "x".repeat(10_000) })),
+    "system differs, 1 more message",
+  );
+  assert.equal(
+    boundedMissReason(request, [padded, far], budget),
+    "max_tokens differs, 3 more messages",
+  );
+  assert.equal(
+    boundedMissReason(request, [padded, far], Infinity),
+    "system differs, 1 more message",
+    "with room, the nearest wins",
+  );
+  assert.equal(boundedMissReason(request, [far], request.byteLength - 1), undefined);
+  assert.equal(boundedMissReason(request, [far], request.byteLength), undefined, "no room left");
 });
