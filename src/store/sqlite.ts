@@ -35,6 +35,12 @@ import type {
 
 /** Keys read per query while {@link SqliteStore.entries} walks the store. */
 const PAGE_ROWS = 256;
+/**
+ * Hit times written per transaction, ~7 µs each (the narrow hits table), so
+ * a slice holds the event loop ~2 ms; the next slice waits for what queued
+ * meanwhile (20,000 hit times in one go stalled every hit for ~350 ms).
+ */
+const HIT_SLICE = 256;
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -63,6 +69,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   #syncEveryMs: number;
   #syncedAt = -Infinity;
   #flushTimer: ReturnType<typeof setInterval>;
+  #flushing = false;
   #sql: Statements;
 
   private constructor(db: DatabaseSync, options: SqliteStoreOptions) {
@@ -74,7 +81,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     this.#sql = prepareStatements(db);
     [this.#count, this.#bytes] = this.#countRows();
     this.#dataVersion = this.#readDataVersion();
-    this.#flushTimer = setInterval(() => this.#flushHits(), options.flushEveryMs ?? 1000);
+    this.#flushTimer = setInterval(() => this.#flushSlices(), options.flushEveryMs ?? 1000);
     Deno.unrefTimer(Number(this.#flushTimer));
   }
 
@@ -275,20 +282,42 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     } else this.#pendingHits.set(key, { at: now, n: 1 });
   }
 
-  /** Writes batched hit times and counts: one transaction a second, never on the hit path. */
-  #flushHits(): void {
+  /**
+   * Writes batched hit times and counts, never on the hit path: a slice of
+   * {@link HIT_SLICE} per transaction, the next one on a later event-loop turn.
+   */
+  #flushSlices(): void {
+    if (this.#flushing || this.#pendingHits.size === 0) return;
+    this.#flushing = true;
+    const next = () => {
+      if (!this.#db.isOpen || this.#pendingHits.size === 0) {
+        this.#flushing = false;
+        return;
+      }
+      this.#flushHits(HIT_SLICE);
+      setTimeout(next, 0);
+    };
+    next();
+  }
+
+  /** Writes up to `max` pending hit times in one transaction. */
+  #flushHits(max = Infinity): void {
     if (this.#pendingHits.size === 0) return;
     try {
-      this.#transaction(() => this.#writeHits());
+      this.#transaction(() => this.#writeHits(max));
     } catch {
       // Hit times only steer eviction order; losing one batch is harmless.
     }
   }
 
-  /** Writes pending hit times inside the caller's transaction. */
-  #writeHits(): void {
-    for (const [key, { at, n }] of this.#pendingHits) this.#sql.touch.run(at, n, key);
-    this.#pendingHits.clear();
+  /** Writes up to `max` pending hit times, oldest first, inside the caller's transaction. */
+  #writeHits(max = Infinity): void {
+    let written = 0;
+    for (const [key, { at, n }] of this.#pendingHits) {
+      if (written++ >= max) return;
+      this.#sql.touch.run(at, n, key);
+      this.#pendingHits.delete(key);
+    }
   }
 
   /** Evicts the least recently hit entries beyond the cap: O(excess · log n), no scan. */

@@ -34,6 +34,29 @@ Deno.test("SqliteStore writes hit times in batches and on close", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("SqliteStore writes many pending hit times in slices, one per event-loop turn", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/cache.db`;
+  const c = clock();
+  const store = SqliteStore.open(path, { maxEntries: 10_000, now: c.now, flushEveryMs: 5 });
+  const n = 1_200;
+  for (let i = 0; i < n; i++) await store.put(entry(`k${i}`, c.t));
+  for (let i = 0; i < n; i++) await store.get(`k${i}`);
+  const reader = new DatabaseSync(path, { readOnly: true });
+  const count = reader.prepare("SELECT count(*) AS n FROM hits WHERE hit_count > 0");
+  const steps: number[] = [];
+  for (let seen = 0; seen < n;) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const written = Number(count.get()?.n);
+    if (written > seen) steps.push(written - seen);
+    seen = written;
+  }
+  assert.ok(steps.length >= 3, `written in steps of ${steps.join(", ")}`);
+  reader.close();
+  await store.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("SqliteStore creates a private file in WAL mode and sees other writers' entries", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/home/cache.db`;
@@ -146,10 +169,11 @@ Deno.test("SqliteStore opens a file made before namespaces, timing and requests,
     CREATE TABLE aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL);`);
   old.prepare(
     "INSERT INTO entries VALUES ('old', 200, 'application/json', 'm', '/v1/messages', " +
-      "1, 9e15, 1, 0, 2, x'7b7d')",
+      "1, 9e15, 1, 3, 2, x'7b7d')",
   ).run();
   old.close();
   const store = SqliteStore.open(path, { maxEntries: 10 });
+  assert.equal((await store.inspect("old"))?.hitCount, 3, "hit counts move to the hits table");
   const got = await store.get("old");
   assert.deepEqual(
     [got?.namespace, got?.timing, got?.request, got?.snippet, got?.body],
