@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { Lru } from "../lru.ts";
 import type { SimilarRequest } from "../store/store.ts";
 
 /** One difference between two request bodies. */
@@ -26,7 +27,8 @@ class JsonNumber {
   constructor(readonly source: string) {}
 }
 type Json = string | boolean | null | JsonNumber | Json[] | JsonObject;
-interface JsonObject {
+/** A request body parsed by this module. */
+export interface JsonObject {
   [key: string]: Json;
 }
 
@@ -97,12 +99,50 @@ export function boundedMissReason(
   request: Uint8Array,
   candidates: readonly SimilarRequest[],
   maxBytes: number,
+  memo?: ParsedRequests,
 ): string | undefined {
   if (request.byteLength > maxBytes) return undefined;
   const mine = parseBody(request);
   if (mine === undefined) return undefined;
-  const near = nearestParsed(mine, parsedCandidates(candidates, maxBytes - request.byteLength));
+  const parsed = parsedCandidates(candidates, maxBytes - request.byteLength, memo);
+  const near = nearestParsed(mine, parsed);
   return near && reasonOf(mine, near.body);
+}
+
+/**
+ * Stored requests already parsed, by entry key, within a memory budget: the
+ * misses of a conversation or a burst compare with the same few newest
+ * requests, so each is parsed once, not once per miss. A key names one
+ * request (up to its `metadata`, which explanations ignore), so a remembered
+ * parse never goes stale.
+ */
+export class ParsedRequests {
+  #parsed: Lru<string, JsonObject | null>;
+
+  /** @param maxBytes the stored request bytes whose parses are kept (a parse takes ~2–4×) */
+  constructor(maxBytes: number) {
+    this.#parsed = new Lru(maxBytes);
+  }
+
+  /**
+   * A remembered parse: the body, `null` when it is not a JSON object, undefined when unknown.
+   *
+   * @param key the entry key
+   * @returns what {@link ParsedRequests.remember} kept
+   */
+  known(key: string): JsonObject | null | undefined {
+    return this.#parsed.get(key);
+  }
+
+  /**
+   * Keeps a parse.
+   *
+   * @param candidate the stored request
+   * @param body its parse, or undefined when it is not a JSON object
+   */
+  remember(candidate: SimilarRequest, body: JsonObject | undefined): void {
+    this.#parsed.set(candidate.key, body ?? null, candidate.request.byteLength);
+  }
 }
 
 /** A candidate with its parsed body. */
@@ -111,15 +151,26 @@ interface Parsed {
   readonly body: JsonObject;
 }
 
-/** The candidates that fit in `budget` bytes, in order, parsed; those that are not JSON dropped. */
-function parsedCandidates(candidates: readonly SimilarRequest[], budget: number): Parsed[] {
+/**
+ * The candidates, in order, parsed: remembered ones for free, others while
+ * they fit in `budget` bytes; those that are not JSON dropped.
+ */
+function parsedCandidates(
+  candidates: readonly SimilarRequest[],
+  budget: number,
+  memo?: ParsedRequests,
+): Parsed[] {
   const parsed: Parsed[] = [];
   let left = budget;
   for (const candidate of candidates) {
-    if (candidate.request.byteLength > left) continue;
-    left -= candidate.request.byteLength;
-    const body = parseBody(candidate.request);
-    if (body !== undefined) parsed.push({ candidate, body });
+    let body = memo?.known(candidate.key);
+    if (body === undefined) {
+      if (candidate.request.byteLength > left) continue;
+      left -= candidate.request.byteLength;
+      body = parseBody(candidate.request) ?? null;
+      memo?.remember(candidate, body ?? undefined);
+    }
+    if (body !== null) parsed.push({ candidate, body });
   }
   return parsed;
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { boundedMissReason } from "../cache/diff.ts";
+import { boundedMissReason, type ParsedRequests } from "../cache/diff.ts";
 import type { KeyMemo, KeyRequest } from "../cache/key.ts";
 import { entryFor, type Recording } from "../cache/recorder.ts";
 import type { Config } from "../config.ts";
@@ -40,6 +40,8 @@ import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
  * never read; a request bigger than this is not explained.
  */
 export const EXPLAIN_MAX_BYTES = 2 * 1024 * 1024;
+/** Stored request bytes whose parses are remembered for later explanations. */
+export const EXPLAIN_MEMO_BYTES = 8 * 1024 * 1024;
 
 /** What the cached route works with. */
 export interface MessagesContext {
@@ -47,6 +49,8 @@ export interface MessagesContext {
   readonly store: CacheStore;
   readonly flights: Flights<Outcome>;
   readonly keys: KeyMemo;
+  /** Stored requests parsed by earlier miss explanations. */
+  readonly parsedRequests: ParsedRequests;
   readonly target: UpstreamTarget;
   readonly now: () => number;
   readonly log: Logger;
@@ -208,7 +212,7 @@ async function explainMiss(
       maxRequestBytes: EXPLAIN_MAX_BYTES - body.byteLength,
     });
     const others = candidates.filter((c) => c.key !== call.key);
-    return boundedMissReason(body, others, EXPLAIN_MAX_BYTES);
+    return boundedMissReason(body, others, EXPLAIN_MAX_BYTES, ctx.parsedRequests);
   } catch (e) {
     ctx.log.debug(`No miss explanation: ${(e as Error).message}`);
     return undefined;

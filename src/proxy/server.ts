@@ -8,6 +8,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { KeyMemo } from "../cache/key.ts";
+import { ParsedRequests } from "../cache/diff.ts";
 import type { Config } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { isoTime } from "../clock.ts";
@@ -19,7 +20,7 @@ import { handleEntries } from "./entries.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { Flights } from "./flight.ts";
 import type { Outcome } from "./call_report.ts";
-import { handleMessages, type MessagesContext } from "./messages.ts";
+import { EXPLAIN_MEMO_BYTES, handleMessages, type MessagesContext } from "./messages.ts";
 import { forwardRequest } from "./upstream.ts";
 import { dashboardView, metricsView, monitorView, statsView } from "./views.ts";
 
@@ -65,6 +66,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     store: deps.store,
     flights: new Flights<Outcome>(),
     keys: new KeyMemo(config.upstream, { rules: config.normalize }),
+    parsedRequests: new ParsedRequests(EXPLAIN_MEMO_BYTES),
     target: { base: config.upstream, apiKey: config.apiKey, fetch: deps.fetch ?? fetch },
     now: deps.now ?? Date.now,
     log,

@@ -4,6 +4,7 @@ import {
   type DiffLine,
   missReason,
   nearest,
+  ParsedRequests,
   requestDiff,
 } from "../../src/cache/diff.ts";
 import type { SimilarRequest } from "../../src/store/store.ts";
@@ -229,4 +230,18 @@ Deno.test("boundedMissReason() never parses past its byte budget, request includ
   );
   assert.equal(boundedMissReason(request, [far], request.byteLength - 1), undefined);
   assert.equal(boundedMissReason(request, [far], request.byteLength), undefined, "no room left");
+});
+
+Deno.test("boundedMissReason() parses a stored request once, then remembers it outside the budget", () => {
+  const memo = new ParsedRequests(1024 * 1024);
+  const request = bytes(chat(4));
+  const three = stored("three", chat(3));
+  assert.equal(
+    boundedMissReason(request, [three], Infinity, memo),
+    "1 more message",
+  );
+  // The same key again, its bytes now unreadable and past the budget: the remembered parse serves.
+  const again = { ...three, request: new Uint8Array(10_000) };
+  assert.equal(boundedMissReason(request, [again], request.byteLength, memo), "1 more message");
+  assert.equal(boundedMissReason(request, [again], request.byteLength), undefined, "no memo");
 });
