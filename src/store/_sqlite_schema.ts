@@ -29,8 +29,6 @@ CREATE TABLE IF NOT EXISTS entries (
   request BLOB
 );
 CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires_at);
--- Lets start-up total the bytes from a small index instead of scanning every row.
-CREATE INDEX IF NOT EXISTS entries_size ON entries(size);
 -- Serves list() and entries(), newest first.
 CREATE INDEX IF NOT EXISTS entries_created ON entries(created_at);
 CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL);
@@ -79,6 +77,33 @@ END;
 DROP INDEX IF EXISTS entries_last_hit;
 `;
 
+/**
+ * The entry count and body bytes, kept by triggers so that start-up (and a
+ * recount after another process wrote) reads two rows instead of scanning an
+ * index of every entry (~35–180 ms at 1,000,000 entries). `INSERT OR REPLACE`
+ * fires no delete trigger (recursive_triggers is off), so the replaced row is
+ * taken off before the insert.
+ */
+const TOTALS = `
+CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS entries_totals_replace BEFORE INSERT ON entries
+WHEN EXISTS (SELECT 1 FROM entries WHERE key = new.key) BEGIN
+  UPDATE totals SET value = value - 1 WHERE name = 'entries';
+  UPDATE totals SET value = value - (SELECT size FROM entries WHERE key = new.key)
+  WHERE name = 'bytes';
+END;
+CREATE TRIGGER IF NOT EXISTS entries_totals_insert AFTER INSERT ON entries BEGIN
+  UPDATE totals SET value = value + 1 WHERE name = 'entries';
+  UPDATE totals SET value = value + new.size WHERE name = 'bytes';
+END;
+CREATE TRIGGER IF NOT EXISTS entries_totals_delete AFTER DELETE ON entries BEGIN
+  UPDATE totals SET value = value - 1 WHERE name = 'entries';
+  UPDATE totals SET value = value - old.size WHERE name = 'bytes';
+END;
+-- Only the old start-up count read it.
+DROP INDEX IF EXISTS entries_size;
+`;
+
 const META = "key, status, content_type, model, path, created_at, expires_at, last_hit_at, " +
   "hit_count, size, usage, snippet, namespace, timing";
 
@@ -103,22 +128,37 @@ export function openDatabase(path: string): DatabaseSync {
     if (!columns.has(column)) db.exec(ddl);
   }
   db.exec(LATER_INDEXES);
-  addHitsTable(db);
+  addTable(
+    db,
+    "hits",
+    HITS,
+    "INSERT OR IGNORE INTO hits (key, last_hit_at, hit_count) " +
+      "SELECT key, last_hit_at, hit_count FROM entries",
+  );
+  addTable(
+    db,
+    "totals",
+    TOTALS,
+    "INSERT INTO totals (name, value) " +
+      "SELECT 'entries', count(*) FROM entries UNION ALL " +
+      "SELECT 'bytes', coalesce(sum(size), 0) FROM entries",
+  );
   return db;
 }
 
-/** Creates the hits table; a file made before it gets one row per entry, once. */
-function addHitsTable(db: DatabaseSync): void {
-  const existed = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hits'")
-    .get() !== undefined;
-  if (existed) return;
+/**
+ * Creates a table that derives from `entries` (and its triggers); a file made
+ * before it gets it filled from `entries` by `fill`, once, in one transaction.
+ */
+function addTable(db: DatabaseSync, name: string, ddl: string, fill: string): void {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  if (exists.get(name) !== undefined) return;
   db.exec("BEGIN IMMEDIATE");
   try {
-    db.exec(HITS);
-    db.exec(
-      "INSERT OR IGNORE INTO hits (key, last_hit_at, hit_count) " +
-        "SELECT key, last_hit_at, hit_count FROM entries",
-    );
+    if (exists.get(name) === undefined) { // not made by another process meanwhile
+      db.exec(ddl);
+      db.exec(fill);
+    }
     db.exec("COMMIT");
   } catch (e) {
     db.exec("ROLLBACK");
@@ -164,7 +204,8 @@ const SQL = {
     "WHERE (? IS NULL OR namespace = ?) AND created_at >= ? " +
     "AND created_at <= ? AND (created_at < ? OR key < ?) " +
     "ORDER BY created_at DESC, key DESC LIMIT ?",
-  count: "SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM entries",
+  count: "SELECT (SELECT value FROM totals WHERE name = 'entries') AS n, " +
+    "(SELECT value FROM totals WHERE name = 'bytes') AS bytes",
   addCounter: "INSERT INTO counters (name, value) VALUES (?, ?) " +
     "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
   counters: "SELECT name, value FROM counters",

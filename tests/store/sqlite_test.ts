@@ -57,6 +57,35 @@ Deno.test("SqliteStore writes many pending hit times in slices, one per event-lo
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("SqliteStore's count and bytes come from totals kept by triggers, whoever writes", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/cache.db`;
+  const c = clock();
+  const store = SqliteStore.open(path, { maxEntries: 3, now: c.now });
+  await store.put(entry("a", c.t++, { body: new Uint8Array(10) }));
+  await store.put(entry("a", c.t++, { body: new Uint8Array(30) }), ["a-alias"]); // replaced
+  await store.put(entry("b", c.t++, { body: new Uint8Array(5) }));
+  await store.put(entry("c", c.t++, { body: new Uint8Array(7) }));
+  await store.put(entry("d", c.t++, { body: new Uint8Array(1) })); // evicts one
+  await store.delete("b");
+  const other = new DatabaseSync(path);
+  other.prepare(
+    "INSERT INTO entries (key, status, content_type, path, created_at, expires_at, " +
+      "last_hit_at, size, body) VALUES ('raw', 200, 'x', '/v1/messages', 1, 9e15, 1, 4, x'00')",
+  ).run();
+  const scanned = other.prepare("SELECT count(*) AS n, sum(size) AS bytes FROM entries").get();
+  const plan = (sql: string) =>
+    other.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail)).join("\n");
+  assert.doesNotMatch(plan(prepareStatements(other).count.sourceSQL), /entries/);
+  other.close();
+  assert.deepEqual([await store.count(), await store.bytes()], [scanned?.n, scanned?.bytes]);
+  await store.close();
+  const reopened = SqliteStore.open(path, { maxEntries: 3 });
+  assert.deepEqual([await reopened.count(), await reopened.bytes()], [3, 12]);
+  await reopened.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("SqliteStore creates a private file in WAL mode and sees other writers' entries", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/home/cache.db`;
@@ -174,6 +203,7 @@ Deno.test("SqliteStore opens a file made before namespaces, timing and requests,
   old.close();
   const store = SqliteStore.open(path, { maxEntries: 10 });
   assert.equal((await store.inspect("old"))?.hitCount, 3, "hit counts move to the hits table");
+  assert.deepEqual([await store.count(), await store.bytes()], [1, 2], "totals counted once");
   const got = await store.get("old");
   assert.deepEqual(
     [got?.namespace, got?.timing, got?.request, got?.snippet, got?.body],
