@@ -109,6 +109,9 @@ export function boundedMissReason(
   return near && reasonOf(mine, near.body);
 }
 
+/** Memory a parsed body takes per byte of its JSON text, about (V8 objects and strings). */
+const PARSE_BYTES = 4;
+
 /**
  * Stored requests already parsed, by entry key, within a memory budget: the
  * misses of a conversation or a burst compare with the same few newest
@@ -119,7 +122,7 @@ export function boundedMissReason(
 export class ParsedRequests {
   #parsed: Lru<string, JsonObject | null>;
 
-  /** @param maxBytes the stored request bytes whose parses are kept (a parse takes ~2–4×) */
+  /** @param maxBytes memory for parses, counted as 4× the bytes of each parsed request */
   constructor(maxBytes: number) {
     this.#parsed = new Lru(maxBytes);
   }
@@ -141,7 +144,7 @@ export class ParsedRequests {
    * @param body its parse, or undefined when it is not a JSON object
    */
   remember(candidate: SimilarRequest, body: JsonObject | undefined): void {
-    this.#parsed.set(candidate.key, body ?? null, candidate.request.byteLength);
+    this.#parsed.set(candidate.key, body ?? null, PARSE_BYTES * candidate.request.byteLength);
   }
 }
 

@@ -40,8 +40,8 @@ import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
  * never read; a request bigger than this is not explained.
  */
 export const EXPLAIN_MAX_BYTES = 2 * 1024 * 1024;
-/** Stored request bytes whose parses are remembered for later explanations. */
-export const EXPLAIN_MEMO_BYTES = 8 * 1024 * 1024;
+/** Memory for the parses of stored requests that later explanations reuse. */
+export const EXPLAIN_MEMO_BYTES = 16 * 1024 * 1024;
 
 /** What the cached route works with. */
 export interface MessagesContext {
