@@ -40,6 +40,8 @@ import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
  * never read; a request bigger than this is not explained.
  */
 export const EXPLAIN_MAX_BYTES = 2 * 1024 * 1024;
+/** How long upstream keeps the head before a miss starts explaining itself, in ms. */
+export const EXPLAIN_AFTER_MS = 5;
 /** Memory for the parses of stored requests that later explanations reuse. */
 export const EXPLAIN_MEMO_BYTES = 16 * 1024 * 1024;
 
@@ -156,8 +158,7 @@ export async function handleMessages(
     forward,
     (recording, complete) => finish(ctx, call, plan, recording, complete),
   );
-  // After the upstream call has gone out and after what already waits on the event loop (hits).
-  const why = nextTurn().then(() => explainMiss(body, call, ctx));
+  const why = whileWaiting(flight.head, () => explainMiss(body, call, ctx));
   return follow(flight, req, "MISS", call, ctx, why);
 }
 
@@ -187,9 +188,21 @@ function served(entry: CacheEntry, kind: CallKind, call: Call, ctx: MessagesCont
   return response;
 }
 
-/** Resolves after the event loop has served what was already waiting. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+/**
+ * Runs `explain` once upstream has kept the answer's head for
+ * {@link EXPLAIN_AFTER_MS}, and not at all if the head comes first: the
+ * header could no longer carry it. So the explanation never delays a first
+ * byte or a hit queued behind it, and costs nothing when upstream is fast; an
+ * API call takes far longer than that to answer.
+ */
+async function whileWaiting<T>(
+  head: Promise<unknown>,
+  explain: () => Promise<T | undefined>,
+): Promise<T | undefined> {
+  let arrived = false;
+  head.then(() => arrived = true, () => arrived = true);
+  await new Promise((resolve) => setTimeout(resolve, EXPLAIN_AFTER_MS));
+  return arrived ? undefined : explain();
 }
 
 /**

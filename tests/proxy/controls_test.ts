@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { messageBody, postMessage, type ProxyUnderTest, startProxy } from "../support/proxy.ts";
-import { EXPLAIN_MAX_BYTES } from "../../src/proxy/messages.ts";
+import { EXPLAIN_AFTER_MS, EXPLAIN_MAX_BYTES } from "../../src/proxy/messages.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { NO_USAGE } from "../../src/stats/usage.ts";
 
@@ -291,6 +291,28 @@ Deno.test("a miss never reads a 20 MB stored request of its model to explain its
   assert.equal(replay.res.status, 404);
   assert.match(replay.text, /nearest stored request: messages\[2\]\.content differs/);
   assert.ok(read > 0 && read <= 2 * EXPLAIN_MAX_BYTES, `read ${read} request bytes for 2 misses`);
+});
+
+Deno.test("a miss whose head comes at once never spends time explaining itself", async () => {
+  const store = SqliteStore.open(":memory:", { maxEntries: 100 });
+  let asked = 0;
+  const similar = store.similar.bind(store);
+  store.similar = (query) => {
+    asked++;
+    return similar(query);
+  };
+  const answer = await Deno.readFile(
+    new URL("../fixtures/anthropic/message_text.json", import.meta.url),
+  );
+  const instant: typeof fetch = () =>
+    Promise.resolve(new Response(answer, { headers: { "content-type": "application/json" } }));
+  await using proxy = await startProxy({ store, fetch: instant });
+  await call(proxy, messageBody("first"));
+  const miss = await call(proxy, messageBody("second"));
+  assert.equal(miss.res.headers.get("x-cache"), "MISS");
+  assert.equal(miss.res.headers.get("x-cache-miss"), null);
+  await new Promise((resolve) => setTimeout(resolve, 4 * EXPLAIN_AFTER_MS));
+  assert.equal(asked, 0, "no stored request was read to explain a miss already answered");
 });
 
 Deno.test("x-cache-replay: realtime replays a stream at its recorded pace; the default is instant", async () => {
