@@ -289,12 +289,16 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   #flushSlices(): void {
     if (this.#flushing || this.#pendingHits.size === 0) return;
     this.#flushing = true;
+    // What is pending now, oldest first; hits counted meanwhile wait for the next tick.
+    let left = this.#pendingHits.size;
     const next = () => {
-      if (!this.#db.isOpen || this.#pendingHits.size === 0) {
+      if (!this.#db.isOpen || left <= 0 || this.#pendingHits.size === 0) {
         this.#flushing = false;
         return;
       }
-      this.#flushHits(HIT_SLICE);
+      const slice = Math.min(HIT_SLICE, left);
+      left -= slice;
+      this.#flushHits(slice);
       setTimeout(next, 0);
     };
     next();

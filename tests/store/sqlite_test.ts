@@ -86,6 +86,28 @@ Deno.test("SqliteStore's count and bytes come from totals kept by triggers, whoe
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("SqliteStore writes a steady stream of hits once per flush, not on every turn", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/cache.db`;
+  const store = SqliteStore.open(path, { maxEntries: 10, flushEveryMs: 40 });
+  await store.put(entry("k", Date.now()));
+  const other = new DatabaseSync(path);
+  other.exec(
+    "CREATE TABLE touches (n INTEGER); " +
+      "CREATE TRIGGER counted AFTER UPDATE ON hits BEGIN INSERT INTO touches VALUES (1); END;",
+  );
+  const until = performance.now() + 200; // about five flush ticks
+  while (performance.now() < until) {
+    await store.get("k");
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const writes = Number(other.prepare("SELECT count(*) AS n FROM touches").get()?.n);
+  assert.ok(writes >= 2 && writes <= 8, `${writes} writes of one key's hit time`);
+  other.close();
+  await store.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("SqliteStore creates a private file in WAL mode and sees other writers' entries", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/home/cache.db`;
