@@ -83,28 +83,50 @@ export function missReason(
   return mine === undefined || theirs === undefined ? undefined : reasonOf(mine, theirs);
 }
 
+/** A request body parsed once, for {@link boundedMissReason}. */
+export interface ParsedRequest {
+  /** The body's length in bytes. */
+  readonly bytes: number;
+  /** The body, or undefined when it is not a JSON object. */
+  readonly body: JsonObject | undefined;
+  /** Its `model`, when it names one. */
+  readonly model: string | undefined;
+}
+
 /**
- * {@link missReason} against the {@link nearest} candidate, parsing each body
- * once and at most `maxBytes` bytes in all: `request` first, then each
- * candidate in the order given (newest first) that fits in what is left. A
- * request or candidate past the budget is never decoded, so a huge stored
- * request costs a miss nothing.
+ * Parses a request body for {@link boundedMissReason}.
  *
- * @param request the body of the request that missed
+ * @param request the body bytes
+ * @returns the parse, its size and model
+ */
+export function parseRequest(request: Uint8Array): ParsedRequest {
+  const body = parseBody(request);
+  const model = body?.["model"];
+  return { bytes: request.byteLength, body, model: typeof model === "string" ? model : undefined };
+}
+
+/**
+ * {@link missReason} against the {@link nearest} candidate, parsing each
+ * stored request once and at most `maxBytes` bytes in all, the request's own
+ * included: each candidate in the order given (newest first) that fits in
+ * what is left. A candidate past the budget is never decoded, so a huge
+ * stored request costs a miss nothing.
+ *
+ * @param request the request that missed, from {@link parseRequest}
  * @param candidates stored requests of the same route and model, newest first
  * @param maxBytes the most body bytes parsed, request and candidates together
+ * @param memo parses kept from earlier calls: used for free, and added to
  * @returns the reason; undefined when nothing comparable fits the budget
  */
 export function boundedMissReason(
-  request: Uint8Array,
+  request: ParsedRequest,
   candidates: readonly SimilarRequest[],
   maxBytes: number,
   memo?: ParsedRequests,
 ): string | undefined {
-  if (request.byteLength > maxBytes) return undefined;
-  const mine = parseBody(request);
-  if (mine === undefined) return undefined;
-  const parsed = parsedCandidates(candidates, maxBytes - request.byteLength, memo);
+  const mine = request.body;
+  if (mine === undefined || request.bytes > maxBytes) return undefined;
+  const parsed = parsedCandidates(candidates, maxBytes - request.bytes, memo);
   const near = nearestParsed(mine, parsed);
   return near && reasonOf(mine, near.body);
 }

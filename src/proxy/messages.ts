@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { boundedMissReason, type ParsedRequests } from "../cache/diff.ts";
+import { boundedMissReason, type ParsedRequests, parseRequest } from "../cache/diff.ts";
 import type { KeyMemo, KeyRequest } from "../cache/key.ts";
 import { entryFor, type Recording } from "../cache/recorder.ts";
 import type { Config } from "../config.ts";
@@ -217,15 +217,17 @@ async function explainMiss(
 ): Promise<string | undefined> {
   if (body.byteLength > EXPLAIN_MAX_BYTES) return undefined;
   try {
+    const request = parseRequest(body);
+    if (request.body === undefined) return undefined;
     const candidates = await ctx.store.similar({
       path: call.path,
-      model: modelOf(body),
+      model: request.model,
       namespace: call.controls.namespace,
       limit: 20,
       maxRequestBytes: EXPLAIN_MAX_BYTES - body.byteLength,
     });
     const others = candidates.filter((c) => c.key !== call.key);
-    return boundedMissReason(body, others, EXPLAIN_MAX_BYTES, ctx.parsedRequests);
+    return boundedMissReason(request, others, EXPLAIN_MAX_BYTES, ctx.parsedRequests);
   } catch (e) {
     ctx.log.debug(`No miss explanation: ${(e as Error).message}`);
     return undefined;

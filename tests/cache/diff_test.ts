@@ -5,6 +5,7 @@ import {
   missReason,
   nearest,
   ParsedRequests,
+  parseRequest,
   requestDiff,
 } from "../../src/cache/diff.ts";
 import type { SimilarRequest } from "../../src/store/store.ts";
@@ -210,11 +211,12 @@ Deno.test("requestDiff() quotes odd keys in paths", () => {
 });
 
 Deno.test("boundedMissReason() never parses past its byte budget, request included", () => {
-  const request = bytes(chat(4));
+  const raw = bytes(chat(4));
+  const request = parseRequest(raw);
   // The nearest candidate (three messages) is padded past the budget: it must not be chosen.
   const padded = stored("padded", chat(3, { system: "x".repeat(10_000) }));
   const far = stored("far", chat(1, { max_tokens: 7 }));
-  const budget = request.byteLength + far.request.byteLength + 10;
+  const budget = raw.byteLength + far.request.byteLength + 10;
   assert.equal(
     reason(chat(4), chat(3, { system: "x".repeat(10_000) })),
     "system differs, 1 more message",
@@ -228,13 +230,14 @@ Deno.test("boundedMissReason() never parses past its byte budget, request includ
     "system differs, 1 more message",
     "with room, the nearest wins",
   );
-  assert.equal(boundedMissReason(request, [far], request.byteLength - 1), undefined);
-  assert.equal(boundedMissReason(request, [far], request.byteLength), undefined, "no room left");
+  assert.equal(boundedMissReason(request, [far], raw.byteLength - 1), undefined);
+  assert.equal(boundedMissReason(request, [far], raw.byteLength), undefined, "no room left");
 });
 
 Deno.test("boundedMissReason() parses a stored request once, then remembers it outside the budget", () => {
   const memo = new ParsedRequests(1024 * 1024);
-  const request = bytes(chat(4));
+  const raw = bytes(chat(4));
+  const request = parseRequest(raw);
   const three = stored("three", chat(3));
   assert.equal(
     boundedMissReason(request, [three], Infinity, memo),
@@ -242,6 +245,6 @@ Deno.test("boundedMissReason() parses a stored request once, then remembers it o
   );
   // The same key again, its bytes now unreadable and past the budget: the remembered parse serves.
   const again = { ...three, request: new Uint8Array(10_000) };
-  assert.equal(boundedMissReason(request, [again], request.byteLength, memo), "1 more message");
-  assert.equal(boundedMissReason(request, [again], request.byteLength), undefined, "no memo");
+  assert.equal(boundedMissReason(request, [again], raw.byteLength, memo), "1 more message");
+  assert.equal(boundedMissReason(request, [again], raw.byteLength), undefined, "no memo");
 });
