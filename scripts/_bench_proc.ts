@@ -11,7 +11,8 @@ import { RUN_FLAGS } from "./compile.ts";
 /** The repository root (where deno.json is). */
 export const ROOT = new URL("../", import.meta.url).pathname;
 
-const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
+/** Ours and the bench's servers say `listening on URL`; llm-cache-proxy v2 says `cache proxy: URL`. */
+const LISTENING = /(?:listening on|cache proxy:) (http:\/\/127\.0\.0\.1:\d+)/;
 const OUTPUT_TAIL = 16 * 1024;
 const KILL_AFTER_MS = 10_000;
 
@@ -43,8 +44,24 @@ export interface Running extends Launched {
  * @returns the launched child
  */
 export function launch(args: string[], env: Record<string, string> = {}): Launched {
-  const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...args],
+  return launchProgram(Deno.execPath(), ["run", ...args], env);
+}
+
+/**
+ * Spawns any program in the repository root and watches its output.
+ *
+ * @param program the executable, e.g. `node`
+ * @param args its arguments
+ * @param env extra environment variables
+ * @returns the launched child
+ */
+export function launchProgram(
+  program: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Launched {
+  const command = new Deno.Command(program, {
+    args,
     cwd: ROOT,
     env,
     stdin: "null",
@@ -55,10 +72,14 @@ export function launch(args: string[], env: Record<string, string> = {}): Launch
   const child = command.spawn();
   let tail = "";
   const seen = Promise.withResolvers<{ url: string; at: number }>();
+  let listening = false;
   const append = (text: string) => {
     tail = (tail + text).slice(-OUTPUT_TAIL);
-    const match = LISTENING.exec(tail);
-    if (match) seen.resolve({ url: match[1]!, at: performance.now() });
+    const match = listening ? null : LISTENING.exec(tail); // a busy server's log is long
+    if (match) {
+      listening = true;
+      seen.resolve({ url: match[1]!, at: performance.now() });
+    }
   };
   const pumps = Promise.all([pump(child.stdout, append), pump(child.stderr, append)]);
   const exited = child.status.then(async (status) => {
@@ -95,12 +116,22 @@ export function launch(args: string[], env: Record<string, string> = {}): Launch
  * @param timeoutMs how long to wait for the line
  * @returns the running child
  */
-export async function start(
+export function start(
   args: string[],
   env: Record<string, string> = {},
   timeoutMs = 30_000,
 ): Promise<Running> {
-  const child = launch(args, env);
+  return whenListening(launch(args, env), timeoutMs);
+}
+
+/**
+ * Waits for a launched child's listening line; stops it when none comes.
+ *
+ * @param child the child
+ * @param timeoutMs how long to wait for the line
+ * @returns the running child
+ */
+export async function whenListening(child: Launched, timeoutMs = 30_000): Promise<Running> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no listening line in ${timeoutMs} ms`)), timeoutMs);
@@ -129,11 +160,7 @@ export function proxyCommand(
   upstream: string,
   port = 0,
 ): { args: string[]; env: Record<string, string> } {
-  const env: Record<string, string> = { ANTHROPIC_API_KEY_REAL: "" };
-  // Blank any CACHE_* setting of the caller so that only ours apply.
-  for (const name of Object.keys(Deno.env.toObject())) {
-    if (name.startsWith("CACHE_")) env[name] = "";
-  }
+  const env: Record<string, string> = { ...blankCacheEnv(), ANTHROPIC_API_KEY_REAL: "" };
   Object.assign(env, {
     CACHE_HOME: home,
     CACHE_PORT: String(port),
@@ -141,6 +168,16 @@ export function proxyCommand(
     CACHE_LOG_LEVEL: "info",
   });
   return { args: [...RUN_FLAGS, "src/main.ts", "serve"], env };
+}
+
+/**
+ * Every `CACHE_*` variable of the caller, blanked, so that only the bench's settings apply.
+ *
+ * @returns the variables to pass, each set to ""
+ */
+export function blankCacheEnv(): Record<string, string> {
+  const names = Object.keys(Deno.env.toObject()).filter((name) => name.startsWith("CACHE_"));
+  return Object.fromEntries(names.map((name) => [name, ""]));
 }
 
 function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
@@ -191,6 +228,18 @@ export async function cpuSnapshot(pid: number): Promise<CpuSnapshot | undefined>
 export async function loadAverage(): Promise<number[]> {
   const text = await readProc(["/proc/loadavg"]);
   return text ? text.split(" ").slice(0, 3).map(Number) : [];
+}
+
+/**
+ * The resident set size of process `pid`.
+ *
+ * @param pid a process id
+ * @returns bytes, NaN where `/proc` cannot be read
+ */
+export async function rssBytes(pid: number): Promise<number> {
+  const text = await readProc([`/proc/${pid}/status`]);
+  const kb = text && /^VmRSS:\s+(\d+) kB/m.exec(text)?.[1];
+  return kb ? Number(kb) * 1024 : NaN;
 }
 
 /** `cat`s files under /proc: Deno itself reads /proc only with --allow-all. */

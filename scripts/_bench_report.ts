@@ -4,7 +4,9 @@
  *
  * @module
  */
-import { fmt, markdownTable, percentile, verdict } from "./_bench_stats.ts";
+import type { MissRun, Tenth } from "./_bench_misses.ts";
+import { fmt, markdownTable, percentile } from "./_bench_stats.ts";
+import { judge, type Target, targetsTable } from "./_bench_targets.ts";
 import type { WrkResult } from "./_bench_wrk.ts";
 
 /** Median, 90th and 99th percentile, in ms. */
@@ -32,12 +34,23 @@ export interface StoreRun {
   readonly oneKey: Summary;
   /** Sequential hits on random keys (each new to the proxy's key memo). */
   readonly randomKeys: Summary;
+  /** The proxy's resident memory after the hits, bytes. */
+  readonly rssBytes: number;
+}
+
+/** Distinct misses, then hits spread over what they stored, on one server. */
+export interface ManyRun {
+  readonly misses: MissRun;
+  readonly hits: WrkResult;
+  readonly rssBytes: number;
 }
 
 /** Everything measured. */
 export interface Results {
-  /** Hit throughput per entry kind, proxy and bare server. */
-  readonly hits: { name: string; bytes: number; proxy: Load; bare: Load }[];
+  /** The v2 package compared with, or why it could not run. */
+  readonly v2: string;
+  /** Hit throughput per entry kind: proxy, bare server, v2. */
+  readonly hits: { name: string; bytes: number; proxy: Load; bare: Load; v2: Load | undefined }[];
   /** Hit throughput with the call observers (ledger, metrics, log, a monitor client) on and off. */
   readonly observers: { on: Load; unwatched: Load; off: Load };
   /**
@@ -53,11 +66,16 @@ export interface Results {
     passthroughAdded: Summary;
     jsPassthroughAdded: Summary;
     added: Summary;
+    v2Added: Summary | undefined;
   };
+  /** Distinct misses at concurrency 16 and hits spread over 20,000 of their entries. */
+  readonly many: { passthrough: MissRun; proxy: ManyRun; v2: ManyRun | undefined };
+  /** Distinct misses far past a small entry cap, in tenths. */
+  readonly pastCap: { cap: number; misses: number; proxy: Tenth[]; v2: Tenth[] | undefined };
   /** Sequential hit latency on a 1-entry and a big store. */
   readonly store: { entries: number; requests: number; one: StoreRun; big: StoreRun };
   /** Start-up samples in ms: spawn to listening line, spawn to first `/health` 200. */
-  readonly startup: { listening: number[]; health: number[] };
+  readonly startup: { listening: number[]; health: number[]; v2Health: number[] };
   /** The same JSON ~2 KB hit from the embedded SQLite store and from a shared Redis store. */
   readonly backends: { requests: number; sqlite: BackendRun; redis: BackendRun };
   /** Cores and load averages (1, 5, 15 min) before and after: other work skews the figures. */
@@ -70,60 +88,17 @@ export interface BackendRun {
   readonly load: Load;
 }
 
-/** One target and whether it is met. */
-export interface Target {
-  readonly name: string;
-  readonly value: number;
-  readonly limit: string;
-  readonly ok: boolean;
-}
-
 /** The results with their targets judged. */
 export type Report = Results & { readonly targets: Target[] };
 
 /**
- * Judges the targets: hit throughput ≥ 0.5× bare, a miss adds < 0.5 ms to the
- * first byte (median), 100k-entry hit p50 within 20% of 1-entry, start-up to
- * the first `/health` 200 < 150 ms (median).
+ * Judges the targets of the performance issue.
  *
  * @param r the results
  * @returns the results and the targets
  */
 export function withTargets(r: Results): Report {
-  const targets: Target[] = r.hits.map((h) => {
-    const value = h.proxy.rps / h.bare.rps;
-    return {
-      name: `hit throughput ${h.name}, proxy/bare`,
-      value,
-      limit: ">= 0.5",
-      ok: value >= 0.5,
-    };
-  });
-  const observed = r.observers.on.rps / r.observers.off.rps;
-  targets.push({
-    name: "hit throughput, observers on (with a /monitor client) / off",
-    value: observed,
-    limit: ">= 0.9",
-    ok: observed >= 0.9,
-  });
-  targets.push({
-    name: "first byte added by a miss, median ms",
-    value: r.miss.added.p50,
-    limit: "< 0.5",
-    ok: r.miss.added.p50 < 0.5,
-  });
-  for (const pattern of ["oneKey", "randomKeys"] as const) {
-    const value = r.store.big[pattern].p50 / r.store.one[pattern].p50;
-    targets.push({ name: `hit p50 ${pattern}, 100k/1`, value, limit: "<= 1.2", ok: value <= 1.2 });
-  }
-  const health = percentile(r.startup.health, 50);
-  targets.push({
-    name: "start-up to /health 200, median ms",
-    value: health,
-    limit: "< 150",
-    ok: health < 150,
-  });
-  return { ...r, targets };
+  return { ...r, targets: judge(r) };
 }
 
 /**
@@ -140,10 +115,13 @@ export function toMarkdown(r: Report): string {
     hitsTable(r),
     observersTable(r),
     missTable(r),
+    manyTable(r),
+    pastCapTable(r),
     storeTable(r),
     startupTable(r),
     backendsTable(r),
-    targetsTable(r),
+    targetsTable(r.targets),
+    `Compared with ${r.v2}.`,
     machine,
   ]
     .join("\n\n");
@@ -167,16 +145,19 @@ function hitsTable(r: Report): string {
     `${fmt(l.p50Ms)} / ${fmt(l.p99Ms)}`,
     `${fmt(l.serverCpuPct, 0)} / ${fmt(l.machineIdlePct, 0)}`,
   ];
+  const none = ["n/a", "n/a", "n/a"];
   const rows = r.hits.map((h) => [
     h.name,
     String(h.bytes),
     ...cells(h.proxy),
     ...cells(h.bare),
+    ...(h.v2 ? cells(h.v2) : none),
     fmt(h.proxy.rps / h.bare.rps),
   ]);
   const side = (who: string) => [`${who} req/s`, `${who} p50/p99 ms`, `${who} CPU/idle %`];
-  return "### Hit throughput (wrk -t1 -c32, 4 s after a 1 s warm-up; median of 3 runs, proxy and bare alternating)\n\n" +
-    markdownTable(["entry", "bytes", ...side("proxy"), ...side("bare"), "proxy/bare"], rows) +
+  const head = ["entry", "bytes", ...side("proxy"), ...side("bare"), ...side("v2"), "proxy/bare"];
+  return "### Hit throughput (wrk -t1 -c32, 4 s after a 1 s warm-up; median of 3 runs, proxy, bare and v2 alternating)\n\n" +
+    markdownTable(head, rows) +
     "\n\nCPU: the server process, % of one core; idle: the whole machine's idle share.";
 }
 
@@ -192,6 +173,7 @@ function missTable(r: Report): string {
       row("added by pass-through", m.passthroughAdded),
       row("added by JS-stream pass-through", m.jsPassthroughAdded),
       row("added by proxy", m.added),
+      ...(m.v2Added ? [row("added by v2", m.v2Added)] : []),
     ]) +
     "\n\nAdded: (via X) − (direct) within each round, then the percentile.";
 }
@@ -209,7 +191,9 @@ function storeTable(r: Report): string {
   return `### Hit latency vs store size (${requests} sequential requests each)\n\n` +
     markdownTable(head, [row("one key repeated", "oneKey"), row("random keys", "randomKeys")]) +
     `\n\nFill ${entries} entries: ${fmt(big.fillMs / 1000, 1)} s; ` +
-    `spawn to listening on it: ${fmt(big.startMs, 1)} ms (1 entry: ${fmt(one.startMs, 1)} ms).`;
+    `spawn to the first /health 200 on it, median of 5: ${fmt(big.startMs, 1)} ms ` +
+    `(1 entry: ${fmt(one.startMs, 1)} ms). RSS after the hits: ${mib(big.rssBytes)} ` +
+    `(1 entry: ${mib(one.rssBytes)}).`;
 }
 
 function backendsTable(r: Report): string {
@@ -229,6 +213,56 @@ function backendsTable(r: Report): string {
     `${fmt(redis.load.rps / sqlite.load.rps)}× throughput (target: at least 0.8×).`;
 }
 
+function manyTable(r: Report): string {
+  const { passthrough, proxy, v2 } = r.many;
+  const misses = (name: string, m: MissRun | undefined) =>
+    m
+      ? [name, String(m.misses), fmt(m.rate, 0), `${fmt(m.p50Ms)} / ${fmt(m.p99Ms)}`]
+      : [name, "n/a", "n/a", "n/a"];
+  const hits = (name: string, run: ManyRun | undefined) =>
+    run
+      ? [
+        name,
+        fmt(run.hits.rps, 0),
+        `${fmt(run.hits.p50Ms)} / ${fmt(run.hits.p99Ms)}`,
+        mib(run.rssBytes),
+      ]
+      : [name, "n/a", "n/a", "n/a"];
+  return `### Distinct misses at concurrency 16, then hits spread over 20,000 of their entries\n\n` +
+    markdownTable(["misses via", "answered", "misses/s", "p50/p99 ms (slowest chunk)"], [
+      misses("bare fetch pass-through", passthrough),
+      misses("proxy", proxy.misses),
+      misses("v2", v2?.misses),
+    ]) + "\n\n" +
+    markdownTable(["spread hits via", "req/s at 32", "p50/p99 ms", "RSS after"], [
+      hits("proxy", proxy),
+      hits("v2", v2),
+    ]);
+}
+
+function pastCapTable(r: Report): string {
+  const { cap, misses, proxy, v2 } = r.pastCap;
+  const rows = proxy.map((t, i) => [
+    String(i + 1),
+    `${t.misses} at ${fmt(t.rate, 0)}`,
+    mib(t.rssBytes),
+    mib(t.fileBytes),
+    v2?.[i] ? `${v2[i]!.misses} at ${fmt(v2[i]!.rate, 0)}` : "n/a",
+    v2?.[i] ? mib(v2[i]!.rssBytes) : "n/a",
+  ]);
+  return `### ${misses} distinct misses with CACHE_MAX_ENTRIES=${cap}, by tenths\n\n` +
+    markdownTable(
+      ["tenth", "proxy misses at /s", "proxy RSS", "cache.db + WAL", "v2 misses at /s", "v2 RSS"],
+      rows,
+    ) +
+    "\n\nA tenth stops after 15 s: a slower server sends fewer misses in it.";
+}
+
+/** Bytes as MiB with one decimal. */
+export function mib(bytes: number): string {
+  return `${fmt(bytes / 1024 / 1024, 1)} MiB`;
+}
+
 function startupTable(r: Report): string {
   const { listening, health } = r.startup;
   const row = (name: string, xs: number[]) => [
@@ -240,10 +274,6 @@ function startupTable(r: Report): string {
     markdownTable(["spawn to", "median ms", "samples ms"], [
       row("listening line", listening),
       row("first /health 200", health),
+      ...(r.startup.v2Health.length ? [row("v2: first /health 200", r.startup.v2Health)] : []),
     ]);
-}
-
-function targetsTable(r: Report): string {
-  const rows = r.targets.map((t) => [t.name, fmt(t.value, 3), t.limit, verdict(t.ok)]);
-  return "### Targets\n\n" + markdownTable(["target", "value", "limit", "result"], rows);
 }

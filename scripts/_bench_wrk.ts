@@ -54,22 +54,94 @@ export async function writePostScript(
     `local f = assert(io.open(${JSON.stringify(bodyPath)}, "rb"))`,
     "wrk.body = f:read('*a')",
     "f:close()",
+    ...luaHeaders(headers),
+  ];
+  await Deno.writeTextFile(luaPath, `${lines.join("\n")}\n`);
+  return luaPath;
+}
+
+/** Lua lines that set the method and headers of every request. */
+function luaHeaders(headers: Record<string, string>): string[] {
+  return [
     'wrk.method = "POST"',
     ...Object.entries(headers).map(([k, v]) =>
       `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`
     ),
+  ];
+}
+
+/**
+ * Writes a wrk Lua script whose every request is a new one: `template` with
+ * `__N__` replaced by a running number from the script argument on.
+ *
+ * @param dir a folder for the script
+ * @param name a name for it
+ * @param template the request body, with `__N__` where the number goes
+ * @param headers the request headers
+ * @returns the path of the Lua script
+ */
+export async function writeDistinctScript(
+  dir: string,
+  name: string,
+  template: string,
+  headers: Record<string, string>,
+): Promise<string> {
+  const luaPath = `${dir}/${name}.lua`;
+  const lines = [
+    `local template = ${JSON.stringify(template)}`,
+    "local n = 0",
+    "function init(args)",
+    "  n = tonumber(args[1]) - 1",
+    "end",
+    ...luaHeaders(headers),
+    "function request()",
+    "  n = n + 1",
+    '  local body = template:gsub("__N__", tostring(n))',
+    "  return wrk.format(nil, nil, nil, body)",
+    "end",
   ];
   await Deno.writeTextFile(luaPath, `${lines.join("\n")}\n`);
   return luaPath;
 }
 
 /**
- * Runs `wrk -t1 -c<connections> -d<seconds>s --latency -s <script> <url>`.
+ * Writes a wrk Lua script that POSTs one of `bodies`, picked at random each time.
+ *
+ * @param dir a folder for the script and the bodies
+ * @param name a name for both files
+ * @param bodies request bodies, each on one line (JSON text has no raw line breaks)
+ * @param headers the request headers
+ * @returns the path of the Lua script
+ */
+export async function writeSpreadScript(
+  dir: string,
+  name: string,
+  bodies: readonly string[],
+  headers: Record<string, string>,
+): Promise<string> {
+  const bodiesPath = `${dir}/${name}.bodies`;
+  const luaPath = `${dir}/${name}.lua`;
+  await Deno.writeTextFile(bodiesPath, `${bodies.join("\n")}\n`);
+  const lines = [
+    "local bodies = {}",
+    `for line in io.lines(${JSON.stringify(bodiesPath)}) do bodies[#bodies + 1] = line end`,
+    ...luaHeaders(headers),
+    "function request()",
+    "  return wrk.format(nil, nil, nil, bodies[math.random(#bodies)])",
+    "end",
+  ];
+  await Deno.writeTextFile(luaPath, `${lines.join("\n")}\n`);
+  return luaPath;
+}
+
+/**
+ * Runs `wrk -t1 -c<connections> -d<seconds>s --latency -s <script> <url> [-- <args>]`.
  *
  * @param url the full URL
  * @param script the Lua script
- * @param seconds duration
+ * @param seconds duration (the most, for a script that stops itself)
  * @param connections open connections
+ * @param scriptArgs arguments for the script's `init`
  * @returns the parsed report
  */
 export async function runWrk(
@@ -77,8 +149,10 @@ export async function runWrk(
   script: string,
   seconds: number,
   connections = 32,
+  scriptArgs: readonly string[] = [],
 ): Promise<WrkResult> {
   const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script, url];
+  if (scriptArgs.length > 0) args.push("--", ...scriptArgs);
   const out = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (!out.success) throw new Error(`wrk failed (${out.code}):\n${text}`);

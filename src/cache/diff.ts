@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { Lru } from "../lru.ts";
 import type { SimilarRequest } from "../store/store.ts";
 import { nestsTooDeep } from "./canonical_json.ts";
 
@@ -28,7 +29,8 @@ class JsonNumber {
   constructor(readonly source: string) {}
 }
 type Json = string | boolean | null | JsonNumber | Json[] | JsonObject;
-interface JsonObject {
+/** A request body parsed by this module. */
+export interface JsonObject {
   [key: string]: Json;
 }
 
@@ -62,20 +64,7 @@ export function nearest(
 ): SimilarRequest | undefined {
   const body = parseBody(request);
   if (body === undefined) return undefined;
-  const mine = messagesOf(body);
-  let best: { candidate: SimilarRequest; distance: number; shared: number } | undefined;
-  for (const candidate of candidates) {
-    const other = parseBody(candidate.request);
-    if (other === undefined) continue;
-    const theirs = messagesOf(other);
-    const distance = Math.abs(mine.length - theirs.length);
-    if (best !== undefined && distance > best.distance) continue;
-    const shared = sharedPrefix(mine, theirs);
-    const better = best === undefined || distance < best.distance || shared > best.shared ||
-      (shared === best.shared && candidate.createdAt > best.candidate.createdAt);
-    if (better) best = { candidate, distance, shared };
-  }
-  return best?.candidate;
+  return nearestParsed(body, parsedCandidates(candidates, Infinity))?.candidate;
 }
 
 /**
@@ -93,7 +82,142 @@ export function missReason(
 ): string | undefined {
   const mine = parseBody(request);
   const theirs = parseBody(candidate.request);
-  if (mine === undefined || theirs === undefined) return undefined;
+  return mine === undefined || theirs === undefined ? undefined : reasonOf(mine, theirs);
+}
+
+/** A request body parsed once, for {@link boundedMissReason}. */
+export interface ParsedRequest {
+  /** The body's length in bytes. */
+  readonly bytes: number;
+  /** The body, or undefined when it is not a JSON object. */
+  readonly body: JsonObject | undefined;
+  /** Its `model`, when it names one. */
+  readonly model: string | undefined;
+}
+
+/**
+ * Parses a request body for {@link boundedMissReason}.
+ *
+ * @param request the body bytes
+ * @returns the parse, its size and model
+ */
+export function parseRequest(request: Uint8Array): ParsedRequest {
+  const body = parseBody(request);
+  const model = body?.["model"];
+  return { bytes: request.byteLength, body, model: typeof model === "string" ? model : undefined };
+}
+
+/**
+ * {@link missReason} against the {@link nearest} candidate, parsing each
+ * stored request once and at most `maxBytes` bytes in all, the request's own
+ * included: each candidate in the order given (newest first) that fits in
+ * what is left. A candidate past the budget is never decoded, so a huge
+ * stored request costs a miss nothing.
+ *
+ * @param request the request that missed, from {@link parseRequest}
+ * @param candidates stored requests of the same route and model, newest first
+ * @param maxBytes the most body bytes parsed, request and candidates together
+ * @param memo parses kept from earlier calls: used for free, and added to
+ * @returns the reason; undefined when nothing comparable fits the budget
+ */
+export function boundedMissReason(
+  request: ParsedRequest,
+  candidates: readonly SimilarRequest[],
+  maxBytes: number,
+  memo?: ParsedRequests,
+): string | undefined {
+  const mine = request.body;
+  if (mine === undefined || request.bytes > maxBytes) return undefined;
+  const parsed = parsedCandidates(candidates, maxBytes - request.bytes, memo);
+  const near = nearestParsed(mine, parsed);
+  return near && reasonOf(mine, near.body);
+}
+
+/** Memory a parsed body takes per byte of its JSON text, about (V8 objects and strings). */
+const PARSE_BYTES = 4;
+
+/**
+ * Stored requests already parsed, by entry key, within a memory budget: the
+ * misses of a conversation or a burst compare with the same few newest
+ * requests, so each is parsed once, not once per miss. A key names one
+ * request (up to its `metadata`, which explanations ignore), so a remembered
+ * parse never goes stale.
+ */
+export class ParsedRequests {
+  #parsed: Lru<string, JsonObject | null>;
+
+  /** @param maxBytes memory for parses, counted as 4× the bytes of each parsed request */
+  constructor(maxBytes: number) {
+    this.#parsed = new Lru(maxBytes);
+  }
+
+  /**
+   * A remembered parse: the body, `null` when it is not a JSON object, undefined when unknown.
+   *
+   * @param key the entry key
+   * @returns what {@link ParsedRequests.remember} kept
+   */
+  known(key: string): JsonObject | null | undefined {
+    return this.#parsed.get(key);
+  }
+
+  /**
+   * Keeps a parse.
+   *
+   * @param candidate the stored request
+   * @param body its parse, or undefined when it is not a JSON object
+   */
+  remember(candidate: SimilarRequest, body: JsonObject | undefined): void {
+    this.#parsed.set(candidate.key, body ?? null, PARSE_BYTES * candidate.request.byteLength);
+  }
+}
+
+/** A candidate with its parsed body. */
+interface Parsed {
+  readonly candidate: SimilarRequest;
+  readonly body: JsonObject;
+}
+
+/**
+ * The candidates, in order, parsed: remembered ones for free, others while
+ * they fit in `budget` bytes; those that are not JSON dropped.
+ */
+function parsedCandidates(
+  candidates: readonly SimilarRequest[],
+  budget: number,
+  memo?: ParsedRequests,
+): Parsed[] {
+  const parsed: Parsed[] = [];
+  let left = budget;
+  for (const candidate of candidates) {
+    let body = memo?.known(candidate.key);
+    if (body === undefined) {
+      if (candidate.request.byteLength > left) continue;
+      left -= candidate.request.byteLength;
+      body = parseBody(candidate.request) ?? null;
+      memo?.remember(candidate, body ?? undefined);
+    }
+    if (body !== null) parsed.push({ candidate, body });
+  }
+  return parsed;
+}
+
+function nearestParsed(body: JsonObject, candidates: readonly Parsed[]): Parsed | undefined {
+  const mine = messagesOf(body);
+  let best: { parsed: Parsed; distance: number; shared: number } | undefined;
+  for (const parsed of candidates) {
+    const theirs = messagesOf(parsed.body);
+    const distance = Math.abs(mine.length - theirs.length);
+    if (best !== undefined && distance > best.distance) continue;
+    const shared = sharedPrefix(mine, theirs);
+    const better = best === undefined || distance < best.distance || shared > best.shared ||
+      (shared === best.shared && parsed.candidate.createdAt > best.parsed.candidate.createdAt);
+    if (better) best = { parsed, distance, shared };
+  }
+  return best?.parsed;
+}
+
+function reasonOf(mine: JsonObject, theirs: JsonObject): string {
   const reasons: string[] = [];
   const a = mine["messages"];
   const b = theirs["messages"];

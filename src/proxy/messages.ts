@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { missReason, nearest } from "../cache/diff.ts";
+import { boundedMissReason, type ParsedRequests, parseRequest } from "../cache/diff.ts";
 import type { KeyMemo, KeyRequest } from "../cache/key.ts";
 import { entryFor, type Recording } from "../cache/recorder.ts";
 import type { Config } from "../config.ts";
@@ -37,12 +37,25 @@ import type { CacheSwitch } from "./views.ts";
 import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
 import { v2Hit } from "./v2_tier.ts";
 
+/**
+ * The most request bytes one miss parses to explain itself, its own body
+ * included: ~2–4 ms of CPU at worst. A stored request that does not fit is
+ * never read; a request bigger than this is not explained.
+ */
+export const EXPLAIN_MAX_BYTES = 2 * 1024 * 1024;
+/** How long upstream keeps the head before a miss starts explaining itself, in ms. */
+export const EXPLAIN_AFTER_MS = 5;
+/** Memory for the parses of stored requests that later explanations reuse. */
+export const EXPLAIN_MEMO_BYTES = 16 * 1024 * 1024;
+
 /** What the cached route works with. */
 export interface MessagesContext {
   readonly config: Config;
   readonly store: CacheStore;
   readonly flights: Flights<Outcome>;
   readonly keys: KeyMemo;
+  /** Stored requests parsed by earlier miss explanations. */
+  readonly parsedRequests: ParsedRequests;
   readonly target: UpstreamTarget;
   readonly now: () => number;
   readonly log: Logger;
@@ -166,7 +179,7 @@ export async function handleMessages(
     (recording, end) => finish(ctx, call, plan, recording, end),
     lease && (() => lease.followed()), // another instance may still be reading it
   );
-  const why = explainMiss(body, call, ctx); // after the upstream call has gone out
+  const why = whileWaiting(flight.head, () => explainMiss(body, call, ctx));
   return follow(flight, req, "MISS", call, ctx, why);
 }
 
@@ -197,23 +210,45 @@ function served(entry: CacheEntry, kind: CallKind, call: Call, ctx: MessagesCont
 }
 
 /**
+ * Runs `explain` once upstream has kept the answer's head for
+ * {@link EXPLAIN_AFTER_MS}, and not at all if the head comes first: the
+ * header could no longer carry it. So the explanation never delays a first
+ * byte or a hit queued behind it, and costs nothing when upstream is fast; an
+ * API call takes far longer than that to answer.
+ */
+async function whileWaiting<T>(
+  head: Promise<unknown>,
+  explain: () => Promise<T | undefined>,
+): Promise<T | undefined> {
+  let arrived = false;
+  head.then(() => arrived = true, () => arrived = true);
+  await new Promise((resolve) => setTimeout(resolve, EXPLAIN_AFTER_MS));
+  return arrived ? undefined : explain();
+}
+
+/**
  * Why this request missed, in a few words, when a stored request of the same
- * route and model is near; computed beside the upstream call, never before it.
+ * route and model is near; computed beside the upstream call, never before it,
+ * parsing at most {@link EXPLAIN_MAX_BYTES}.
  */
 async function explainMiss(
   body: Uint8Array,
   call: Call,
   ctx: MessagesContext,
 ): Promise<string | undefined> {
+  if (body.byteLength > EXPLAIN_MAX_BYTES) return undefined;
   try {
+    const request = parseRequest(body);
+    if (request.body === undefined) return undefined;
     const candidates = await ctx.store.similar({
       path: call.path,
-      model: modelOf(body),
+      model: request.model,
       namespace: call.controls.namespace,
       limit: 20,
+      maxRequestBytes: EXPLAIN_MAX_BYTES - body.byteLength,
     });
-    const near = nearest(body, candidates.filter((c) => c.key !== call.key));
-    return near && missReason(body, near);
+    const others = candidates.filter((c) => c.key !== call.key);
+    return boundedMissReason(request, others, EXPLAIN_MAX_BYTES, ctx.parsedRequests);
   } catch (e) {
     ctx.log.debug(`No miss explanation: ${(e as Error).message}`);
     return undefined;

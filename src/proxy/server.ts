@@ -8,6 +8,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { KeyMemo } from "../cache/key.ts";
+import { ParsedRequests } from "../cache/diff.ts";
 import type { Config } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { isoTime } from "../clock.ts";
@@ -21,7 +22,7 @@ import { errorResponse, HttpError, silentUpstream } from "./errors.ts";
 import { BrokenOff } from "./flight.ts";
 import { Flights } from "./flights.ts";
 import type { Outcome } from "./call_report.ts";
-import { handleMessages, type MessagesContext } from "./messages.ts";
+import { EXPLAIN_MEMO_BYTES, handleMessages, type MessagesContext } from "./messages.ts";
 import { isSafePath } from "./safe_path.ts";
 import { forwardRequest } from "./upstream.ts";
 import { dashboardView, historyView, metricsView, monitorView, statsView } from "./views.ts";
@@ -71,6 +72,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       maxRecordBytes: config.maxAnswerBytes,
     }),
     keys: new KeyMemo(config.upstream, { rules: config.normalize }),
+    parsedRequests: new ParsedRequests(EXPLAIN_MEMO_BYTES),
     target: { base: config.upstream, apiKey: config.apiKey, fetch: deps.fetch ?? fetch },
     now: deps.now ?? Date.now,
     log,

@@ -119,7 +119,9 @@ export async function similarRequests(
 ): Promise<SimilarRequest[]> {
   const found: SimilarRequest[] = [];
   if (query.limit <= 0) return found;
-  for await (const keys of newestFirst(redis, KEYS.similar(redis.prefix, similarGroup(query)))) {
+  const group = KEYS.similar(redis.prefix, similarGroup(query));
+  for await (const page of newestFirst(redis, group)) {
+    const keys = await withinSize(redis, page, query.maxRequestBytes);
     const rows = await Promise.all(
       keys.map((key) =>
         redis.bytes<(Buffer | null)[]>([
@@ -138,6 +140,19 @@ export async function similarRequests(
     }
   }
   return found;
+}
+
+/** The keys whose stored request is at most `maxBytes` long (all of them without a limit). */
+async function withinSize(
+  redis: RedisReader,
+  keys: string[],
+  maxBytes: number | undefined,
+): Promise<string[]> {
+  if (maxBytes === undefined) return keys;
+  const sizes = await Promise.all(
+    keys.map((key) => redis.text<number>(["HSTRLEN", KEYS.entry(redis.prefix, key), "request"])),
+  );
+  return keys.filter((_, i) => Number(sizes[i]) <= maxBytes);
 }
 
 /**

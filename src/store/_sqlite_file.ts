@@ -81,6 +81,11 @@ export class SqliteFile {
     }
   }
 
+  /** False once closed. */
+  get isOpen(): boolean {
+    return this.#db.isOpen;
+  }
+
   /** The current connection: a new one after the file was replaced. */
   get db(): DatabaseSync {
     return this.#db;

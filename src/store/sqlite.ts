@@ -41,6 +41,12 @@ import type {
 
 /** Keys read per query while {@link SqliteStore.entries} walks the store. */
 const PAGE_ROWS = 256;
+/**
+ * Hit times written per transaction, ~7 µs each (the narrow hits table), so
+ * a slice holds the event loop ~2 ms; the next slice waits for what queued
+ * meanwhile (20,000 hit times in one go stalled every hit for ~350 ms).
+ */
+const HIT_SLICE = 256;
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -77,6 +83,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   #syncedAt = -Infinity;
   #flushTimer: ReturnType<typeof setInterval>;
   #history: SqliteHistory | undefined;
+  #flushing = false;
 
   private constructor(file: SqliteFile, options: SqliteStoreOptions) {
     this.#file = file;
@@ -156,7 +163,8 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     query: SimilarQuery,
   ): Promise<SimilarRequest[]> {
     const { path, model, namespace, limit } = query;
-    const rows = this.#sql.similar.all(path, model ?? null, namespace, limit);
+    const maxBytes = query.maxRequestBytes ?? Number.MAX_SAFE_INTEGER;
+    const rows = this.#sql.similar.all(path, model ?? null, namespace, maxBytes, limit);
     return Promise.resolve(rows.map((row) => ({
       key: String(row.key),
       request: row.request as Uint8Array,
@@ -346,23 +354,49 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     } catch {
       // Reported by the check; the next tick or write tries again.
     }
-    this.#flushHits();
+    this.#flushSlices();
   }
 
-  /** Writes batched hit times and counts: one transaction a second, never on the hit path. */
-  #flushHits(): void {
+  /**
+   * Writes batched hit times and counts, never on the hit path: a slice of
+   * {@link HIT_SLICE} per transaction, the next one on a later event-loop turn.
+   */
+  #flushSlices(): void {
+    if (this.#flushing || this.#pendingHits.size === 0) return;
+    this.#flushing = true;
+    // What is pending now, oldest first; hits counted meanwhile wait for the next tick.
+    let left = this.#pendingHits.size;
+    const next = () => {
+      if (!this.#file.isOpen || left <= 0 || this.#pendingHits.size === 0) {
+        this.#flushing = false;
+        return;
+      }
+      const slice = Math.min(HIT_SLICE, left);
+      left -= slice;
+      this.#flushHits(slice);
+      setTimeout(next, 0);
+    };
+    next();
+  }
+
+  /** Writes up to `max` pending hit times in one transaction. */
+  #flushHits(max = Infinity): void {
     if (this.#pendingHits.size === 0) return;
     try {
-      this.#transaction(() => this.#writeHits());
+      this.#transaction(() => this.#writeHits(max));
     } catch {
       // Hit times only steer eviction order; losing one batch is harmless (the failure is logged).
     }
   }
 
-  /** Writes pending hit times inside the caller's transaction. */
-  #writeHits(): void {
-    for (const [key, { at, n }] of this.#pendingHits) this.#sql.touch.run(at, n, key);
-    this.#pendingHits.clear();
+  /** Writes up to `max` pending hit times, oldest first, inside the caller's transaction. */
+  #writeHits(max = Infinity): void {
+    let written = 0;
+    for (const [key, { at, n }] of this.#pendingHits) {
+      if (written++ >= max) return;
+      this.#sql.touch.run(at, n, key);
+      this.#pendingHits.delete(key);
+    }
   }
 
   /** Evicts the least recently hit entries beyond the cap: O(excess · log n), no scan. */

@@ -94,6 +94,8 @@ export interface SimilarQuery {
   readonly namespace: string;
   /** At most this many, newest first. */
   readonly limit: number;
+  /** Leave out stored requests longer than this many bytes, without reading them. */
+  readonly maxRequestBytes?: number;
 }
 
 /** A stored request of the same route and model, to explain a miss. */

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { MAX_JSON_DEPTH } from "../../src/cache/canonical_json.ts";
-import { type DiffLine, missReason, nearest, requestDiff } from "../../src/cache/diff.ts";
+import {
+  boundedMissReason,
+  type DiffLine,
+  missReason,
+  nearest,
+  ParsedRequests,
+  parseRequest,
+  requestDiff,
+} from "../../src/cache/diff.ts";
 import type { SimilarRequest } from "../../src/store/store.ts";
 
 const FIXTURE = new URL("../fixtures/anthropic/request_claude_code.json", import.meta.url);
@@ -219,4 +227,43 @@ Deno.test("nearest(), missReason() and requestDiff() skip a body nested past MAX
   const million = deep(1_000_000, 1);
   assert.equal(nearest(million, [{ ...far, request: million }]), undefined);
   assert.equal(missReason(million, { request: million }), undefined);
+});
+
+Deno.test("boundedMissReason() never parses past its byte budget, request included", () => {
+  const raw = bytes(chat(4));
+  const request = parseRequest(raw);
+  // The nearest candidate (three messages) is padded past the budget: it must not be chosen.
+  const padded = stored("padded", chat(3, { system: "x".repeat(10_000) }));
+  const far = stored("far", chat(1, { max_tokens: 7 }));
+  const budget = raw.byteLength + far.request.byteLength + 10;
+  assert.equal(
+    reason(chat(4), chat(3, { system: "x".repeat(10_000) })),
+    "system differs, 1 more message",
+  );
+  assert.equal(
+    boundedMissReason(request, [padded, far], budget),
+    "max_tokens differs, 3 more messages",
+  );
+  assert.equal(
+    boundedMissReason(request, [padded, far], Infinity),
+    "system differs, 1 more message",
+    "with room, the nearest wins",
+  );
+  assert.equal(boundedMissReason(request, [far], raw.byteLength - 1), undefined);
+  assert.equal(boundedMissReason(request, [far], raw.byteLength), undefined, "no room left");
+});
+
+Deno.test("boundedMissReason() parses a stored request once, then remembers it outside the budget", () => {
+  const memo = new ParsedRequests(1024 * 1024);
+  const raw = bytes(chat(4));
+  const request = parseRequest(raw);
+  const three = stored("three", chat(3));
+  assert.equal(
+    boundedMissReason(request, [three], Infinity, memo),
+    "1 more message",
+  );
+  // The same key again, its bytes now unreadable and past the budget: the remembered parse serves.
+  const again = { ...three, request: new Uint8Array(10_000) };
+  assert.equal(boundedMissReason(request, [again], raw.byteLength, memo), "1 more message");
+  assert.equal(boundedMissReason(request, [again], raw.byteLength), undefined, "no memo");
 });

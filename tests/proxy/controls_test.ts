@@ -5,6 +5,9 @@
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { messageBody, postMessage, type ProxyUnderTest, startProxy } from "../support/proxy.ts";
+import { EXPLAIN_AFTER_MS, EXPLAIN_MAX_BYTES } from "../../src/proxy/messages.ts";
+import { SqliteStore } from "../../src/store/sqlite.ts";
+import { NO_USAGE } from "../../src/values/usage.ts";
 
 async function call(
   proxy: ProxyUnderTest,
@@ -237,6 +240,79 @@ Deno.test("a miss says which message differs from the nearest stored request", a
   assert.match(second.res.headers.get("x-cache-miss") ?? "", /messages\[2\]/);
   const other = await call(proxy, messageBody("first question", { max_tokens: 7 }));
   assert.match(other.res.headers.get("x-cache-miss") ?? "", /max_tokens|messages/);
+});
+
+Deno.test("a miss never reads a 20 MB stored request of its model to explain itself", async () => {
+  const store = SqliteStore.open(":memory:", { maxEntries: 100 });
+  let read = 0; // request bytes similar() handed to the proxy: an upper bound of what it parsed
+  const similar = store.similar.bind(store);
+  store.similar = async (query) => {
+    const found = await similar(query);
+    read += found.reduce((sum, s) => sum + s.request.byteLength, 0);
+    return found;
+  };
+  const slowFetch: typeof fetch = async (input, init) => {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return fetch(input, init);
+  };
+  await using proxy = await startProxy({ store, fetch: slowFetch });
+  const turns = (last: string, padding = "") =>
+    messageBody("first", {
+      system: `Be brief.${padding}`,
+      messages: [
+        { role: "user", content: "first" },
+        { role: "assistant", content: "answer" },
+        { role: "user", content: last },
+      ],
+    });
+  await call(proxy, turns("small"));
+  const huge = new TextEncoder().encode(turns("huge", "x".repeat(20 * 1024 * 1024)));
+  const now = Date.now();
+  await store.put({
+    key: "f".repeat(64),
+    status: 200,
+    contentType: "application/json",
+    model: "claude-sonnet-4-5-20250929",
+    path: "/v1/messages",
+    createdAt: now + 1, // the newest: it would be read first
+    expiresAt: now + 3_600_000,
+    usage: NO_USAGE,
+    snippet: "",
+    namespace: "",
+    timing: [],
+    body: new TextEncoder().encode("{}"),
+    request: huge,
+  });
+  read = 0;
+  const miss = await call(proxy, turns("other"));
+  assert.equal(miss.res.headers.get("x-cache"), "MISS");
+  assert.equal(miss.res.headers.get("x-cache-miss"), "messages[2].content differs");
+  const replay = await call(proxy, turns("replayed"), { "x-cache-mode": "replay" });
+  assert.equal(replay.res.status, 404);
+  assert.match(replay.text, /nearest stored request: messages\[2\]\.content differs/);
+  assert.ok(read > 0 && read <= 2 * EXPLAIN_MAX_BYTES, `read ${read} request bytes for 2 misses`);
+});
+
+Deno.test("a miss whose head comes at once never spends time explaining itself", async () => {
+  const store = SqliteStore.open(":memory:", { maxEntries: 100 });
+  let asked = 0;
+  const similar = store.similar.bind(store);
+  store.similar = (query) => {
+    asked++;
+    return similar(query);
+  };
+  const answer = await Deno.readFile(
+    new URL("../fixtures/anthropic/message_text.json", import.meta.url),
+  );
+  const instant: typeof fetch = () =>
+    Promise.resolve(new Response(answer, { headers: { "content-type": "application/json" } }));
+  await using proxy = await startProxy({ store, fetch: instant });
+  await call(proxy, messageBody("first"));
+  const miss = await call(proxy, messageBody("second"));
+  assert.equal(miss.res.headers.get("x-cache"), "MISS");
+  assert.equal(miss.res.headers.get("x-cache-miss"), null);
+  await new Promise((resolve) => setTimeout(resolve, 4 * EXPLAIN_AFTER_MS));
+  assert.equal(asked, 0, "no stored request was read to explain a miss already answered");
 });
 
 Deno.test("x-cache-replay: realtime replays a stream at its recorded pace; the default is instant", async () => {

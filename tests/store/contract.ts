@@ -267,6 +267,27 @@ const CASES: Record<string, (h: Harness) => Promise<void>> = {
     assert.deepEqual((await similar({})).map((s) => s.key), ["old"], "deleted or replaced");
   },
 
+  async "similar() leaves out stored requests longer than maxRequestBytes"(h) {
+    const c = h.clock;
+    const store = await h.open(20);
+    const sized = (key: string, size: number) =>
+      store.put(entry(key, c.t++, { request: new Uint8Array(size).fill(123) }));
+    await sized("small", 10);
+    await sized("huge", 5_000);
+    await sized("exact", 100);
+    const keys = async (maxRequestBytes?: number) =>
+      (await store.similar({
+        path: "/v1/messages",
+        model: "claude-sonnet-4-5-20250929",
+        namespace: "",
+        limit: 10,
+        ...(maxRequestBytes === undefined ? {} : { maxRequestBytes }),
+      })).map((s) => s.key);
+    assert.deepEqual(await keys(), ["exact", "huge", "small"]);
+    assert.deepEqual(await keys(100), ["exact", "small"]);
+    assert.deepEqual(await keys(99), ["small"]);
+  },
+
   async "entries() walks every entry once with its aliases, newest first, ties by key"(h) {
     const c = h.clock;
     const store = await h.open(1000);

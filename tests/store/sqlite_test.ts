@@ -34,6 +34,80 @@ Deno.test("SqliteStore writes hit times in batches and on close", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("SqliteStore writes many pending hit times in slices, one per event-loop turn", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/cache.db`;
+  const c = clock();
+  const store = SqliteStore.open(path, { maxEntries: 10_000, now: c.now, flushEveryMs: 5 });
+  const n = 1_200;
+  for (let i = 0; i < n; i++) await store.put(entry(`k${i}`, c.t));
+  for (let i = 0; i < n; i++) await store.get(`k${i}`);
+  const reader = new DatabaseSync(path, { readOnly: true });
+  const count = reader.prepare("SELECT count(*) AS n FROM hits WHERE hit_count > 0");
+  const steps: number[] = [];
+  for (let seen = 0; seen < n;) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const written = Number(count.get()?.n);
+    if (written > seen) steps.push(written - seen);
+    seen = written;
+  }
+  assert.ok(steps.length >= 3, `written in steps of ${steps.join(", ")}`);
+  reader.close();
+  await store.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("SqliteStore's count and bytes come from totals kept by triggers, whoever writes", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/cache.db`;
+  const c = clock();
+  const store = SqliteStore.open(path, { maxEntries: 3, now: c.now });
+  await store.put(entry("a", c.t++, { body: new Uint8Array(10) }));
+  await store.put(entry("a", c.t++, { body: new Uint8Array(30) }), ["a-alias"]); // replaced
+  await store.put(entry("b", c.t++, { body: new Uint8Array(5) }));
+  await store.put(entry("c", c.t++, { body: new Uint8Array(7) }));
+  await store.put(entry("d", c.t++, { body: new Uint8Array(1) })); // evicts one
+  await store.delete("b");
+  const other = new DatabaseSync(path);
+  other.prepare(
+    "INSERT INTO entries (key, status, content_type, path, created_at, expires_at, " +
+      "last_hit_at, size, body) VALUES ('raw', 200, 'x', '/v1/messages', 1, 9e15, 1, 4, x'00')",
+  ).run();
+  const scanned = other.prepare("SELECT count(*) AS n, sum(size) AS bytes FROM entries").get();
+  const plan = (sql: string) =>
+    other.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail)).join("\n");
+  assert.doesNotMatch(plan(prepareStatements(other).count.sourceSQL), /entries/);
+  other.close();
+  assert.deepEqual([await store.count(), await store.bytes()], [scanned?.n, scanned?.bytes]);
+  await store.close();
+  const reopened = SqliteStore.open(path, { maxEntries: 3 });
+  assert.deepEqual([await reopened.count(), await reopened.bytes()], [3, 12]);
+  await reopened.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("SqliteStore writes a steady stream of hits once per flush, not on every turn", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/cache.db`;
+  const store = SqliteStore.open(path, { maxEntries: 10, flushEveryMs: 40 });
+  await store.put(entry("k", Date.now()));
+  const other = new DatabaseSync(path);
+  other.exec(
+    "CREATE TABLE touches (n INTEGER); " +
+      "CREATE TRIGGER counted AFTER UPDATE ON hits BEGIN INSERT INTO touches VALUES (1); END;",
+  );
+  const until = performance.now() + 200; // about five flush ticks
+  while (performance.now() < until) {
+    await store.get("k");
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const writes = Number(other.prepare("SELECT count(*) AS n FROM touches").get()?.n);
+  assert.ok(writes >= 2 && writes <= 8, `${writes} writes of one key's hit time`);
+  other.close();
+  await store.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("SqliteStore creates a private file in WAL mode and sees other writers' entries", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/home/cache.db`;
@@ -146,10 +220,12 @@ Deno.test("SqliteStore opens a file made before namespaces, timing and requests,
     CREATE TABLE aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL);`);
   old.prepare(
     "INSERT INTO entries VALUES ('old', 200, 'application/json', 'm', '/v1/messages', " +
-      "1, 9e15, 1, 0, 2, x'7b7d')",
+      "1, 9e15, 1, 3, 2, x'7b7d')",
   ).run();
   old.close();
   const store = SqliteStore.open(path, { maxEntries: 10 });
+  assert.equal((await store.inspect("old"))?.hitCount, 3, "hit counts move to the hits table");
+  assert.deepEqual([await store.count(), await store.bytes()], [1, 2], "totals counted once");
   const got = await store.get("old");
   assert.deepEqual(
     [got?.namespace, got?.timing, got?.request, got?.snippet, got?.body],
