@@ -7,7 +7,8 @@
  * @module
  */
 import type { CacheEntry, CacheStore } from "../store/store.ts";
-import { type DiffLine, missReason, nearest, requestDiff } from "./diff.ts";
+import { type DiffLine, requestDiff } from "./diff.ts";
+import { missReason, nearest } from "./miss_reason.ts";
 
 /** Stored requests compared with, as the proxy does on a miss. */
 const SIMILAR_LIMIT = 50;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { boundedMissReason, type ParsedRequests, parseRequest } from "../cache/diff.ts";
+import { boundedMissReason, type ParsedRequests, parseRequest } from "../cache/miss_reason.ts";
 import type { KeyMemo, KeyRequest } from "../cache/key.ts";
 import { entryFor, type Recording } from "../cache/recorder.ts";
 import type { Config } from "../config.ts";

@@ -8,7 +8,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { KeyMemo } from "../cache/key.ts";
-import { ParsedRequests } from "../cache/diff.ts";
+import { ParsedRequests } from "../cache/miss_reason.ts";
 import type { Config } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { isoTime } from "../clock.ts";

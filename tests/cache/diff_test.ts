@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { MAX_JSON_DEPTH } from "../../src/cache/canonical_json.ts";
+import { type DiffLine, requestDiff } from "../../src/cache/diff.ts";
 import {
   boundedMissReason,
-  type DiffLine,
   missReason,
   nearest,
   ParsedRequests,
   parseRequest,
-  requestDiff,
-} from "../../src/cache/diff.ts";
+} from "../../src/cache/miss_reason.ts";
 import type { SimilarRequest } from "../../src/store/store.ts";
 
 const FIXTURE = new URL("../fixtures/anthropic/request_claude_code.json", import.meta.url);
