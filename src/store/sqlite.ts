@@ -26,6 +26,7 @@ import { Lru } from "../lru.ts";
 import type { HistoryRow, Resolution } from "../values/history_row.ts";
 import { SqliteHistory } from "./_sqlite_history.ts";
 import { SqliteFile } from "./_sqlite_file.ts";
+import { PendingHits } from "./_sqlite_hits.ts";
 import { problemOf } from "./storage_error.ts";
 import { type Statements, toEntry, toMeta } from "./_sqlite_schema.ts";
 import type {
@@ -41,12 +42,6 @@ import type {
 
 /** Keys read per query while {@link SqliteStore.entries} walks the store. */
 const PAGE_ROWS = 256;
-/**
- * Hit times written per transaction, ~7 µs each (the narrow hits table), so
- * a slice holds the event loop ~2 ms; the next slice waits for what queued
- * meanwhile (20,000 hit times in one go stalled every hit for ~350 ms).
- */
-const HIT_SLICE = 256;
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -77,13 +72,12 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   #count: number;
   #bytes: number;
   #dataVersion: number;
-  #pendingHits = new Map<string, { at: number; n: number }>();
+  #hits: PendingHits;
   #hot: Lru<string, CacheEntry>;
   #syncEveryMs: number;
   #syncedAt = -Infinity;
   #flushTimer: ReturnType<typeof setInterval>;
   #history: SqliteHistory | undefined;
-  #flushing = false;
 
   private constructor(file: SqliteFile, options: SqliteStoreOptions) {
     this.#file = file;
@@ -91,6 +85,13 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     this.#maxEntries = options.maxEntries;
     this.#hot = new Lru(options.hotBytes ?? 64 * 1024 * 1024);
     this.#syncEveryMs = options.syncEveryMs ?? 1;
+    this.#hits = new PendingHits({
+      transaction: (work) => this.#transaction(work),
+      touch: (key, at, n) => this.#sql.touch.run(at, n, key),
+      get isOpen() {
+        return file.isOpen;
+      },
+    });
     [this.#count, this.#bytes] = file.read(() => this.#countRows());
     this.#dataVersion = this.#readDataVersion();
     file.onReplaced = () => this.#replaced();
@@ -145,7 +146,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
       this.#hot.delete(key);
       return undefined;
     }
-    this.#countHit(entry.key, now);
+    this.#hits.count(entry.key, now);
     return entry;
   }
 
@@ -154,7 +155,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     return settle(() => {
       const now = this.#now();
       const entry = this.#file.read(() => this.#read(key, now - (graceMs > 0 ? graceMs : 0)));
-      if (entry) this.#countHit(entry.key, now);
+      if (entry) this.#hits.count(entry.key, now);
       return entry;
     });
   }
@@ -322,7 +323,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
 
   close(): Promise<void> {
     clearInterval(this.#flushTimer);
-    this.#flushHits();
+    this.#hits.flush();
     this.#file.close();
     return Promise.resolve();
   }
@@ -338,15 +339,6 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     return row ? toEntry(row) : undefined;
   }
 
-  /** Counts a hit in memory; {@link #flushHits} writes it later. */
-  #countHit(key: string, now: number): void {
-    const pending = this.#pendingHits.get(key);
-    if (pending) {
-      pending.at = now;
-      pending.n++;
-    } else this.#pendingHits.set(key, { at: now, n: 1 });
-  }
-
   /** Once a second: is the file still there, then the batched hit times. Never throws. */
   #tick(): void {
     try {
@@ -354,56 +346,14 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     } catch {
       // Reported by the check; the next tick or write tries again.
     }
-    this.#flushSlices();
-  }
-
-  /**
-   * Writes batched hit times and counts, never on the hit path: a slice of
-   * {@link HIT_SLICE} per transaction, the next one on a later event-loop turn.
-   */
-  #flushSlices(): void {
-    if (this.#flushing || this.#pendingHits.size === 0) return;
-    this.#flushing = true;
-    // What is pending now, oldest first; hits counted meanwhile wait for the next tick.
-    let left = this.#pendingHits.size;
-    const next = () => {
-      if (!this.#file.isOpen || left <= 0 || this.#pendingHits.size === 0) {
-        this.#flushing = false;
-        return;
-      }
-      const slice = Math.min(HIT_SLICE, left);
-      left -= slice;
-      this.#flushHits(slice);
-      setTimeout(next, 0);
-    };
-    next();
-  }
-
-  /** Writes up to `max` pending hit times in one transaction. */
-  #flushHits(max = Infinity): void {
-    if (this.#pendingHits.size === 0) return;
-    try {
-      this.#transaction(() => this.#writeHits(max));
-    } catch {
-      // Hit times only steer eviction order; losing one batch is harmless (the failure is logged).
-    }
-  }
-
-  /** Writes up to `max` pending hit times, oldest first, inside the caller's transaction. */
-  #writeHits(max = Infinity): void {
-    let written = 0;
-    for (const [key, { at, n }] of this.#pendingHits) {
-      if (written++ >= max) return;
-      this.#sql.touch.run(at, n, key);
-      this.#pendingHits.delete(key);
-    }
+    this.#hits.flushInSlices();
   }
 
   /** Evicts the least recently hit entries beyond the cap: O(excess · log n), no scan. */
   #evictOverCap(keep: string): void {
     const excess = this.#count - this.#maxEntries;
     if (excess <= 0) return;
-    this.#writeHits();
+    this.#hits.write();
     for (const row of this.#sql.oldest.all(keep, excess)) this.#deleteEntry(String(row.key));
   }
 
@@ -417,7 +367,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
       this.#count--;
       this.#bytes -= Number(old?.size ?? 0);
     }
-    this.#pendingHits.delete(key);
+    this.#hits.forget(key);
     return removed;
   }
 
@@ -448,7 +398,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   /** A new file took the old one's place: nothing in memory describes it any more. */
   #replaced(): void {
     this.#hot.clear();
-    this.#pendingHits.clear();
+    this.#hits.clear();
     [this.#count, this.#bytes] = this.#countRows();
     this.#dataVersion = this.#readDataVersion();
   }
