@@ -5,15 +5,14 @@
  *
  * @module
  */
-import { boundedMissReason, type ParsedRequests, parseRequest } from "../cache/miss_reason.ts";
+import type { ParsedRequests } from "../cache/miss_reason.ts";
+import type { Recording } from "../cache/recorder.ts";
 import type { KeyMemo, KeyRequest } from "../cache/key.ts";
-import { entryFor, type Recording } from "../cache/recorder.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { CallKind } from "../values/call_kind.ts";
 import type { Stats } from "../stats/stats.ts";
 import { NO_USAGE } from "../values/usage.ts";
-import { StorageError } from "../store/storage_error.ts";
 import type { CacheEntry, CacheStore } from "../store/store.ts";
 import { readBody } from "./body.ts";
 import {
@@ -36,17 +35,8 @@ import { coordinate, type Lease, publishing, relay } from "./shared_flight.ts";
 import type { CacheSwitch } from "./views.ts";
 import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
 import { v2Hit } from "./v2_tier.ts";
-
-/**
- * The most request bytes one miss parses to explain itself, its own body
- * included: ~2–4 ms of CPU at worst. A stored request that does not fit is
- * never read; a request bigger than this is not explained.
- */
-export const EXPLAIN_MAX_BYTES = 2 * 1024 * 1024;
-/** How long upstream keeps the head before a miss starts explaining itself, in ms. */
-export const EXPLAIN_AFTER_MS = 5;
-/** Memory for the parses of stored requests that later explanations reuse. */
-export const EXPLAIN_MEMO_BYTES = 16 * 1024 * 1024;
+import { explainMiss, type MissedCall, whileWaiting } from "./miss_explanation.ts";
+import { finishMiss, logStoreFailure, type MissPlan } from "./finish_miss.ts";
 
 /** What the cached route works with. */
 export interface MessagesContext {
@@ -71,13 +61,9 @@ interface Call extends ReportedCall {
   readonly controls: Controls;
 }
 
-/** What a miss stores besides the answer: the request, its tier aliases and TTL. */
-interface MissPlan {
-  readonly body: Uint8Array;
-  readonly aliases: readonly string[];
-  readonly ttlSec: number;
-  /** The fleet-wide lock on this key, released once the answer is stored (or not). */
-  readonly lease: Lease | undefined;
+/** The call as the miss's explanation and its storing see it. */
+function missed(call: Call): MissedCall {
+  return { path: call.path, key: call.key, namespace: call.controls.namespace };
 }
 
 /**
@@ -139,7 +125,7 @@ export async function handleMessages(
   const running = ctx.flights.get(key);
   if (running) return follow(running, req, "HIT-COALESCED", call, ctx);
   if (mode === "replay") {
-    return replayMiss(call, modelOf(body), await explainMiss(body, call, ctx), ctx);
+    return replayMiss(call, modelOf(body), await explainMiss(body, missed(call), ctx), ctx);
   }
   let lease: Lease | undefined;
   const { locks } = ctx.store;
@@ -176,10 +162,10 @@ export async function handleMessages(
   const flight = ctx.flights.start(
     key,
     upstream,
-    (recording, end) => finish(ctx, call, plan, recording, end),
+    (recording, end) => finishMiss(ctx, missed(call), plan, recording, end),
     lease && (() => lease.followed()), // another instance may still be reading it
   );
-  const why = whileWaiting(flight.head, () => explainMiss(body, call, ctx));
+  const why = whileWaiting(flight.head, () => explainMiss(body, missed(call), ctx));
   return follow(flight, req, "MISS", call, ctx, why);
 }
 
@@ -207,52 +193,6 @@ function served(entry: CacheEntry, kind: CallKind, call: Call, ctx: MessagesCont
     String(Math.max(0, Math.floor((ctx.now() - entry.createdAt) / 1000))),
   );
   return response;
-}
-
-/**
- * Runs `explain` once upstream has kept the answer's head for
- * {@link EXPLAIN_AFTER_MS}, and not at all if the head comes first: the
- * header could no longer carry it. So the explanation never delays a first
- * byte or a hit queued behind it, and costs nothing when upstream is fast; an
- * API call takes far longer than that to answer.
- */
-async function whileWaiting<T>(
-  head: Promise<unknown>,
-  explain: () => Promise<T | undefined>,
-): Promise<T | undefined> {
-  let arrived = false;
-  head.then(() => arrived = true, () => arrived = true);
-  await new Promise((resolve) => setTimeout(resolve, EXPLAIN_AFTER_MS));
-  return arrived ? undefined : explain();
-}
-
-/**
- * Why this request missed, in a few words, when a stored request of the same
- * route and model is near; computed beside the upstream call, never before it,
- * parsing at most {@link EXPLAIN_MAX_BYTES}.
- */
-async function explainMiss(
-  body: Uint8Array,
-  call: Call,
-  ctx: MessagesContext,
-): Promise<string | undefined> {
-  if (body.byteLength > EXPLAIN_MAX_BYTES) return undefined;
-  try {
-    const request = parseRequest(body);
-    if (request.body === undefined) return undefined;
-    const candidates = await ctx.store.similar({
-      path: call.path,
-      model: request.model,
-      namespace: call.controls.namespace,
-      limit: 20,
-      maxRequestBytes: EXPLAIN_MAX_BYTES - body.byteLength,
-    });
-    const others = candidates.filter((c) => c.key !== call.key);
-    return boundedMissReason(request, others, EXPLAIN_MAX_BYTES, ctx.parsedRequests);
-  } catch (e) {
-    ctx.log.debug(`No miss explanation: ${(e as Error).message}`);
-    return undefined;
-  }
 }
 
 /** Replay mode: a miss never goes upstream; it fails at once and says how to record it. */
@@ -323,80 +263,4 @@ async function follow(
 /** Upstream failures that stale-if-error covers: overloaded, rate-limited, 5xx, unreachable. */
 function failed(status: number): boolean {
   return status === 429 || status >= 500;
-}
-
-/** Reads what the answer used, stores it if it is a complete 200, and never throws. */
-async function finish(
-  ctx: MessagesContext,
-  call: Call,
-  plan: MissPlan,
-  recording: Recording,
-  end: BodyEnd,
-): Promise<Outcome> {
-  try {
-    logEnd(ctx, call, end);
-    return await record(ctx, call, plan, recording, end);
-  } finally {
-    await plan.lease?.release(); // after the put: waiters wake up to a stored answer
-  }
-}
-
-/** One line for an answer that did not end normally or outgrew the recording cap. */
-function logEnd(ctx: MessagesContext, call: Call, end: BodyEnd): void {
-  const short = call.key.slice(0, SHORT_KEY);
-  if (end.oversize) {
-    ctx.log.info(
-      `Answer ${short} is larger than CACHE_MAX_ANSWER_BYTES (${ctx.config.maxAnswerBytes}): ` +
-        "relayed to its clients, not stored",
-    );
-  }
-  if (end.how === "broken") {
-    ctx.log.error(
-      `Upstream broke off answer ${short}: ${(end.error as Error)?.message ?? end.error}`,
-    );
-  } else if (end.how === "timeout") {
-    ctx.log.error(
-      `Upstream sent nothing for ${ctx.config.upstreamTimeoutMs / 1000} s on answer ${short}: ` +
-        "call closed, clients told (timeout_error)",
-    );
-  } else if (end.how === "left") {
-    ctx.log.debug(`Every client of answer ${short} left: upstream call closed`);
-  }
-}
-
-async function record(
-  ctx: MessagesContext,
-  call: Call,
-  plan: MissPlan,
-  recording: Recording,
-  end: BodyEnd,
-): Promise<Outcome> {
-  const answer = answerOf(recording);
-  const outcome = outcomeOf(answer, end, plan.body);
-  if (end.how !== "complete" || end.oversize) return outcome;
-  const entry = entryFor({
-    key: call.key,
-    path: call.path,
-    model: outcome.model,
-    now: ctx.now(),
-    ttlSec: plan.ttlSec,
-    usage: outcome.usage,
-    snippet: outcome.snippet,
-    namespace: call.controls.namespace,
-    body: plan.body,
-  }, answer);
-  if (!entry) return outcome;
-  try {
-    await ctx.store.put(entry, plan.aliases);
-  } catch (e) {
-    logStoreFailure(ctx, "Cache write failed, the answer was served but not kept", e);
-  }
-  return outcome;
-}
-
-/** At error level, unless the store logged this kind of failure already (once, not per call). */
-function logStoreFailure(ctx: MessagesContext, what: string, e: unknown): void {
-  const line = `${what}: ${(e as Error).message}`;
-  if (e instanceof StorageError && e.reported) ctx.log.debug(line);
-  else ctx.log.error(line);
 }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { messageBody, postMessage, type ProxyUnderTest, startProxy } from "../support/proxy.ts";
-import { EXPLAIN_AFTER_MS, EXPLAIN_MAX_BYTES } from "../../src/proxy/messages.ts";
+import { EXPLAIN_AFTER_MS, EXPLAIN_MAX_BYTES } from "../../src/proxy/miss_explanation.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { NO_USAGE } from "../../src/values/usage.ts";
 
