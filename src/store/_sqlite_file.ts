@@ -9,13 +9,8 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
-import {
-  fileIdentity,
-  openDatabase,
-  prepareStatements,
-  setAside,
-  type Statements,
-} from "./_sqlite_schema.ts";
+import { openDatabase, prepareStatements, type Statements } from "./_sqlite_schema.ts";
+import { fileIdentity, setAside } from "./_sqlite_place.ts";
 import { ProblemLog, problemOf, StorageError, storageError } from "./storage_error.ts";
 
 /** Options of {@link SqliteFile.open}. */
