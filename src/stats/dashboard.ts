@@ -16,6 +16,7 @@ import DOM_JS from "./dashboard/dom.js?embed" with { type: "text" };
 import ENTRIES_LIST_JS from "./dashboard/entries_list.js?embed" with { type: "text" };
 import ENTRY_JS from "./dashboard/entry.js?embed" with { type: "text" };
 import FORMAT_USD_JS from "../format_usd.js?embed" with { type: "text" };
+import HIT_KINDS_JS from "../values/hit_kinds.js?embed" with { type: "text" };
 import HISTORY_CHARTS_JS from "./dashboard/history_charts.js?embed" with { type: "text" };
 import INDEX_HTML from "./dashboard/index.html?embed" with { type: "text" };
 import MONITOR_JS from "./dashboard/monitor.js?embed" with { type: "text" };
@@ -55,6 +56,7 @@ export const DASHBOARD_FILES: ReadonlyMap<string, DashboardFile> = new Map([
   ["/series.js", { contentType: JS, text: SERIES_JS }],
   ["/token_form.js", { contentType: JS, text: TOKEN_FORM_JS }],
   ["/format_usd.js", { contentType: JS, text: FORMAT_USD_JS }],
+  ["/values/hit_kinds.js", { contentType: JS, text: HIT_KINDS_JS }],
 ]);
 
 /**

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { HIT_KIND_NAMES } from "./hit_kinds.js";
 
 /** How a call was served. */
 export type CallKind =
@@ -18,11 +19,4 @@ export type CallKind =
   | "PASS";
 
 /** Kinds answered from the cache, without an upstream call of their own. */
-export const HIT_KINDS: ReadonlySet<CallKind> = new Set([
-  "HIT",
-  "HIT-NORM",
-  "HIT-SUFFIX",
-  "HIT-COALESCED",
-  "HIT-V2",
-  "STALE",
-]);
+export const HIT_KINDS: ReadonlySet<CallKind> = new Set<CallKind>(HIT_KIND_NAMES);

@@ -2,20 +2,27 @@ import assert from "node:assert/strict";
 import { DASHBOARD_FILES } from "../../src/stats/dashboard.ts";
 
 const FOLDER = new URL("../../src/stats/dashboard/", import.meta.url);
+/** Modules the page shares with the proxy, outside its folder: served as they are. */
+const OUTSIDE: Readonly<Record<string, URL>> = {
+  "/format_usd.js": new URL("../../src/format_usd.js", import.meta.url),
+  "/values/hit_kinds.js": new URL("../../src/values/hit_kinds.js", import.meta.url),
+};
 
 Deno.test("the proxy serves every file of the page's folder, byte for byte", async () => {
   const names = [];
   for await (const entry of Deno.readDir(FOLDER)) {
     if (entry.name !== "deno.json") names.push(entry.name);
   }
-  // The money format is the command line's own module, outside the folder (src/format_usd.js).
-  const served = [...DASHBOARD_FILES.keys()].filter((path) => path !== "/format_usd.js").map((
+  const served = [...DASHBOARD_FILES.keys()].filter((path) => !Object.hasOwn(OUTSIDE, path)).map((
     path,
   ) => path === "/" ? "index.html" : path.slice(1));
   assert.deepEqual(served.sort(), names.sort());
   for (const name of names) {
     const file = DASHBOARD_FILES.get(name === "index.html" ? "/" : `/${name}`)!;
     assert.equal(file.text, await Deno.readTextFile(new URL(name, FOLDER)), name);
+  }
+  for (const [path, source] of Object.entries(OUTSIDE)) {
+    assert.equal(DASHBOARD_FILES.get(path)?.text, await Deno.readTextFile(source), path);
   }
 });
 

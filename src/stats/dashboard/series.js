@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { HIT_KIND_NAMES } from "../../values/hit_kinds.js";
 
 /**
  * One kind, model and namespace over one minute or hour, as `/stats/history` sends it.
@@ -44,15 +45,12 @@
  * @property {number[]} missLatency
  */
 
-/** Kinds answered from the cache. */
-export const HIT_KINDS = new Set([
-  "HIT",
-  "HIT-NORM",
-  "HIT-SUFFIX",
-  "HIT-COALESCED",
-  "HIT-V2",
-  "STALE",
-]);
+/**
+ * Kinds answered from the cache: the proxy's own list.
+ *
+ * @type {ReadonlySet<string>}
+ */
+export const HIT_KINDS = new Set(HIT_KIND_NAMES);
 
 /** Width of the chart's bins by range: 48 to 120 bins each. */
 export const BIN_MS = /** @type {const} */ ({
