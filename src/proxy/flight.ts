@@ -298,7 +298,7 @@ export class Flight<T = void> {
   #lastLeft(): void {
     if (!this.#keep) return this.#stop("left");
     this.#wake?.(); // no client to wait for now
-    this.#keep().then((kept) => kept, () => false).then((kept) => {
+    this.#keep().catch(() => false).then((kept) => {
       if (!kept && this.#listeners === 0 && this.running) this.#stop("left");
     });
   }
