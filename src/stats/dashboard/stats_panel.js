@@ -58,7 +58,7 @@ function renderStats() {
   const s = scope === "session" && stats.session ? stats.session : stats;
   // /stats counts a bypassed call as a miss, as v2 did; the page shows the cache's own misses.
   const hits = s.hits || 0, misses = (s.misses || 0) - (s.bypassed || 0), calls = s.calls || 0;
-  const rate = hits + misses ? hits / (hits + misses) : 0;
+  const rate = Number(s.hitRate) || 0; // the proxy's own rule: bypassed calls left out
   setText("kHitRate", hits + misses ? pct(rate) : "–");
   $("kHitBar").style.width = (hits + misses ? rate * 100 : 0) + "%";
   $("kMissBar").style.width = (hits + misses ? (1 - rate) * 100 : 0) + "%";
