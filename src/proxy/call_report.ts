@@ -13,7 +13,7 @@ import type { CallKind } from "../values/call_kind.ts";
 import type { Stats } from "../stats/stats.ts";
 import { readAnswer } from "../stats/usage.ts";
 import { type Usage } from "../values/usage.ts";
-import type { CacheEntry } from "../store/store.ts";
+import type { CachedAnswer } from "../store/store.ts";
 import type { BodyEnd } from "./flight.ts";
 
 /** The short key prefix responses carry in `x-cache-key` (and `explore --view` accepts). */
@@ -78,7 +78,7 @@ export function outcomeOf(
 
 /** The report of a call answered from the cache. */
 export function hitReport(
-  entry: CacheEntry,
+  entry: CachedAnswer,
   kind: CallKind,
   call: ReportedCall,
   ctx: ReportContext,

@@ -13,7 +13,7 @@ import type { Logger } from "../log.ts";
 import type { CallKind } from "../values/call_kind.ts";
 import type { Stats } from "../stats/stats.ts";
 import { NO_USAGE } from "../values/usage.ts";
-import type { CacheEntry, CacheStore } from "../store/store.ts";
+import type { CachedAnswer, CacheStore } from "../store/store.ts";
 import { readBody } from "./body.ts";
 import {
   answerOf,
@@ -171,9 +171,9 @@ export async function handleMessages(
 
 /** A store read that fails open: a broken store is a miss, logged. */
 async function read(
-  get: () => Promise<CacheEntry | undefined>,
+  get: () => Promise<CachedAnswer | undefined>,
   ctx: MessagesContext,
-): Promise<CacheEntry | undefined> {
+): Promise<CachedAnswer | undefined> {
   try {
     return await get();
   } catch (e) {
@@ -183,7 +183,7 @@ async function read(
 }
 
 /** Replays a stored entry as `kind` and reports it. */
-function served(entry: CacheEntry, kind: CallKind, call: Call, ctx: MessagesContext): Response {
+function served(entry: CachedAnswer, kind: CallKind, call: Call, ctx: MessagesContext): Response {
   ctx.stats.events.emit(hitReport(entry, kind, call, ctx));
   const response = replay(entry, call.controls.realtime);
   if (kind !== "HIT") response.headers.set("x-cache", kind);

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { CacheEntry, FlightLocks, HeldLock } from "../store/store.ts";
+import type { CachedAnswer, FlightLocks, HeldLock } from "../store/store.ts";
 
 /**
  * The longest a request waits for other instances before going upstream
@@ -25,7 +25,7 @@ const MAX_WAIT_MS = 10 * 60_000;
  * store cannot coordinate).
  */
 export type Coordination =
-  | { readonly entry: CacheEntry; readonly answer?: undefined; readonly lock?: undefined }
+  | { readonly entry: CachedAnswer; readonly answer?: undefined; readonly lock?: undefined }
   | { readonly answer: Response; readonly entry?: undefined; readonly lock?: undefined }
   | { readonly lock: Lease | undefined; readonly entry?: undefined; readonly answer?: undefined };
 
@@ -54,7 +54,7 @@ export async function coordinate(
   key: string,
   locks: FlightLocks,
   ttlMs: number,
-  read: (key: string) => Promise<CacheEntry | undefined>,
+  read: (key: string) => Promise<CachedAnswer | undefined>,
   signal: AbortSignal,
 ): Promise<Coordination> {
   const deadline = Date.now() + MAX_WAIT_MS;

@@ -13,7 +13,7 @@ import { V2_COUNTERS } from "../stats/ledger.ts";
 import { modelOf } from "./call_report.ts";
 import type { Logger } from "../log.ts";
 import type { Stats } from "../stats/stats.ts";
-import type { CacheEntry, CacheStore } from "../store/store.ts";
+import type { CachedAnswer, CacheStore } from "../store/store.ts";
 
 /** What the tier needs to know of the call. */
 export interface V2Lookup {
@@ -37,7 +37,7 @@ export interface V2Lookup {
 export async function v2Hit(
   call: V2Lookup,
   ctx: { readonly store: CacheStore; readonly stats: Stats; readonly log: Logger },
-): Promise<CacheEntry | undefined> {
+): Promise<CachedAnswer | undefined> {
   if (call.route !== "/v1/messages" || call.namespace !== "") return undefined;
   if (ctx.stats.ledger.counter(V2_COUNTERS.entries) === 0) return undefined;
   const entry = await ctx.store.get(await v2Key(modelOf(call.body) ?? "", call.body));

@@ -19,6 +19,7 @@ import type { HistoryRow, Resolution } from "../values/history_row.ts";
 import { guardLocks } from "./_fail_open_locks.ts";
 import { messageOf, type OutageOptions, StoreOutage } from "./_store_outage.ts";
 import type {
+  CachedAnswer,
   CacheEntry,
   CacheStore,
   EntrySummary,
@@ -90,11 +91,11 @@ export class FailOpenStore implements CacheStore, AsyncDisposable {
     return this.#outage.health();
   }
 
-  get(key: string): Promise<CacheEntry | undefined> {
+  get(key: string): Promise<CachedAnswer | undefined> {
     return this.#outage.read(() => this.#inner.get(key), undefined);
   }
 
-  getStale(key: string, graceMs: number): Promise<CacheEntry | undefined> {
+  getStale(key: string, graceMs: number): Promise<CachedAnswer | undefined> {
     return this.#outage.read(() => this.#inner.getStale(key, graceMs), undefined);
   }
 

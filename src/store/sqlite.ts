@@ -28,8 +28,9 @@ import { SqliteHistory } from "./_sqlite_history.ts";
 import { SqliteFile } from "./_sqlite_file.ts";
 import { PendingHits } from "./_sqlite_hits.ts";
 import { problemOf } from "./storage_error.ts";
-import { type Statements, toEntry, toMeta } from "./_sqlite_schema.ts";
+import { type Statements, toAnswer, toEntry, toMeta } from "./_sqlite_schema.ts";
 import type {
+  CachedAnswer,
   CacheEntry,
   CacheStore,
   EntrySummary,
@@ -73,7 +74,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   #bytes: number;
   #dataVersion: number;
   #hits: PendingHits;
-  #hot: Lru<string, CacheEntry>;
+  #hot: Lru<string, CachedAnswer>;
   #syncEveryMs: number;
   #syncedAt = -Infinity;
   #flushTimer: ReturnType<typeof setInterval>;
@@ -122,7 +123,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     }
   }
 
-  get(key: string): Promise<CacheEntry | undefined> {
+  get(key: string): Promise<CachedAnswer | undefined> {
     try {
       return Promise.resolve(this.#get(key));
     } catch (e) {
@@ -130,7 +131,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     }
   }
 
-  #get(key: string): CacheEntry | undefined {
+  #get(key: string): CachedAnswer | undefined {
     const now = this.#now();
     const tick = performance.now();
     if (tick - this.#syncedAt >= this.#syncEveryMs) {
@@ -141,7 +142,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     if (entry === undefined) {
       entry = this.#file.read(() => this.#read(key, now));
       if (!entry) return undefined;
-      this.#hot.set(key, entry, entry.body.byteLength + (entry.request?.byteLength ?? 0) + 256);
+      this.#hot.set(key, entry, entry.body.byteLength + 256);
     } else if (entry.expiresAt <= now) {
       this.#hot.delete(key);
       return undefined;
@@ -151,7 +152,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   /** Reads the file directly: stale reads are rare (upstream failing), so no hot tier. */
-  getStale(key: string, graceMs: number): Promise<CacheEntry | undefined> {
+  getStale(key: string, graceMs: number): Promise<CachedAnswer | undefined> {
     return settle(() => {
       const now = this.#now();
       const entry = this.#file.read(() => this.#read(key, now - (graceMs > 0 ? graceMs : 0)));
@@ -334,9 +335,9 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   /** A fresh entry by key, then by alias: one that expires after `after`. */
-  #read(key: string, after: number): CacheEntry | undefined {
+  #read(key: string, after: number): CachedAnswer | undefined {
     const row = this.#sql.get.get(key, after) ?? this.#sql.getByAlias.get(key, after);
-    return row ? toEntry(row) : undefined;
+    return row ? toAnswer(row) : undefined;
   }
 
   /** Once a second: is the file still there, then the batched hit times. Never throws. */

@@ -79,6 +79,12 @@ export interface CacheEntry extends NewEntry {
   readonly hitCount: number;
 }
 
+/**
+ * What a hit serves: a stored response without its request and hit counts,
+ * which a hit has no use for and which cost a read of their own.
+ */
+export type CachedAnswer = Omit<CacheEntry, "request" | "lastHitAt" | "hitCount">;
+
 /** An entry without its body and request, for listings. */
 export type EntrySummary = Omit<CacheEntry, "body" | "request"> & { readonly size: number };
 
@@ -160,12 +166,12 @@ export interface CacheStore extends CounterStore, HistoryStore {
    * Reads a fresh entry by its key or by one of its aliases and counts it as a hit.
    * An expired entry is not returned.
    */
-  get(key: string): Promise<CacheEntry | undefined>;
+  get(key: string): Promise<CachedAnswer | undefined>;
   /**
    * Reads an entry by key or alias that expired less than `graceMs` ago (or is
    * still fresh) and counts it as a hit: what stale-if-error serves.
    */
-  getStale(key: string, graceMs: number): Promise<CacheEntry | undefined>;
+  getStale(key: string, graceMs: number): Promise<CachedAnswer | undefined>;
   /**
    * Stored requests with this path, model and namespace, newest first, for
    * explaining a miss; only entries stored with their request.
