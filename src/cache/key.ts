@@ -147,13 +147,15 @@ export class KeyMemo {
    * Remembers keys for one upstream and one set of rules.
    *
    * @param upstream the upstream base URL
-   * @param options `maxBytes`: memory for remembered requests @default 64 MiB;
+   * @param options `maxBytes`: memory for remembered requests @default 16 MiB;
    *   `rules`: the normalization rules @default {@link NO_RULES}
    */
   constructor(upstream: string, options: { maxBytes?: number; rules?: NormalizeRules } = {}) {
     this.#upstream = upstream;
     this.#rules = options.rules ?? NO_RULES;
-    this.#seen = new Lru(options.maxBytes ?? 64 * 1024 * 1024);
+    // Enough for the repeats of a working set of tens of thousands of short requests, and
+    // small enough that a stream of distinct requests (all misses) does not grow the heap much.
+    this.#seen = new Lru(options.maxBytes ?? 16 * 1024 * 1024);
   }
 
   /**
