@@ -6,9 +6,10 @@
  * The permission flags here are the ones the binary runs with: the `start`
  * task uses the same, and the subprocess tests run `src/main.ts` with them.
  * Everything the binary reads at run time is imported (deno.json as JSON, the
- * service templates as text, the dashboard as a string), so no `--include` is
- * needed; `tests/scripts/compile_test.ts` fails if a module starts reading
- * files next to itself.
+ * service templates as text, the dashboard as a string); only worker modules,
+ * which `deno compile` does not follow, are named with `--include`.
+ * `tests/scripts/compile_test.ts` fails if a module starts reading files next
+ * to itself.
  *
  * @module
  */
@@ -42,6 +43,9 @@ export function binaryPath(target: string): string {
   return `dist/llm-cache-proxy-${target}${target.includes("windows") ? ".exe" : ""}`;
 }
 
+/** Modules started as workers: `deno compile` embeds them only when named. */
+export const INCLUDED = ["src/store/_sqlite_checkpoint_worker.ts"];
+
 /**
  * The `deno compile` arguments that build the binary for `target`.
  *
@@ -56,6 +60,7 @@ export function compileArgs(target: string): string[] {
     target,
     "--output",
     binaryPath(target),
+    ...INCLUDED.flatMap((file) => ["--include", file]),
     "src/main.ts",
   ];
 }

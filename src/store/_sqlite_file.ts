@@ -12,6 +12,7 @@ import type { Logger } from "../log.ts";
 import { openDatabase, prepareStatements, type Statements } from "./_sqlite_schema.ts";
 import { fileIdentity, setAside } from "./_sqlite_place.ts";
 import { ProblemLog, problemOf, StorageError, storageError } from "./storage_error.ts";
+import { Checkpoints } from "./_sqlite_checkpoints.ts";
 
 /** Options of {@link SqliteFile.open}. */
 export interface SqliteFileOptions {
@@ -21,6 +22,11 @@ export interface SqliteFileOptions {
   readonly setAsideCorrupt?: boolean | undefined;
   /** Names a file set aside. @default Date.now */
   readonly now?: (() => number) | undefined;
+  /**
+   * Checkpoint the WAL from a worker thread instead of inside commits (the
+   * proxy; a short command does not need a thread). @default false
+   */
+  readonly checkpointInBackground?: boolean | undefined;
 }
 
 const SIDECARS = ["-wal", "-shm"] as const;
@@ -43,6 +49,8 @@ export class SqliteFile {
   #now: () => number;
   /** The all-time counters as last read plus what was added since, to write into a new file. */
   #counters = new Map<string, number>();
+  #checkpointInBackground: boolean;
+  #checkpoints: Checkpoints | undefined;
 
   private constructor(path: string, db: DatabaseSync, options: SqliteFileOptions) {
     this.path = path;
@@ -53,6 +61,16 @@ export class SqliteFile {
     this.#problems = new ProblemLog(options.log);
     this.#setAsideCorrupt = (options.setAsideCorrupt ?? false) && path !== ":memory:";
     this.#now = options.now ?? Date.now;
+    this.#checkpointInBackground = (options.checkpointInBackground ?? false) &&
+      path !== ":memory:";
+    this.#checkpointFromWorker();
+  }
+
+  /** Starts the worker that checkpoints the current connection's file, when asked for one. */
+  #checkpointFromWorker(): void {
+    this.#checkpoints = this.#checkpointInBackground
+      ? new Checkpoints(this.#db, this.path, this.#log)
+      : undefined;
   }
 
   /**
@@ -167,9 +185,10 @@ export class SqliteFile {
   #failure(e: unknown): unknown {
     const error = storageError(e, this.path);
     if (!(error instanceof StorageError)) return error;
+    this.#checkpoints?.handBack();
     if (error.problem !== "corrupt" || !this.#setAsideCorrupt) return this.#problems.report(error);
     try {
-      this.#db.close();
+      this.#closeDb();
       const aside = setAside(this.path, new Date(this.#now()));
       const restored = this.#reopen();
       this.#log?.error(
@@ -198,7 +217,7 @@ export class SqliteFile {
     if (this.path === ":memory:") return;
     const found = fileIdentity(this.path);
     if (found === this.#identity) return;
-    this.#db.close();
+    this.#closeDb();
     this.#forgetSidecars();
     const restored = this.#reopen();
     this.#log?.error(
@@ -225,6 +244,7 @@ export class SqliteFile {
     }
     this.#sql = prepareStatements(this.#db);
     this.#remember();
+    this.#checkpointFromWorker();
     this.read(() => this.onReplaced());
     return this.read(() => this.#restoreCounters());
   }
@@ -268,6 +288,21 @@ export class SqliteFile {
 
   /** Closes the connection. */
   close(): void {
+    this.#closeDb();
+  }
+
+  #closeDb(): void {
+    if (this.#checkpoints) {
+      this.#checkpoints.stop();
+      this.#checkpoints = undefined;
+      // The worker's connection may outlive this one by a moment, and SQLite folds the WAL
+      // into the file only when the last connection closes: fold it in now.
+      try {
+        this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      } catch {
+        // A full disk or a damaged file: the WAL stays, and is read on the next open.
+      }
+    }
     this.#db.close();
   }
 }

@@ -99,6 +99,7 @@ function openSqlite(config: Config, log: Logger, now: () => number): SqliteStore
       log,
       now,
       setAsideCorrupt: true,
+      checkpointInBackground: true,
     });
   } catch (e) {
     if (problemOf(e) === undefined) throw notOpened(config, e);

@@ -43,6 +43,10 @@ import type {
 
 /** Keys read per query while {@link SqliteStore.entries} walks the store. */
 const PAGE_ROWS = 256;
+/** How often the store looks whether its file is still there, in ms. */
+const CHECK_EVERY_MS = 1000;
+/** Entries with unwritten hits that start a flush before its time (~10 MB of memory). */
+const MAX_PENDING_HITS = 50_000;
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -50,7 +54,10 @@ export interface SqliteStoreOptions {
   readonly maxEntries: number;
   /** Clock in ms since the epoch. @default Date.now */
   readonly now?: () => number;
-  /** How often batched hit times are written, in ms. @default 1000 */
+  /**
+   * How often hit times and counts, kept in memory meanwhile, are written, in
+   * ms; sooner when {@link MAX_PENDING_HITS} entries have some. @default 10000
+   */
   readonly flushEveryMs?: number;
   /** Memory for recently read entries, in bytes; 0 turns it off. @default 64 MiB */
   readonly hotBytes?: number;
@@ -63,6 +70,11 @@ export interface SqliteStoreOptions {
    * and a fresh one takes its place; otherwise opening it fails. @default false
    */
   readonly setAsideCorrupt?: boolean;
+  /**
+   * Checkpoint the WAL from a worker thread, not inside the commits of puts
+   * and hit times (the proxy). @default false
+   */
+  readonly checkpointInBackground?: boolean;
 }
 
 /** A {@link CacheStore} in one SQLite file. */
@@ -74,6 +86,8 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   #bytes: number;
   #dataVersion: number;
   #hits: PendingHits;
+  #flushEveryMs: number;
+  #flushedAt = performance.now();
   #hot: Lru<string, CachedAnswer>;
   #syncEveryMs: number;
   #syncedAt = -Infinity;
@@ -96,7 +110,9 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     [this.#count, this.#bytes] = file.read(() => this.#countRows());
     this.#dataVersion = this.#readDataVersion();
     file.onReplaced = () => this.#replaced();
-    this.#flushTimer = setInterval(() => this.#tick(), options.flushEveryMs ?? 1000);
+    this.#flushEveryMs = options.flushEveryMs ?? 10_000;
+    const tickMs = Math.min(CHECK_EVERY_MS, this.#flushEveryMs);
+    this.#flushTimer = setInterval(() => this.#tick(), tickMs);
     Deno.unrefTimer(Number(this.#flushTimer));
   }
 
@@ -200,7 +216,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
         const row = this.#sql.inspect.get(key);
         if (!row) continue;
         const aliases = this.#sql.aliasesOf.all(key).map((a) => String(a.alias));
-        yield { ...toEntry(row), aliases };
+        yield { ...this.#hits.overlay(toEntry(row)), aliases };
       }
       const last = rows.at(-1);
       if (rows.length < PAGE_ROWS || !last) return;
@@ -211,7 +227,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   inspect(key: string): Promise<CacheEntry | undefined> {
     return settle(() => {
       const row = this.#file.read(() => this.#sql.inspect.get(key));
-      return row ? toEntry(row) : undefined;
+      return row ? this.#hits.overlay(toEntry(row)) : undefined;
     });
   }
 
@@ -267,7 +283,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
           options.offset ?? 0,
         )
       );
-      return rows.map((row) => ({ ...toMeta(row), size: Number(row.size) }));
+      return rows.map((row) => this.#hits.overlay({ ...toMeta(row), size: Number(row.size) }));
     });
   }
 
@@ -340,22 +356,45 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     return row ? toAnswer(row) : undefined;
   }
 
-  /** Once a second: is the file still there, then the batched hit times. Never throws. */
+  /** Once a second: is the file still there, then the batched hit times when due. Never throws. */
   #tick(): void {
     try {
       this.#file.check();
     } catch {
       // Reported by the check; the next tick or write tries again.
     }
-    this.#hits.flushInSlices();
+    const now = performance.now();
+    if (now - this.#flushedAt >= this.#flushEveryMs || this.#hits.size >= MAX_PENDING_HITS) {
+      this.#flushedAt = now;
+      this.#hits.flushInSlices();
+    }
   }
 
   /** Evicts the least recently hit entries beyond the cap: O(excess · log n), no scan. */
   #evictOverCap(keep: string): void {
     const excess = this.#count - this.#maxEntries;
     if (excess <= 0) return;
-    this.#hits.write();
-    for (const row of this.#sql.oldest.all(keep, excess)) this.#deleteEntry(String(row.key));
+    for (const key of this.#leastRecentlyHit(keep, excess)) this.#deleteEntry(key);
+  }
+
+  /**
+   * The `count` entries hit least recently, but `keep`. The file orders them
+   * by the hit times it holds; an entry with hits not yet written was hit
+   * later than that, so rows are read oldest first until `count` of them are
+   * known to be older than any row still unread.
+   */
+  #leastRecentlyHit(keep: string, count: number): string[] {
+    for (let limit = count;; limit *= 2) {
+      const rows = this.#sql.oldest.all(keep, limit);
+      const byTime = rows.map((row) => {
+        const key = String(row.key);
+        return { key, at: this.#hits.lastHitAt(key) ?? Number(row.last_hit_at) };
+      }).sort((a, b) => a.at - b.at);
+      const unread = rows.length < limit ? Infinity : Number(rows.at(-1)!.last_hit_at);
+      if (byTime.length >= count ? byTime[count - 1]!.at <= unread : unread === Infinity) {
+        return byTime.slice(0, count).map((row) => row.key);
+      }
+    }
   }
 
   #deleteEntry(key: string): boolean {
