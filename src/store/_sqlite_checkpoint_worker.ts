@@ -1,11 +1,12 @@
 /**
  * The worker behind `Checkpoints` (`_sqlite_checkpoints.ts`): its own
  * connection to the file, and a PASSIVE checkpoint every few ms once the WAL
- * file has reached `minWalBytes` (as SQLite's own checkpoints wait for 1,000
- * pages). A checkpoint that fails (a full disk, say) is tried again next time;
- * the writing connection reports what is wrong with the file. Messages in:
- * `{ path, everyMs, minWalBytes }` once. Messages out: `{ failed: message }`
- * when the file cannot be opened, and then it stops.
+ * file has reached `minWalBytes`. PASSIVE copies the WAL into the file
+ * without taking any lock a writer needs. A checkpoint that fails (a full
+ * disk, say) is tried again next time; the writing connection reports what is
+ * wrong with the file. Messages in: `{ path, everyMs, minWalBytes }` once.
+ * Messages out: `{ failed: message }` when the file cannot be opened, and then
+ * it stops.
  *
  * @module
  */
@@ -22,7 +23,6 @@ self.onmessage = (event: MessageEvent<Start>) => {
   const { path, everyMs, minWalBytes } = event.data;
   try {
     const db = new DatabaseSync(path);
-    // PASSIVE never waits on a lock: it copies what no reader still needs and leaves the rest.
     const checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
     setInterval(() => {
       try {

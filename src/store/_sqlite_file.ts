@@ -23,8 +23,9 @@ export interface SqliteFileOptions {
   /** Names a file set aside. @default Date.now */
   readonly now?: (() => number) | undefined;
   /**
-   * Checkpoint the WAL from a worker thread instead of inside commits (the
-   * proxy; a short command does not need a thread). @default false
+   * Copy the WAL into the file from a worker thread too, so that the
+   * checkpoints inside commits find little left to copy (the proxy; a short
+   * command does not need a thread). @default false
    */
   readonly checkpointInBackground?: boolean | undefined;
 }
@@ -121,6 +122,7 @@ export class SqliteFile {
    */
   transaction<T>(work: () => T, undo: () => void): T {
     this.check();
+    this.#checkpoints?.beforeWrite();
     this.read(() => this.#db.exec("BEGIN IMMEDIATE"));
     try {
       const result = work();
@@ -185,7 +187,7 @@ export class SqliteFile {
   #failure(e: unknown): unknown {
     const error = storageError(e, this.path);
     if (!(error instanceof StorageError)) return error;
-    this.#checkpoints?.handBack();
+    this.#checkpoints?.stop(); // the file is in trouble: back to the plainest way
     if (error.problem !== "corrupt" || !this.#setAsideCorrupt) return this.#problems.report(error);
     try {
       this.#closeDb();

@@ -77,7 +77,9 @@ export class PendingHits {
    * @param entry hit time and count as read from the file
    * @returns the same entry, or a copy with the pending hits added
    */
-  overlay<T extends { readonly key: string; readonly lastHitAt: number; readonly hitCount: number }>(
+  overlay<
+    T extends { readonly key: string; readonly lastHitAt: number; readonly hitCount: number },
+  >(
     entry: T,
   ): T {
     const pending = this.#pending.get(entry.key);

@@ -71,8 +71,8 @@ export interface SqliteStoreOptions {
    */
   readonly setAsideCorrupt?: boolean;
   /**
-   * Checkpoint the WAL from a worker thread, not inside the commits of puts
-   * and hit times (the proxy). @default false
+   * Copy the WAL into the file from a worker thread too, so that the commits
+   * of puts and hit times find little left to copy (the proxy). @default false
    */
   readonly checkpointInBackground?: boolean;
 }

@@ -1,9 +1,11 @@
-// WAL checkpoints from a worker: the writing connection stops checkpointing inside its commits,
-// the worker keeps the WAL small instead, and a worker that fails hands the job back.
+// WAL checkpoints helped by a worker: it copies the WAL into the file between commits, the WAL
+// still starts over under a steady stream of puts, and a worker that fails is said once.
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { createLogger } from "../../src/log.ts";
 import { Checkpoints } from "../../src/store/_sqlite_checkpoints.ts";
+import { SqliteStore } from "../../src/store/sqlite.ts";
+import { newEntry } from "../support/entry.ts";
 import { eventually, tempHome } from "../support/harness.ts";
 
 const ROW_BYTES = 64 * 1024;
@@ -11,17 +13,19 @@ const ROWS = 384; // 24 MiB
 
 function openWal(path: string): DatabaseSync {
   const db = new DatabaseSync(path);
-  db.exec("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (b BLOB)");
+  // No checkpoints of its own: what reaches the file is what the worker copied.
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (b BLOB)");
   return db;
 }
 
-/** Writes {@link ROWS} rows, one commit each, letting other threads run every sixteen. */
-async function writeMany(db: DatabaseSync): Promise<void> {
+/** Writes {@link ROWS} rows, one commit each, as `SqliteFile` does (`beforeWrite` first). */
+async function writeMany(db: DatabaseSync, checkpoints?: Checkpoints): Promise<void> {
   const insert = db.prepare("INSERT INTO t (b) VALUES (?)");
   const row = new Uint8Array(ROW_BYTES).fill(7);
   for (let i = 0; i < ROWS; i++) {
+    checkpoints?.beforeWrite();
     insert.run(row);
-    if (i % 16 === 15) await new Promise((resolve) => setTimeout(resolve, 30));
+    if (i % 16 === 15) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
@@ -29,39 +33,71 @@ function autocheckpoint(db: DatabaseSync): number {
   return Number(Object.values(db.prepare("PRAGMA wal_autocheckpoint").get() ?? {})[0]);
 }
 
-Deno.test("Checkpoints: a worker checkpoints the WAL, the writing connection no longer does", async () => {
+/** Gives a started worker's thread time to load. */
+function loaded(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 500));
+}
+
+Deno.test("Checkpoints: the worker copies the WAL into the file while the connection writes", async () => {
   await using home = await tempHome();
   const alone = openWal(`${home.path}/alone.db`);
-  alone.exec("PRAGMA wal_autocheckpoint = 0"); // what the worker's connection turns off
   await writeMany(alone);
-  const unchecked = (await Deno.stat(`${home.path}/alone.db-wal`)).size;
+  const uncopied = (await Deno.stat(`${home.path}/alone.db`)).size;
   alone.close();
 
   const path = `${home.path}/cache.db`;
   const db = openWal(path);
   const checkpoints = new Checkpoints(db, path, createLogger("debug", () => {}));
   try {
-    assert.equal(autocheckpoint(db), 0);
-    await writeMany(db);
-    const checked = (await Deno.stat(`${path}-wal`)).size;
-    assert.ok(unchecked > 20 * 1024 * 1024, `without checkpoints the WAL grew to ${unchecked} B`);
-    assert.ok(checked < 12 * 1024 * 1024, `with the worker the WAL stayed at ${checked} B`);
+    checkpoints.beforeWrite();
+    assert.equal(autocheckpoint(db), 8000, "the commits' own checkpoints, 8 times rarer");
+    await loaded();
+    await writeMany(db, checkpoints);
+    const copied = await eventually("the worker to copy", async () => {
+      const size = (await Deno.stat(path)).size;
+      return size > 20 * 1024 * 1024 ? size : undefined;
+    }, 3_000);
+    assert.ok(uncopied < 1024 * 1024, `without the worker the file stays at ${uncopied} B`);
+    assert.ok(copied > 20 * 1024 * 1024, `${copied} B copied`);
   } finally {
     checkpoints.stop();
     db.close();
   }
 });
 
-Deno.test("Checkpoints: a worker that fails is logged, and the connection checkpoints itself again", async () => {
+Deno.test("Checkpoints: under a steady stream of puts the WAL still starts over", async () => {
   await using home = await tempHome();
-  const db = openWal(`${home.path}/cache.db`);
+  const path = `${home.path}/cache.db`;
+  const store = SqliteStore.open(path, { maxEntries: 1_000, checkpointInBackground: true });
+  try {
+    const body = new Uint8Array(ROW_BYTES).fill(7);
+    await store.put(newEntry("first", { body }));
+    await loaded();
+    for (let i = 0; i < 4 * ROWS; i++) {
+      await store.put(newEntry(`k${i}`, { body }));
+      if (i % 16 === 15) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    const wal = (await Deno.stat(`${path}-wal`)).size;
+    // A WAL that never started over would hold all 96 MiB; it starts over past 32 MiB.
+    assert.ok(wal < 48 * 1024 * 1024, `the WAL grew to ${wal} B for 96 MiB written`);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("Checkpoints: no worker before the first write; one that fails is said once", async () => {
+  await using home = await tempHome();
   const lines: string[] = [];
+  const db = new DatabaseSync(`${home.path}/cache.db`);
   const checkpoints = new Checkpoints(
     db,
     `${home.path}/no-such-folder/cache.db`, // the worker cannot open it
     createLogger("debug", (line) => lines.push(line)),
   );
   try {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(lines.length, 0, "no worker before the first write");
+    checkpoints.beforeWrite();
     const line = await eventually(
       "the failure line",
       () => Promise.resolve(lines.find((l) => l.includes("Background checkpoints"))),
@@ -70,8 +106,11 @@ Deno.test("Checkpoints: a worker that fails is logged, and the connection checkp
       line,
       /ERROR Background checkpoints of .*no-such-folder\/cache\.db stopped \(.+\)/,
     );
-    assert.match(line, /the proxy checkpoints it itself again/);
-    assert.equal(autocheckpoint(db), 1000);
+    assert.match(line, /the proxy copies its write-ahead log into the file itself again/);
+    assert.equal(autocheckpoint(db), 1000, "commits checkpoint as SQLite's default has them");
+    checkpoints.beforeWrite();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(lines.length, 1, "not started again");
   } finally {
     checkpoints.stop();
     db.close();
