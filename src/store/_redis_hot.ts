@@ -21,7 +21,7 @@
  * @module
  */
 import { Lru } from "../lru.ts";
-import type { CacheEntry } from "./store.ts";
+import type { CachedAnswer } from "./store.ts";
 
 /** How often this instance writes its heartbeat key, in ms. */
 const BEAT_EVERY_MS = 250;
@@ -62,7 +62,7 @@ export interface HotTierOptions {
 }
 
 interface Kept {
-  readonly entry: CacheEntry;
+  readonly entry: CachedAnswer;
   /** The invalidation count when it was read. */
   readonly since: number;
 }
@@ -119,8 +119,8 @@ export class HotTier {
   async read(
     key: string,
     now: number,
-    fetch: (count: boolean) => Promise<CacheEntry | undefined>,
-  ): Promise<CacheEntry | undefined> {
+    fetch: (count: boolean) => Promise<CachedAnswer | undefined>,
+  ): Promise<CachedAnswer | undefined> {
     const kept = this.lookup(key, now);
     if (kept) {
       this.hit(kept.key, now);
@@ -143,7 +143,7 @@ export class HotTier {
    * @param now ms since the epoch
    * @returns the entry, or undefined
    */
-  lookup(key: string, now: number): CacheEntry | undefined {
+  lookup(key: string, now: number): CachedAnswer | undefined {
     if (!this.live) {
       if (this.#lru.size > 0) this.#forget();
       this.#open();
@@ -166,9 +166,9 @@ export class HotTier {
    * @param entry the entry
    * @param mark {@link mark} before the read was sent
    */
-  keep(key: string, entry: CacheEntry, mark: number): void {
+  keep(key: string, entry: CachedAnswer, mark: number): void {
     if (!this.live || mark !== this.#count) return;
-    const size = entry.body.byteLength + (entry.request?.byteLength ?? 0) + 256;
+    const size = entry.body.byteLength + 256;
     this.#lru.set(key, { entry, since: mark }, size);
   }
 

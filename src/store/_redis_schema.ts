@@ -7,7 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import { NO_USAGE } from "../values/usage.ts";
-import type { CacheEntry, EntrySummary, NewEntry } from "./store.ts";
+import type { CachedAnswer, CacheEntry, EntrySummary, NewEntry } from "./store.ts";
 
 /** Names of the keys under one prefix. */
 export const KEYS = {
@@ -46,6 +46,15 @@ export const META_FIELDS = [
   "snippet",
   "ns",
   "timing",
+] as const;
+
+/**
+ * The hash fields a hit reads, in this order: the answer, without the
+ * request (often the largest field) or the hit time and count.
+ */
+export const ANSWER_FIELDS = [
+  ...META_FIELDS.filter((name) => name !== "lastHit" && name !== "hits" && name !== "size"),
+  "body",
 ] as const;
 
 /**
@@ -110,8 +119,13 @@ export function fieldsOf(reply: readonly Buffer[]): Fields {
  * @returns the fields present
  */
 export function metaFieldsOf(reply: readonly (Buffer | null)[]): Fields {
+  return namedFields(META_FIELDS, reply);
+}
+
+/** HMGET's reply for `names` as a map of the fields present. */
+function namedFields(names: readonly string[], reply: readonly (Buffer | null)[]): Fields {
   const fields = new Map<string, Buffer>();
-  META_FIELDS.forEach((name, i) => {
+  names.forEach((name, i) => {
     const value = reply[i];
     if (value !== null && value !== undefined) fields.set(name, value);
   });
@@ -144,6 +158,22 @@ export function toSummary(key: string, fields: Fields): EntrySummary {
     timing: JSON.parse(text("timing") || "[]"),
     size: Number(text("size")),
   };
+}
+
+/**
+ * What a hit serves, from HMGET's reply for {@link ANSWER_FIELDS}.
+ *
+ * @param key the entry key
+ * @param reply one value or null per field
+ * @returns the answer
+ */
+export function toAnswer(key: string, reply: readonly (Buffer | null)[]): CachedAnswer {
+  const fields = namedFields(ANSWER_FIELDS, reply);
+  const { size: _size, lastHitAt: _lastHitAt, hitCount: _hitCount, ...meta } = toSummary(
+    key,
+    fields,
+  );
+  return { ...meta, body: toBytes(fields.get("body") ?? Buffer.alloc(0)) };
 }
 
 /**

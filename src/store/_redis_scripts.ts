@@ -6,6 +6,8 @@
  * @module
  */
 
+import { ANSWER_FIELDS } from "./_redis_schema.ts";
+
 /** The most entries one put evicts. */
 const MAX_EVICTIONS = 32;
 
@@ -44,8 +46,8 @@ end
  * A hit: ARGV = prefix, key or alias, served if expires > ARGV[3], now, and
  * whether to count it ("1") or leave that to a later `hits` ("0": the entry
  * goes to the hot tier, and changing its hash would invalidate it there).
- * Reads the entry, then counts the hit: HGET/GET/HGETALL, HINCRBY, HSET, ZADD.
- * Returns {key, fields} or false.
+ * Reads the answer, then counts the hit: HGET/GET/HMGET, HINCRBY, HSET, ZADD.
+ * Returns {key, values of ANSWER_FIELDS in order} or false.
  */
 const GET = `
 local after = tonumber(ARGV[3])
@@ -59,7 +61,7 @@ if not fresh(k) then
   if not k or not fresh(k) then return false end
 end
 local ek = p .. 'e:' .. k
-local fields = redis.call('HGETALL', ek)
+local fields = redis.call('HMGET', ek, ${ANSWER_FIELDS.map((name) => `'${name}'`).join(", ")})
 if ARGV[5] == '1' then
   redis.call('HINCRBY', ek, 'hits', 1)
   redis.call('HSET', ek, 'lastHit', ARGV[4])

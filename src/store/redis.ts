@@ -69,12 +69,13 @@ import {
   type RedisReader,
   similarRequests,
 } from "./_redis_browse.ts";
-import { fieldsOf, KEYS, similarGroup, toEntry, toFields } from "./_redis_schema.ts";
+import { fieldsOf, KEYS, similarGroup, toAnswer, toEntry, toFields } from "./_redis_schema.ts";
 import { loadScripts, type Scripts } from "./_redis_scripts.ts";
 import { type FleetSettings, fleetSettings } from "./_redis_settings.ts";
 import { HotTier, type TrackingClient } from "./_redis_hot.ts";
 import { DEFAULT_PREFIX, RedisFlightLocks } from "./redis_locks.ts";
 import type {
+  CachedAnswer,
   CacheEntry,
   CacheStore,
   EntrySummary,
@@ -195,13 +196,13 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   }
 
   /** From the hot tier while it is live (a hit counted later), else one script. */
-  get(key: string): Promise<CacheEntry | undefined> {
+  get(key: string): Promise<CachedAnswer | undefined> {
     const now = this.#now();
     const read = (count: boolean) => this.#hit(key, now, now, count);
     return this.#hot ? this.#hot.read(key, now, read) : read(true);
   }
 
-  getStale(key: string, graceMs: number): Promise<CacheEntry | undefined> {
+  getStale(key: string, graceMs: number): Promise<CachedAnswer | undefined> {
     const now = this.#now();
     return this.#hit(key, now - Math.max(graceMs, 0), now);
   }
@@ -336,12 +337,12 @@ export class RedisStore implements CacheStore, AsyncDisposable {
     after: number,
     now: number,
     count = true,
-  ): Promise<CacheEntry | undefined> {
+  ): Promise<CachedAnswer | undefined> {
     const args = [key, String(after), String(now), count ? "1" : "0"];
     const reply = await this.#eval("get", args, BUFFERS);
     if (!Array.isArray(reply)) return undefined;
-    const [found, fields] = reply as [Buffer, Buffer[]];
-    return toEntry(String(found), fieldsOf(fields));
+    const [found, values] = reply as [Buffer, (Buffer | null)[]];
+    return toAnswer(String(found), values);
   }
 
   async #live(): Promise<[number, number]> {
