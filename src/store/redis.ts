@@ -214,10 +214,11 @@ export class RedisStore implements CacheStore, AsyncDisposable {
   }
 
   /** Walks the creation index a page at a time, reading one entry at a time. */
-  entries(
+  async *entries(
     options: { readonly namespace?: string; readonly since?: number } = {},
   ): AsyncGenerator<StoredEntry> {
-    return browseEntries(this.#reader, options);
+    await this.#hot?.countHits();
+    yield* browseEntries(this.#reader, options);
   }
 
   async put(entry: NewEntry, aliases: readonly string[] = []): Promise<void> {

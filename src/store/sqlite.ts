@@ -11,6 +11,12 @@
  * `syncEveryMs` (1 ms): the check costs ~2.5 µs, a tenth of a hit, and a
  * write by another process is seen within that millisecond.
  *
+ * A hit writes nothing: hit times and counts wait in memory and are written
+ * every 10 s, in slices (`_sqlite_hits.ts`); until then `inspect()`, `list()`
+ * and eviction take them from memory. With `checkpointInBackground` (the
+ * proxy), a worker copies the WAL into the file between commits
+ * (`_sqlite_checkpoints.ts`).
+ *
  * A failure of the file (disk full, corrupt, read-only, locked) is thrown as a
  * `StorageError` that says what to do, and logged once per kind; a
  * failed write leaves the counts as the file has them. A `cache.db` deleted

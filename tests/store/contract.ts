@@ -172,6 +172,23 @@ const CASES: Record<string, (h: Harness) => Promise<void>> = {
     assert.deepEqual([inspected?.hitCount, inspected?.lastHitAt], [3, c.t]);
   },
 
+  async "list(), inspect() and entries() count hits at once, before they are written"(h) {
+    const c = h.clock;
+    const store = await h.open();
+    await store.put(entry("k", c.t));
+    c.t += 100;
+    await store.get("k");
+    c.t += 100;
+    await store.get("k");
+    const [summary] = await store.list();
+    assert.deepEqual([summary?.hitCount, summary?.lastHitAt], [2, c.t]);
+    const inspected = await store.inspect("k");
+    assert.deepEqual([inspected?.hitCount, inspected?.lastHitAt], [2, c.t]);
+    const walked = [];
+    for await (const e of store.entries()) walked.push([e.hitCount, e.lastHitAt]);
+    assert.deepEqual(walked, [[2, c.t]]);
+  },
+
   async "evicts the least recently hit entry beyond the cap, with its aliases"(h) {
     const c = h.clock;
     const t0 = c.t;
