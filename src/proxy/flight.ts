@@ -191,6 +191,28 @@ export class Flight<T = void> {
     return { stream, leave };
   }
 
+  /**
+   * Subscribes a client request and waits for the head. Until the head
+   * arrives the client's leaving is seen on `clientLeft` (a request's
+   * signal); after it, on the body stream being cancelled.
+   *
+   * @param clientLeft aborted when the client disconnects
+   * @returns the head and the subscription, whose stream is the body to send
+   */
+  async follow(
+    clientLeft: AbortSignal,
+  ): Promise<{ readonly head: FlightHead; readonly subscription: Subscription }> {
+    const subscription = this.subscribe();
+    const leave = () => subscription.leave();
+    if (clientLeft.aborted) leave(); // it left before: an abort event will not come again
+    clientLeft.addEventListener("abort", leave, { once: true });
+    try {
+      return { head: await this.head, subscription };
+    } finally {
+      clientLeft.removeEventListener("abort", leave);
+    }
+  }
+
   async #run(
     call: UpstreamCall,
     onEnd: FlightEnd<T>,

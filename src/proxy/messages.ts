@@ -234,30 +234,22 @@ async function follow(
   ctx: MessagesContext,
   why?: Promise<string | undefined>,
 ): Promise<Response> {
-  const subscription = flight.subscribe();
-  const leave = () => subscription.leave();
-  if (req.signal.aborted) leave(); // it left before: an abort event will not come again
-  req.signal.addEventListener("abort", leave, { once: true });
-  try {
-    const { status, headers } = await flight.head;
-    if (label !== "BYPASS" && failed(status) && ctx.config.staleSec > 0) {
-      const stale = await read(() => ctx.store.getStale(call.key, ctx.config.staleSec * 1000), ctx);
-      if (stale) {
-        subscription.leave();
-        return served(stale, "STALE", call, ctx);
-      }
+  const { head: { status, headers }, subscription } = await flight.follow(req.signal);
+  if (label !== "BYPASS" && failed(status) && ctx.config.staleSec > 0) {
+    const stale = await read(() => ctx.store.getStale(call.key, ctx.config.staleSec * 1000), ctx);
+    if (stale) {
+      subscription.leave();
+      return served(stale, "STALE", call, ctx);
     }
-    const response = new Response(subscription.stream, { status, headers });
-    response.headers.set("x-cache", label);
-    response.headers.set("x-cache-key", call.key.slice(0, SHORT_KEY));
-    // Only an explanation that is ready by now: waiting for it would delay the first byte.
-    const reason = why && await Promise.race([why, Promise.resolve(undefined)]);
-    if (reason) response.headers.set("x-cache-miss", reason);
-    flight.ended.then((outcome) => ctx.stats.events.emit(flightReport(outcome, label, call, ctx)));
-    return response;
-  } finally {
-    req.signal.removeEventListener("abort", leave);
   }
+  const response = new Response(subscription.stream, { status, headers });
+  response.headers.set("x-cache", label);
+  response.headers.set("x-cache-key", call.key.slice(0, SHORT_KEY));
+  // Only an explanation that is ready by now: waiting for it would delay the first byte.
+  const reason = why && await Promise.race([why, Promise.resolve(undefined)]);
+  if (reason) response.headers.set("x-cache-miss", reason);
+  flight.ended.then((outcome) => ctx.stats.events.emit(flightReport(outcome, label, call, ctx)));
+  return response;
 }
 
 /** Upstream failures that stale-if-error covers: overloaded, rate-limited, 5xx, unreachable. */

@@ -18,8 +18,8 @@ import { NO_USAGE } from "../values/usage.ts";
 import type { CacheStore } from "../store/store.ts";
 import { BodyCutShort } from "./body.ts";
 import { handleEntries } from "./entries.ts";
-import { errorResponse, HttpError, silentUpstream } from "./errors.ts";
-import { BrokenOff } from "./flight.ts";
+import { errorResponse, HttpError } from "./errors.ts";
+import { BrokenOff, Flight } from "./flight.ts";
 import { Flights } from "./flights.ts";
 import type { Outcome } from "./call_report.ts";
 import { handleMessages, type MessagesContext } from "./messages.ts";
@@ -154,44 +154,37 @@ export function serveErrorHandler(log: Logger): (error: unknown) => Response {
   };
 }
 
-/** Forwards an uncached `/v1/*` request and reports it as a PASS. */
+/**
+ * Forwards an uncached `/v1/*` request as a flight that records nothing, so
+ * it keeps a cached call's bounds: a 504 when upstream sends no head within
+ * CACHE_UPSTREAM_TIMEOUT_SEC, the body cut off when upstream goes silent that
+ * long, and the upstream call closed when the client leaves. Reported as a
+ * PASS once its body has ended.
+ */
 async function passThrough(req: Request, path: string, ctx: MessagesContext): Promise<Response> {
   const started = performance.now();
-  const response = await forwardUntil(req, ctx);
-  ctx.stats.events.emit({
-    time: isoTime(ctx.now()),
-    kind: "PASS",
-    model: null,
-    path,
-    status: response.status,
-    bytes: Number(response.headers.get("content-length") ?? 0),
-    durationMs: performance.now() - started,
-    usage: NO_USAGE,
-    dollars: 0,
-    snippet: "",
-    key: null,
-  });
-  return response;
-}
-
-/**
- * Forwards a pass-through request, stopped when its client leaves (the
- * upstream call closes with it) and answered with a 504 when upstream sends
- * no head within CACHE_UPSTREAM_TIMEOUT_SEC.
- */
-async function forwardUntil(req: Request, ctx: MessagesContext): Promise<Response> {
-  const late = new AbortController();
-  const timer = setTimeout(() => late.abort(), ctx.config.upstreamTimeoutMs);
-  try {
-    const response = await forwardRequest(req, ctx.target, {
-      signal: AbortSignal.any([req.signal, late.signal]),
-    });
-    if (!late.signal.aborted) return response;
-    await response.body?.cancel();
-    return errorResponse(silentUpstream(ctx.config.upstreamTimeoutMs));
-  } finally {
-    clearTimeout(timer);
-  }
+  const flight = new Flight(
+    (signal) => forwardRequest(req, ctx.target, { signal }),
+    (_recording, end) => Promise.resolve(end),
+    { idleMs: ctx.config.upstreamTimeoutMs, maxRecordBytes: 0 },
+  );
+  const { head: { status, headers }, subscription } = await flight.follow(req.signal);
+  flight.ended.then((end) =>
+    ctx.stats.events.emit({
+      time: isoTime(ctx.now()),
+      kind: "PASS",
+      model: null,
+      path,
+      status,
+      bytes: end.bytes,
+      durationMs: performance.now() - started,
+      usage: NO_USAGE,
+      dollars: 0,
+      snippet: "",
+      key: null,
+    })
+  );
+  return new Response(subscription.stream, { status, headers });
 }
 
 /** `POST /cache/off` and `/cache/on`: what `llm-cache-proxy off` and `on` call. */

@@ -1,9 +1,11 @@
 /**
  * Uncached `/v1/*` routes (models, files, batches) against an upstream that accepts the
  * connection and never answers: the proxy gives up after CACHE_UPSTREAM_TIMEOUT_SEC with an
- * Anthropic-shaped 504, and closes the upstream connection when its client leaves.
+ * Anthropic-shaped 504, and closes the upstream connection when its client leaves; against one
+ * whose body goes silent half-way, the body is cut off after the same timeout.
  */
 import assert from "node:assert/strict";
+import type { CallEvent } from "../../src/stats/events.ts";
 import { eventually } from "../support/harness.ts";
 import { startProxy } from "../support/proxy.ts";
 
@@ -70,4 +72,53 @@ Deno.test("a client that leaves a pass-through call closes its upstream connecti
     "the upstream connection to close",
     () => Promise.resolve(upstream.state.closed >= 1 || undefined),
   );
+});
+
+/** An upstream that sends a head and the first chunk of a body, then nothing more. */
+function stallingUpstream() {
+  const state = { cancelled: 0 };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"data": ['));
+      },
+      cancel() {
+        state.cancelled++;
+      },
+    });
+    return new Response(body, { headers: { "content-type": "application/json" } });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    state,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+Deno.test("a pass-through body that goes silent is cut off after the timeout, and reported", async () => {
+  await using upstream = stallingUpstream();
+  await using proxy = await startProxy({
+    upstream: upstream.url,
+    env: { CACHE_UPSTREAM_TIMEOUT_SEC: "0.3" },
+  });
+  const passes: CallEvent[] = [];
+  proxy.stats.events.subscribe((event) => event.kind === "PASS" && passes.push(event));
+  const started = performance.now();
+  const res = await proxy.fetch("/v1/files");
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  const first = await reader.read();
+  assert.equal(new TextDecoder().decode(first.value), '{"data": [');
+  await assert.rejects(reader.read(), "the body breaks off instead of hanging");
+  const waited = performance.now() - started;
+  assert.ok(waited >= 250 && waited < 5_000, `cut off after ${waited.toFixed(0)} ms`);
+  await eventually(
+    "upstream's body to be cancelled",
+    () => Promise.resolve(upstream.state.cancelled >= 1 || undefined),
+  );
+  const [pass] = await eventually(
+    "the PASS event",
+    () => Promise.resolve(passes.length ? passes : undefined),
+  );
+  assert.deepEqual([pass!.path, pass!.status, pass!.bytes], ["/v1/files", 200, 10]);
 });
