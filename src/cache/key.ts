@@ -31,6 +31,7 @@ import {
 } from "./canonical_json.ts";
 import { activeTiers, BILLING_MARKER, dropBillingBlock, normalizeBody } from "./normalize.ts";
 import { NO_RULES, type NormalizeRules } from "../values/normalize_rules.ts";
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { Lru } from "../lru.ts";
 
@@ -166,7 +167,6 @@ export class KeyMemo {
    */
   async key(request: KeyRequest): Promise<string> {
     const identity = requestIdentity(request);
-    if (identity === undefined) return cacheKey(request, this.#upstream, this.#rules);
     const known = this.#seen.get(identity);
     if (known !== undefined) return known.exact;
     const exact = await cacheKey(request, this.#upstream, this.#rules);
@@ -183,8 +183,7 @@ export class KeyMemo {
    * @returns the cache key, or undefined if this request was not seen
    */
   known(request: KeyRequest): string | undefined {
-    const identity = requestIdentity(request);
-    return identity === undefined ? undefined : this.#seen.get(identity)?.exact;
+    return this.#seen.get(requestIdentity(request))?.exact;
   }
 
   /**
@@ -195,8 +194,7 @@ export class KeyMemo {
    * @returns the tier keys
    */
   async tiers(request: KeyRequest): Promise<TierKeys> {
-    const identity = requestIdentity(request);
-    const entry = identity === undefined ? undefined : this.#seen.get(identity);
+    const entry = this.#seen.get(requestIdentity(request));
     if (entry?.tiers !== undefined) return entry.tiers;
     const tiers = await tierKeys(request, this.#upstream, this.#rules);
     if (entry !== undefined) entry.tiers = tiers;
@@ -251,13 +249,19 @@ function rulesFingerprint(rules: NormalizeRules): string {
   return known;
 }
 
-/** Everything the key depends on, as one string; undefined when the body is not UTF-8. */
-function requestIdentity(request: KeyRequest): string | undefined {
-  const text = decodeUtf8(request.body);
-  if (text === undefined) return undefined;
+/**
+ * Everything the key depends on, as one string, so that no two requests
+ * spell alike: the body as one character per byte (latin1 maps every byte
+ * to its own character, whatever the bytes). That takes ~5 µs for a 125 KB
+ * Claude Code request, against ~40 µs to decode it as strict UTF-8, and a
+ * hit pays it.
+ */
+function requestIdentity(request: KeyRequest): string {
+  const { buffer, byteOffset, byteLength } = request.body;
+  const body = Buffer.from(buffer, byteOffset, byteLength).toString("latin1");
   // Header values cannot hold NUL or line breaks, so "\0" stands for an absent header.
   return `${request.method} ${request.path}\n${request.anthropicVersion ?? "\0"}\n` +
-    `${request.anthropicBeta ?? "\0"}\n${JSON.stringify(request.namespace)}\n${text}`;
+    `${request.anthropicBeta ?? "\0"}\n${JSON.stringify(request.namespace)}\n${body}`;
 }
 
 /** `anthropic-beta` as a sorted set: `b, a` and `a,b` are the same betas. */

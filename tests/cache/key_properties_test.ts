@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { cacheKey, type KeyRequest } from "../../src/cache/key.ts";
+import { cacheKey, KeyMemo, type KeyRequest } from "../../src/cache/key.ts";
 import { keyRequest } from "../support/key_request.ts";
 import { BODY, DOC, type Doc, sameRequest, spell } from "../support/json_spelling.ts";
 
@@ -149,3 +149,24 @@ function changeHere(doc: Doc, kind: number, other: Doc): Doc {
   if (doc.t === "str") return { t: "str", value: `${doc.value}x` };
   return { t: "arr", items: [doc, other] };
 }
+
+Deno.test("KeyMemo property: remembered keys agree with cacheKey() for any bytes, in any order", async () => {
+  // The memo keys requests by their bytes one character each: bodies that are not UTF-8, or
+  // differ only in bytes a lax decoder would turn into the same U+FFFD, must not meet there.
+  const bytes = fc.oneof(
+    fc.uint8Array({ maxLength: 12 }),
+    fc.uint8Array({ maxLength: 12 }).map((b) => new Uint8Array([0xff, ...b])),
+    BODY.map((body) => encode(spell(body, 0))),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(bytes, { minLength: 1, maxLength: 8 }), async (bodies) => {
+      const memo = new KeyMemo(UPSTREAM);
+      for (const body of [...bodies, ...bodies.toReversed()]) {
+        const request = keyRequest({ body });
+        assert.equal(await memo.key(request), await cacheKey(request, UPSTREAM));
+        assert.equal(memo.known(request), await cacheKey(request, UPSTREAM));
+      }
+    }),
+    RUNS,
+  );
+});
