@@ -146,6 +146,23 @@ Deno.test("cacheKey() in the default namespace keeps the keys of the scheme befo
     await cacheKey(request({ body: claudeCode }), UPSTREAM, billingKept),
     "79a3722ec58fd97c57c0dcc64d30ecccae8c1cd2451b877f0a2fbfb7c243859b",
   );
+  // Computed when the canonical text was encoded with TextEncoder before hashing: hashing the
+  // string itself must give the same bytes, for non-ASCII text and an escaped lone surrogate too.
+  const unicode = request({
+    body: encode(
+      '{"model":"m","messages":[{"role":"user","content":"Grüße ✓ 日本 🙂 \\ud83d end"}]}',
+    ),
+  });
+  assert.equal(
+    await cacheKey(unicode, UPSTREAM),
+    "c082cf3300670ded3a97d537f8c5ddc314ae5970aa1a7ae268fbd12e239139a0",
+  );
+  assert.deepEqual(
+    await tierKeys(unicode, UPSTREAM, parseNormalizeRules({ system_strip: ["x"] })),
+    {
+      normalized: "3e8e024ad53ad6c94f9cc86056e1bedddad499e5735dac50deee04964a64cd90",
+    },
+  );
 });
 
 const FIXTURE = new URL("../fixtures/anthropic/request_claude_code.json", import.meta.url);
