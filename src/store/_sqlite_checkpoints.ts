@@ -56,6 +56,7 @@ export class Checkpoints {
   /**
    * Helps with the checkpoints of the file at `path` (the worker starts with the first write).
    *
+   * @param db the writing connection, whose own checkpoints it makes rarer while the worker runs
    * @param path the file the writing connection has open
    * @param log where a failed worker is reported
    */

@@ -64,11 +64,14 @@ export class SqliteFile {
     this.#now = options.now ?? Date.now;
     this.#checkpointInBackground = (options.checkpointInBackground ?? false) &&
       path !== ":memory:";
-    this.#checkpointFromWorker();
+    this.#helpCheckpoints();
   }
 
-  /** Starts the worker that checkpoints the current connection's file, when asked for one. */
-  #checkpointFromWorker(): void {
+  /**
+   * Sets up background checkpoints for the current connection, when asked
+   * (the worker itself starts with the first write).
+   */
+  #helpCheckpoints(): void {
     this.#checkpoints = this.#checkpointInBackground
       ? new Checkpoints(this.#db, this.path, this.#log)
       : undefined;
@@ -246,7 +249,7 @@ export class SqliteFile {
     }
     this.#sql = prepareStatements(this.#db);
     this.#remember();
-    this.#checkpointFromWorker();
+    this.#helpCheckpoints();
     this.read(() => this.onReplaced());
     return this.read(() => this.#restoreCounters());
   }
@@ -290,13 +293,8 @@ export class SqliteFile {
 
   /** Closes the connection. */
   close(): void {
-    this.#closeDb();
-  }
-
-  #closeDb(): void {
     if (this.#checkpoints) {
       this.#checkpoints.stop();
-      this.#checkpoints = undefined;
       // The worker's connection may outlive this one by a moment, and SQLite folds the WAL
       // into the file only when the last connection closes: fold it in now.
       try {
@@ -305,6 +303,13 @@ export class SqliteFile {
         // A full disk or a damaged file: the WAL stays, and is read on the next open.
       }
     }
+    this.#closeDb();
+  }
+
+  /** Closes the connection and its worker (a file gone or set aside needs no last checkpoint). */
+  #closeDb(): void {
+    this.#checkpoints?.stop();
+    this.#checkpoints = undefined;
     this.#db.close();
   }
 }
