@@ -1,7 +1,8 @@
 /**
  * The embedded store: one SQLite file (`$CACHE_HOME/cache.db`) through
- * `node:sqlite`, in WAL mode so that a put is one atomic transaction and a
- * `kill -9` can never leave half an entry behind.
+ * `node:sqlite`, in WAL mode so that a put is atomic and a `kill -9` can
+ * never leave half an entry behind. The puts of one event-loop turn share one
+ * transaction (a burst of misses pays for one commit, not one each).
  *
  * Recently read entries are also kept in memory (the hot tier), so a repeat
  * hit costs a map lookup instead of a query. The tier is dropped whenever
@@ -83,6 +84,14 @@ export interface SqliteStoreOptions {
   readonly checkpointInBackground?: boolean;
 }
 
+/** A put waiting for its batch. */
+interface QueuedPut {
+  readonly entry: NewEntry;
+  readonly aliases: readonly string[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 /** A {@link CacheStore} in one SQLite file. */
 export class SqliteStore implements CacheStore, AsyncDisposable {
   #file: SqliteFile;
@@ -99,6 +108,8 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   #syncedAt = -Infinity;
   #flushTimer: ReturnType<typeof setInterval>;
   #history: SqliteHistory | undefined;
+  #queued: QueuedPut[] = [];
+  #queueTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(file: SqliteFile, options: SqliteStoreOptions) {
     this.#file = file;
@@ -154,6 +165,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   #get(key: string): CachedAnswer | undefined {
+    if (this.#queued.length > 0) this.#writeQueued();
     const now = this.#now();
     const tick = performance.now();
     if (tick - this.#syncedAt >= this.#syncEveryMs) {
@@ -175,6 +187,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
 
   /** Reads the file directly: stale reads are rare (upstream failing), so no hot tier. */
   getStale(key: string, graceMs: number): Promise<CachedAnswer | undefined> {
+    this.#writeQueued();
     return settle(() => {
       const now = this.#now();
       const entry = this.#file.read(() => this.#read(key, now - (graceMs > 0 ? graceMs : 0)));
@@ -186,6 +199,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   similar(
     query: SimilarQuery,
   ): Promise<SimilarRequest[]> {
+    this.#writeQueued();
     const { path, model, namespace, limit } = query;
     const maxBytes = query.maxRequestBytes ?? Number.MAX_SAFE_INTEGER;
     const rows = this.#sql.similar.all(path, model ?? null, namespace, maxBytes, limit);
@@ -205,6 +219,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   async *entries(
     options: { readonly namespace?: string; readonly since?: number } = {},
   ): AsyncGenerator<StoredEntry> {
+    this.#writeQueued();
     const namespace = options.namespace ?? null;
     let cursor = { createdAt: Number.MAX_SAFE_INTEGER, key: "" };
     for (;;) {
@@ -231,17 +246,56 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   inspect(key: string): Promise<CacheEntry | undefined> {
+    this.#writeQueued();
     return settle(() => {
       const row = this.#file.read(() => this.#sql.inspect.get(key));
       return row ? this.#hits.overlay(toEntry(row)) : undefined;
     });
   }
 
+  /**
+   * Queues the entry; the puts queued within one turn of the event loop are
+   * written in one transaction, which costs little more than one put alone.
+   * Any other call on the store writes what is queued first, so the order of
+   * calls is the order of effects.
+   */
   put(entry: NewEntry, aliases: readonly string[] = []): Promise<void> {
-    return settle(() => {
-      this.#file.read(() => this.#syncWithOtherWriters());
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    if (this.#queued.push({ entry, aliases, resolve, reject }) === 1) {
+      this.#queueTimer = setTimeout(() => this.#writeQueued(), 0);
+    }
+    return promise;
+  }
+
+  /** Writes the queued puts together; after a failure, each alone, so each gets its own outcome. */
+  #writeQueued(): void {
+    const batch = this.#queued;
+    if (batch.length === 0) return;
+    this.#queued = [];
+    clearTimeout(this.#queueTimer);
+    try {
+      this.#insert(batch);
+      for (const put of batch) put.resolve();
+    } catch (e) {
+      if (batch.length === 1) return batch[0]!.reject(e);
+      for (const put of batch) {
+        try {
+          this.#insert([put]);
+          put.resolve();
+        } catch (e) {
+          put.reject(e);
+        }
+      }
+    }
+  }
+
+  #insert(puts: readonly QueuedPut[]): void {
+    this.#file.read(() => this.#syncWithOtherWriters());
+    for (const { entry, aliases } of puts) {
       for (const key of [entry.key, ...aliases]) this.#hot.delete(key);
-      this.#transaction(() => {
+    }
+    this.#transaction(() => {
+      for (const { entry, aliases } of puts) {
         const old = this.#sql.exists.get(entry.key);
         if (old) this.#bytes -= Number(old.size);
         else this.#count++;
@@ -265,17 +319,19 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
         );
         for (const alias of aliases) this.#sql.insertAlias.run(alias, entry.key);
         this.#evictOverCap(entry.key);
-      });
+      }
     });
   }
 
   delete(key: string): Promise<boolean> {
+    this.#writeQueued();
     return settle(() => {
       return this.#transaction(() => this.#deleteEntry(key));
     });
   }
 
   list(options: ListOptions = {}): Promise<EntrySummary[]> {
+    this.#writeQueued();
     return settle(() => {
       const prefix = options.keyPrefix ?? "";
       const query = options.query ?? "";
@@ -294,6 +350,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   count(): Promise<number> {
+    this.#writeQueued();
     return settle(() => {
       this.#file.read(() => this.#syncWithOtherWriters());
       return this.#count;
@@ -301,6 +358,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   bytes(): Promise<number> {
+    this.#writeQueued();
     return settle(() => {
       this.#file.read(() => this.#syncWithOtherWriters());
       return this.#bytes;
@@ -308,10 +366,12 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   addCounters(deltas: ReadonlyMap<string, number>): Promise<void> {
+    this.#writeQueued();
     return settle(() => this.#file.addCounters(deltas));
   }
 
   readCounters(): Promise<Map<string, number>> {
+    this.#writeQueued();
     return settle(() => this.#file.readCounters());
   }
 
@@ -319,12 +379,14 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
     rows: readonly HistoryRow[],
     dropBefore: Readonly<Record<Resolution, number>>,
   ): Promise<void> {
+    this.#writeQueued();
     return settle(() =>
       this.#file.transaction(() => this.#historyOf().add(rows, dropBefore), noop)
     );
   }
 
   readHistory(resolution: Resolution, since: number): Promise<HistoryRow[]> {
+    this.#writeQueued();
     return settle(() => this.#file.read(() => this.#historyOf().read(resolution, since)));
   }
 
@@ -335,6 +397,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   prune(olderThan: number): Promise<number> {
+    this.#writeQueued();
     return settle(() => {
       const expired = this.#file.read(() => this.#sql.expired.all(olderThan)).map((row) =>
         String(row.key)
@@ -345,6 +408,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   close(): Promise<void> {
+    this.#writeQueued();
     clearInterval(this.#flushTimer);
     this.#hits.flush();
     this.#file.close();

@@ -194,6 +194,43 @@ Deno.test("SqliteStore keeps its entry count and bytes right when a put fails mi
   await store.close();
 });
 
+Deno.test("SqliteStore writes the puts of one turn together, each with its own outcome", async () => {
+  const c = clock();
+  const store = SqliteStore.open(":memory:", { maxEntries: 10, now: c.now });
+  const broken = { ...entry("b", c.t), body: undefined as unknown as Uint8Array };
+  const outcomes = await Promise.allSettled([
+    store.put(entry("a", c.t)),
+    store.put(broken),
+    store.put(entry("c", c.t)),
+  ]);
+  assert.deepEqual(outcomes.map((o) => o.status), ["fulfilled", "rejected", "fulfilled"]);
+  assert.equal(await store.count(), 2);
+  assert.ok(await store.get("a"));
+  assert.ok(await store.get("c"));
+  await store.close();
+});
+
+Deno.test("SqliteStore applies a queued put before any later call, whatever it is", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/cache.db`;
+  const c = clock();
+  const store = SqliteStore.open(path, { maxEntries: 10, now: c.now });
+  const putA = store.put(entry("a", c.t));
+  assert.ok(await store.get("a"), "a get right after the put finds it");
+  await putA;
+  const putB = store.put(entry("b", c.t));
+  assert.equal(await store.delete("b"), true, "a delete right after the put removes it");
+  await putB;
+  assert.equal(await store.get("b"), undefined);
+  const putC = store.put(entry("c", c.t));
+  await store.close(); // before the put's turn ends: close writes it
+  await putC;
+  const reopened = SqliteStore.open(path, { maxEntries: 10, now: c.now });
+  assert.deepEqual((await reopened.list()).map((e) => e.key).sort(), ["a", "c"]);
+  await reopened.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
 const bytes = (text: string) => new TextEncoder().encode(text);
 
 Deno.test("SqliteStore.similar() is served by an index, whatever the model", () => {
