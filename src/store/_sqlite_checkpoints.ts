@@ -19,9 +19,10 @@
  * second with a flush of hit times, 12 ms before).
  *
  * The worker starts with the first write: starting one holds the thread ~10
- * ms, which a start-up, or a proxy that only replays, need not pay. Should it
- * fail, or the file fail a write (a full disk), it stops, and the commits
- * copy the whole WAL again as before: slower, never stuck.
+ * ms, which a start-up, or a proxy that only replays, need not pay. Should the
+ * file fail (a full disk, a lock), the worker ends until a write succeeds
+ * again; should the worker itself fail, it is said once and not tried again.
+ * Meanwhile the commits copy the whole WAL as before: slower, never stuck.
  *
  * @module
  */
@@ -49,7 +50,7 @@ const SQLITE_DEFAULT_PAGES = 1000;
 export class Checkpoints {
   #worker: Worker | undefined;
   #db: DatabaseSync;
-  #state: "waiting" | "running" | "stopped" = "waiting";
+  #state: "waiting" | "running" | "paused" | "stopped" = "waiting";
   #path: string;
   #log: Logger | undefined;
 
@@ -76,10 +77,29 @@ export class Checkpoints {
    * checkpoint as SQLite's default has them again. Idempotent.
    */
   stop(): void {
+    this.#end();
+    this.#state = "stopped";
+  }
+
+  /**
+   * The file failed (a full disk, a lock held too long): the worker ends
+   * until a write succeeds again, and SQLite alone checkpoints meanwhile.
+   */
+  pause(): void {
+    if (this.#state !== "running") return;
+    this.#end();
+    this.#state = "paused";
+  }
+
+  /** Runs after each write transaction that committed: after a pause, the next write starts the worker again. */
+  afterWrite(): void {
+    if (this.#state === "paused") this.#state = "waiting";
+  }
+
+  #end(): void {
     if (this.#state === "running" && this.#db.isOpen) {
       this.#db.exec(`PRAGMA wal_autocheckpoint = ${SQLITE_DEFAULT_PAGES}`);
     }
-    this.#state = "stopped";
     this.#worker?.terminate();
     this.#worker = undefined;
   }

@@ -131,6 +131,7 @@ export class SqliteFile {
       const result = work();
       this.#db.exec("COMMIT");
       this.#problems.recovered();
+      this.#checkpoints?.afterWrite();
       return result;
     } catch (e) {
       try {
@@ -190,7 +191,7 @@ export class SqliteFile {
   #failure(e: unknown): unknown {
     const error = storageError(e, this.path);
     if (!(error instanceof StorageError)) return error;
-    this.#checkpoints?.stop(); // the file is in trouble: back to the plainest way
+    this.#checkpoints?.pause(); // the file is in trouble: the plainest way until a write works
     if (error.problem !== "corrupt" || !this.#setAsideCorrupt) return this.#problems.report(error);
     try {
       this.#closeDb();

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { createLogger } from "../../src/log.ts";
 import { Checkpoints } from "../../src/store/_sqlite_checkpoints.ts";
+import { SqliteFile } from "../../src/store/_sqlite_file.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { newEntry } from "../support/entry.ts";
 import { eventually, tempHome } from "../support/harness.ts";
@@ -114,5 +115,32 @@ Deno.test("Checkpoints: no worker before the first write; one that fails is said
   } finally {
     checkpoints.stop();
     db.close();
+  }
+});
+
+Deno.test("Checkpoints: a failed write ends the worker, the write after one that works starts it again", async () => {
+  await using home = await tempHome();
+  const file = SqliteFile.open(`${home.path}/cache.db`, {
+    checkpointInBackground: true,
+    log: createLogger("debug", () => {}),
+  });
+  try {
+    const db = file.db;
+    db.exec("CREATE TABLE t (b BLOB)");
+    const insert = db.prepare("INSERT INTO t (b) VALUES (?)");
+    const write = () => file.transaction(() => insert.run(new Uint8Array(64 * 1024)), () => {});
+    write();
+    assert.equal(autocheckpoint(db), 8000, "the worker runs");
+    const pages = Number(Object.values(db.prepare("PRAGMA page_count").get() ?? {})[0]);
+    db.exec(`PRAGMA max_page_count = ${pages}`); // the disk is full
+    assert.throws(write, /full/i);
+    assert.equal(autocheckpoint(db), 1000, "commits checkpoint as SQLite's default has them");
+    db.exec("PRAGMA max_page_count = 1000000"); // room again
+    write();
+    assert.equal(autocheckpoint(db), 1000, "not yet: the write that worked was the first");
+    write();
+    assert.equal(autocheckpoint(db), 8000, "the worker runs again");
+  } finally {
+    file.close();
   }
 });
