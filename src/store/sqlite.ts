@@ -33,7 +33,7 @@ import { Lru } from "../lru.ts";
 import type { HistoryRow, Resolution } from "../values/history_row.ts";
 import { SqliteHistory } from "./_sqlite_history.ts";
 import { SqliteFile } from "./_sqlite_file.ts";
-import { PendingHits } from "./_sqlite_hits.ts";
+import { MAX_PENDING_HITS, PendingHits } from "./_sqlite_hits.ts";
 import { problemOf } from "./storage_error.ts";
 import { type Statements, toAnswer, toEntry, toMeta } from "./_sqlite_schema.ts";
 import type {
@@ -52,8 +52,6 @@ import type {
 const PAGE_ROWS = 256;
 /** How often the store looks whether its file is still there, in ms. */
 const CHECK_EVERY_MS = 1000;
-/** Entries with unwritten hits that start a flush before its time (~10 MB of memory). */
-const MAX_PENDING_HITS = 50_000;
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {

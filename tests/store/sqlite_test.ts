@@ -34,7 +34,7 @@ Deno.test("SqliteStore writes hit times in batches and on close", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("SqliteStore writes many pending hit times in slices, one per event-loop turn", async () => {
+Deno.test("SqliteStore writes many pending hit times in slices, one transaction each", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/cache.db`;
   const c = clock();
