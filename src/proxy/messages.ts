@@ -35,7 +35,7 @@ import { coordinate, type Lease, publishing, relay } from "./shared_flight.ts";
 import type { CacheSwitch } from "./views.ts";
 import { forwardRequest, type UpstreamTarget } from "./upstream.ts";
 import { v2Hit } from "./v2_tier.ts";
-import { explainMiss, type MissedCall, whileWaiting } from "./miss_explanation.ts";
+import { type Explaining, explainMiss, type MissedCall, whileWaiting } from "./miss_explanation.ts";
 import { finishMiss, logStoreFailure, type MissPlan } from "./finish_miss.ts";
 
 /** What the cached route works with. */
@@ -93,7 +93,7 @@ export async function handleMessages(
   };
   const key = ctx.keys.known(keyRequest) ?? await ctx.keys.key(keyRequest);
   const call: Call = { started, path, route, key, controls, namespace: controls.namespace };
-  const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal });
+  const forward = (signal: AbortSignal) => forwardRequest(req, ctx.target, { body, signal, path });
   const passThrough = (recording: Recording, end: BodyEnd) =>
     Promise.resolve(outcomeOf(answerOf(recording), end, body));
   if (ctx.cacheSwitch.off || controls.bypass) {
@@ -232,7 +232,7 @@ async function follow(
   label: CallKind,
   call: Call,
   ctx: MessagesContext,
-  why?: Promise<string | undefined>,
+  why?: Explaining<string>,
 ): Promise<Response> {
   const { head: { status, headers }, subscription } = await flight.follow(req.signal);
   if (label !== "BYPASS" && failed(status) && ctx.config.staleSec > 0) {
@@ -246,8 +246,7 @@ async function follow(
   response.headers.set("x-cache", label);
   response.headers.set("x-cache-key", call.key.slice(0, SHORT_KEY));
   // Only an explanation that is ready by now: waiting for it would delay the first byte.
-  const reason = why && await Promise.race([why, Promise.resolve(undefined)]);
-  if (reason) response.headers.set("x-cache-miss", reason);
+  if (why?.value) response.headers.set("x-cache-miss", why.value);
   flight.ended.then((outcome) => ctx.stats.events.emit(flightReport(outcome, label, call, ctx)));
   return response;
 }

@@ -36,21 +36,30 @@ export interface ExplainContext {
   readonly log: Logger;
 }
 
+/** An explanation under way: `value` is set once it is done. */
+export interface Explaining<T> {
+  readonly value: T | undefined;
+}
+
 /**
  * Runs `explain` once upstream has kept the answer's head for
  * {@link EXPLAIN_AFTER_MS}, and not at all if the head comes first: the
  * header could no longer carry it. So the explanation never delays a first
  * byte or a hit queued behind it, and costs nothing when upstream is fast; an
- * API call takes far longer than that to answer.
+ * API call takes far longer than that to answer. Whoever relays the head
+ * reads `value` as it is then, without waiting for it.
  */
-export async function whileWaiting<T>(
+export function whileWaiting<T>(
   head: Promise<unknown>,
   explain: () => Promise<T | undefined>,
-): Promise<T | undefined> {
-  let arrived = false;
-  head.then(() => arrived = true, () => arrived = true);
-  await new Promise((resolve) => setTimeout(resolve, EXPLAIN_AFTER_MS));
-  return arrived ? undefined : explain();
+): Explaining<T> {
+  const explaining: { value: T | undefined } = { value: undefined };
+  const timer = setTimeout(
+    () => explain().then((value) => explaining.value = value, () => {}),
+    EXPLAIN_AFTER_MS,
+  );
+  head.then(() => clearTimeout(timer), () => clearTimeout(timer));
+  return explaining;
 }
 
 /**
