@@ -141,6 +141,9 @@ export class KeyMemo {
   #upstream: string;
   #rules: NormalizeRules;
   #seen: Lru<string, { exact: string; tiers?: TierKeys }>;
+  /** The request last asked about and its identity: a miss asks three times. */
+  #lastRequest: KeyRequest | undefined;
+  #lastIdentity = "";
 
   /**
    * Remembers keys for one upstream and one set of rules.
@@ -164,7 +167,7 @@ export class KeyMemo {
    * @returns the cache key
    */
   async key(request: KeyRequest): Promise<string> {
-    const identity = requestIdentity(request);
+    const identity = this.#identity(request);
     const known = this.#seen.get(identity);
     if (known !== undefined) return known.exact;
     const exact = await cacheKey(request, this.#upstream, this.#rules);
@@ -181,7 +184,7 @@ export class KeyMemo {
    * @returns the cache key, or undefined if this request was not seen
    */
   known(request: KeyRequest): string | undefined {
-    return this.#seen.get(requestIdentity(request))?.exact;
+    return this.#seen.get(this.#identity(request))?.exact;
   }
 
   /**
@@ -192,11 +195,20 @@ export class KeyMemo {
    * @returns the tier keys
    */
   async tiers(request: KeyRequest): Promise<TierKeys> {
-    const entry = this.#seen.get(requestIdentity(request));
+    const entry = this.#seen.get(this.#identity(request));
     if (entry?.tiers !== undefined) return entry.tiers;
     const tiers = await tierKeys(request, this.#upstream, this.#rules);
     if (entry !== undefined) entry.tiers = tiers;
     return tiers;
+  }
+
+  /** The memo's key for `request`, worked out once per request (for a 125 KB body, ~10 µs). */
+  #identity(request: KeyRequest): string {
+    if (this.#lastRequest !== request) {
+      this.#lastRequest = request;
+      this.#lastIdentity = requestIdentity(request);
+    }
+    return this.#lastIdentity;
   }
 }
 
