@@ -66,15 +66,16 @@ export function judge(r: Results): Target[] {
   const first = pastCap.proxy[0]!;
   const last = pastCap.proxy.at(-1)!;
   targets.push(atLeast(`5. misses/s past the cap, last tenth/first`, last.rate / first.rate, 0.8));
-  // The key memo and the parse memo fill up through the first tenths, within their budgets.
+  // The key memo and the parse memo fill up through the first tenths, within their budgets;
+  // so does the WAL, up to its 32 MiB allowance (how fast depends on the pages a commit writes).
   const middle = pastCap.proxy[4]!;
   targets.push(
     atMost(`5. RSS past the cap, last tenth/fifth`, last.rssBytes / middle.rssBytes, 1.2),
   );
   targets.push(
     atMost(
-      `5. cache.db + WAL past the cap, last tenth/first`,
-      last.fileBytes / first.fileBytes,
+      `5. cache.db + WAL past the cap, last tenth/fifth`,
+      last.fileBytes / middle.fileBytes,
       1.5,
     ),
   );
