@@ -81,16 +81,6 @@ export class PendingHits {
   }
 
   /**
-   * When an entry was last hit, if that is not written yet (the file says earlier).
-   *
-   * @param key the entry
-   * @returns the time of its last hit, or undefined when it has none pending
-   */
-  lastHitAt(key: string): number | undefined {
-    return this.#pending.get(key)?.at;
-  }
-
-  /**
    * An entry as the file will show it once its pending hits are written.
    *
    * @param entry hit time and count as read from the file
@@ -108,6 +98,20 @@ export class PendingHits {
       lastHitAt: Math.max(entry.lastHitAt, pending.at),
       hitCount: entry.hitCount + pending.n,
     };
+  }
+
+  /**
+   * Writes one entry's pending hits now, inside the caller's write transaction.
+   *
+   * @param key the entry
+   * @returns whether it had any
+   */
+  writeNow(key: string): boolean {
+    const pending = this.#pending.get(key);
+    if (!pending) return false;
+    this.#file.touch(key, pending.at, pending.n);
+    this.#pending.delete(key);
+    return true;
   }
 
   /**

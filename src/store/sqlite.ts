@@ -448,22 +448,20 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
   }
 
   /**
-   * The `count` entries hit least recently, but `keep`. The file orders them
-   * by the hit times it holds; an entry with hits not yet written was hit
-   * later than that, so rows are read oldest first until `count` of them are
-   * known to be older than any row still unread.
+   * The `count` entries hit least recently, but `keep`. One among the oldest
+   * in the file may have hits not written yet: those are written now (the
+   * next flush would have), which moves it back, and the file is asked again.
+   * Each pending hit is written once, so an eviction reads O(count + hits it
+   * writes) rows, even when every entry has hits pending.
    */
   #leastRecentlyHit(keep: string, count: number): string[] {
-    for (let limit = count;; limit *= 2) {
-      const rows = this.#sql.oldest.all(keep, limit);
-      const byTime = rows.map((row) => {
-        const key = String(row.key);
-        return { key, at: this.#hits.lastHitAt(key) ?? Number(row.last_hit_at) };
-      }).sort((a, b) => a.at - b.at);
-      const unread = rows.length < limit ? Infinity : Number(rows.at(-1)!.last_hit_at);
-      if (byTime.length >= count ? byTime[count - 1]!.at <= unread : unread === Infinity) {
-        return byTime.slice(0, count).map((row) => row.key);
-      }
+    // The rows read grow after each round that wrote hits (up to 1,024 more than asked):
+    // with every entry's hits pending, that is a few dozen queries rather than one per entry.
+    for (let rows = count;; rows = Math.min(rows * 2, count + 1024)) {
+      const keys = this.#sql.oldest.all(keep, rows).map((row) => String(row.key));
+      let moved = false;
+      for (const key of keys) moved = this.#hits.writeNow(key) || moved;
+      if (!moved) return keys.slice(0, count);
     }
   }
 

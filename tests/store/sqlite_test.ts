@@ -6,6 +6,7 @@ import { openDatabase, prepareStatements } from "../../src/store/_sqlite_schema.
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { NewEntry } from "../../src/store/store.ts";
 import { newEntry } from "../support/entry.ts";
+import { tempHome } from "../support/harness.ts";
 
 function entry(key: string, now: number, overrides: Partial<NewEntry> = {}): NewEntry {
   return newEntry(key, { createdAt: now, expiresAt: now + 60_000, ...overrides });
@@ -229,6 +230,26 @@ Deno.test("SqliteStore applies a queued put before any later call, whatever it i
   assert.deepEqual((await reopened.list()).map((e) => e.key).sort(), ["a", "c"]);
   await reopened.close();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("SqliteStore's eviction writes the pending hits it meets to find the least recent", async () => {
+  await using home = await tempHome();
+  const path = `${home.path}/cache.db`;
+  const c = clock();
+  const store = SqliteStore.open(path, { maxEntries: 100, now: c.now, flushEveryMs: 3_600_000 });
+  const t0 = c.t;
+  for (let i = 0; i < 100; i++) await store.put(entry(`k${i}`, t0 + i));
+  c.t = t0 + 1000;
+  for (let i = 0; i < 100; i++) if (i !== 50) await store.get(`k${i}`);
+  await store.put(entry("new", c.t));
+  assert.equal(await store.inspect("k50"), undefined, "the one entry not hit since");
+  assert.equal(await store.count(), 100);
+  const reader = new DatabaseSync(path, { readOnly: true });
+  const written = reader.prepare("SELECT count(*) AS n FROM hits WHERE hit_count > 0").get();
+  reader.close();
+  // At least k0..k49, older in the file than k50; written once, the next eviction reads past them.
+  assert.ok(Number(written?.n) >= 50, `${written?.n} entries' hits written`);
+  await store.close();
 });
 
 const bytes = (text: string) => new TextEncoder().encode(text);
