@@ -254,9 +254,9 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
 
   /**
    * Queues the entry; the puts queued within one turn of the event loop are
-   * written in one transaction at its end, which costs little more than one put alone.
-   * Any other call on the store writes what is queued first, so the order of
-   * calls is the order of effects.
+   * written at its end in one transaction, which costs little more than one
+   * put alone. Any other call on the store writes what is queued first, so
+   * the order of calls is the order of effects.
    */
   put(entry: NewEntry, aliases: readonly string[] = []): Promise<void> {
     const { promise, resolve, reject } = Promise.withResolvers<void>();
