@@ -2,7 +2,8 @@
  * Uncached `/v1/*` routes (models, files, batches) against an upstream that accepts the
  * connection and never answers: the proxy gives up after CACHE_UPSTREAM_TIMEOUT_SEC with an
  * Anthropic-shaped 504, and closes the upstream connection when its client leaves; against one
- * whose body goes silent half-way, the body is cut off after the same timeout.
+ * whose body goes silent half-way, the body is cut off after the same timeout; against one that
+ * breaks off half-way, so is the client's.
  */
 import assert from "node:assert/strict";
 import type { CallEvent } from "../../src/stats/events.ts";
@@ -121,4 +122,49 @@ Deno.test("a pass-through body that goes silent is cut off after the timeout, an
     () => Promise.resolve(passes.length ? passes : undefined),
   );
   assert.deepEqual([pass!.path, pass!.status, pass!.bytes], ["/v1/files", 200, 10]);
+});
+
+/** An upstream that sends a head promising 100 bytes, ten of them, then closes the connection. */
+function breakingUpstream() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const buf = new Uint8Array(4096);
+        let head = "";
+        while (!head.includes("\r\n\r\n")) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          head += new TextDecoder().decode(buf.subarray(0, n));
+        }
+        await conn.write(new TextEncoder().encode(
+          "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n" +
+            '{"data": [',
+        ));
+        conn.close();
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    [Symbol.dispose]: () => listener.close(),
+  };
+}
+
+Deno.test("a pass-through body that upstream breaks off breaks off for the client too", async () => {
+  using upstream = breakingUpstream();
+  await using proxy = await startProxy({ upstream: upstream.url });
+  const passes: CallEvent[] = [];
+  proxy.stats.events.subscribe((event) => event.kind === "PASS" && passes.push(event));
+  const res = await proxy.fetch("/v1/files");
+  assert.equal(res.status, 200);
+  await assert.rejects(res.text(), "a short body is an error, never a complete answer");
+  const [pass] = await eventually(
+    "the PASS event",
+    () => Promise.resolve(passes.length ? passes : undefined),
+  );
+  assert.deepEqual([pass!.path, pass!.status], ["/v1/files", 200]);
+  const health = await proxy.fetch("/health");
+  assert.equal(health.status, 200, "the proxy carries on");
+  await health.body?.cancel();
 });
