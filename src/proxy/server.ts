@@ -114,7 +114,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       if (req.method === "POST" && CACHED_PATHS.has(path)) {
         return await handleMessages(req, { route: path, path: pathAndQuery }, ctx);
       }
-      if (path.startsWith("/v1/")) return await passThrough(req, path, ctx);
+      if (path.startsWith("/v1/")) return await passThrough(req, { path, pathAndQuery }, ctx);
       if (req.method === "GET" && Object.hasOwn(views, path)) return await views[path]!(req);
       if (req.method === "POST" && (path === "/cache/off" || path === "/cache/on")) {
         return switchCache(path === "/cache/off", ctx);
@@ -161,10 +161,14 @@ export function serveErrorHandler(log: Logger): (error: unknown) => Response {
  * long, and the upstream call closed when the client leaves. Reported as a
  * PASS once its body has ended.
  */
-async function passThrough(req: Request, path: string, ctx: MessagesContext): Promise<Response> {
+async function passThrough(
+  req: Request,
+  { path, pathAndQuery }: { readonly path: string; readonly pathAndQuery: string },
+  ctx: MessagesContext,
+): Promise<Response> {
   const started = performance.now();
   const flight = new Flight(
-    (signal) => forwardRequest(req, ctx.target, { signal }),
+    (signal) => forwardRequest(req, ctx.target, { path: pathAndQuery, signal }),
     (_recording, end) => Promise.resolve(end),
     { idleMs: ctx.config.upstreamTimeoutMs, maxRecordBytes: 0 },
   );

@@ -22,8 +22,8 @@ export interface ForwardOptions {
   readonly body?: Uint8Array;
   /** Aborts the upstream call. */
   readonly signal?: AbortSignal;
-  /** The path and query to forward to, when the caller has split them off already. */
-  readonly path?: string;
+  /** The path and query to forward to, as the router split them off the URL. */
+  readonly path: string;
 }
 
 /**
@@ -52,13 +52,13 @@ const STALE_AFTER_DECODING = new Set(["content-encoding", "content-length"]);
  *
  * @param req the client request
  * @param target the upstream base URL, key and fetch
- * @param options a body already read, an abort signal, the path already split off
+ * @param options the path and query, a body already read, an abort signal
  * @returns the upstream response with headers fit for the client
  */
 export async function forwardRequest(
   req: Request,
   target: UpstreamTarget,
-  options: ForwardOptions = {},
+  options: ForwardOptions,
 ): Promise<Response> {
   const init: RequestInit = {
     method: req.method,
@@ -69,17 +69,12 @@ export async function forwardRequest(
   };
   if (init.body instanceof ReadableStream) Object.assign(init, { duplex: "half" });
   try {
-    const upstream = await target.fetch(`${target.base}${options.path ?? pathOf(req)}`, init);
+    const upstream = await target.fetch(`${target.base}${options.path}`, init);
     const headers = withoutHopByHop(upstream.headers, (name) => STALE_AFTER_DECODING.has(name));
     return new Response(upstream.body, { status: upstream.status, headers });
   } catch (e) {
     return errorResponse(unreachable(target.base, e));
   }
-}
-
-function pathOf(req: Request): string {
-  const url = new URL(req.url);
-  return `${url.pathname}${url.search}`;
 }
 
 /**
