@@ -91,7 +91,10 @@ export class Checkpoints {
     this.#state = "paused";
   }
 
-  /** Runs after each write transaction that committed: after a pause, the next write starts the worker again. */
+  /**
+   * Runs after each write transaction that committed: after a pause, the
+   * next write starts the worker again.
+   */
   afterWrite(): void {
     if (this.#state === "paused") this.#state = "waiting";
   }

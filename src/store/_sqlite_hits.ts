@@ -18,8 +18,8 @@ import { setImmediate } from "node:timers";
  * about as long again. Measured with hits spread over 20,000 entries at 32
  * connections, over 4 s windows that held a flush: slices of 256 writes
  * (2–13 ms) gave a hit p99 of 12 ms; 0.5 ms slices (1.2 ms with the commit)
- * 2 ms apart (a setTimeout of 0 in Deno), 3.5–5 ms; 0.25 ms slices of sorted keys, 5 ms apart,
- * 1.9 ms; windows without a flush, 1.4–2.4 ms.
+ * 2 ms apart (a setTimeout of 0 in Deno), 3.5–5 ms; 0.25 ms slices of sorted
+ * keys, 5 ms apart, 1.9 ms; windows without a flush, 1.4–2.4 ms.
  */
 const SLICE_MS = 0.25;
 /** Writes between two looks at the clock within a slice. */
@@ -154,8 +154,8 @@ export class PendingHits {
 
   /**
    * Writes pending hits in one transaction, oldest first (sorted by key a few
-   * thousand at a time), for up to `budgetMs`; a failure loses them, which is harmless (hit times only steer
-   * eviction order) and logged by the file.
+   * thousand at a time), for up to `budgetMs`; a failure loses them, which is
+   * harmless (hit times only steer eviction order) and logged by the file.
    *
    * @param budgetMs how long it may take @default Infinity: all of them
    * @returns how many entries' hits it took (written or lost)

@@ -202,7 +202,7 @@ const SQL = {
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
   insertAlias: "INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
   touch: "UPDATE hits SET last_hit_at = ?, hit_count = hit_count + ? WHERE key = ?",
-  oldest: "SELECT key, last_hit_at FROM hits WHERE key != ? ORDER BY last_hit_at LIMIT ?",
+  oldest: "SELECT key FROM hits WHERE key != ? ORDER BY last_hit_at LIMIT ?",
   expired: "SELECT key FROM entries WHERE expires_at <= ?",
   delete: "DELETE FROM entries WHERE key = ?",
   deleteAliases: "DELETE FROM aliases WHERE key = ?",
