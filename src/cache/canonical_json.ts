@@ -7,6 +7,12 @@
  * two requests that differ would share a key: a wrong hit. Keeping the source
  * text means `1` and `1.0` key apart, which only costs a miss.
  *
+ * Keeping it costs a reviver call per value, which made parsing a 107 KB
+ * Claude Code request three times slower (272 µs against 82). Most requests
+ * only hold integers short enough that a double spells them back exactly, and
+ * the scan that runs before every parse tells: such text is parsed without a
+ * reviver, its numbers left as numbers.
+ *
  * Some JSON has no canonical form here, and its caller keys the raw bytes:
  * - a duplicate member name (`{"a":1,"a":2}`): `JSON.parse` keeps the last
  *   value, another parser (the API's may) the first, so merging it with
@@ -29,8 +35,12 @@
  */
 export const MAX_JSON_DEPTH = 128;
 
-/** A parsed JSON value whose numbers remember their source text. */
-export type JsonTree = string | boolean | null | JsonNumber | JsonTree[] | JsonObject;
+/**
+ * A parsed JSON value whose numbers remember their source text: a
+ * {@link JsonNumber}, or a plain number where `String(n)` is that text (an
+ * integer of at most 15 digits, not `-0`).
+ */
+export type JsonTree = string | number | boolean | null | JsonNumber | JsonTree[] | JsonObject;
 
 /** A parsed JSON object. */
 export interface JsonObject {
@@ -87,8 +97,26 @@ export function canonicalJson(
  *   within an object, or nests deeper than {@link MAX_JSON_DEPTH}
  */
 export function parseJsonTree(text: string): JsonTree | undefined {
-  const members = memberCount(text);
-  if (members === undefined) return undefined;
+  const scan = scanJson(text);
+  if (scan === undefined) return undefined;
+  return scan.plainNumbers
+    ? parsePlain(text, scan.members)
+    : parseKeepingNumbers(text, scan.members);
+}
+
+/** Text whose numbers all spell back as written: no reviver; members counted in the tree. */
+function parsePlain(text: string, members: number): JsonTree | undefined {
+  let tree: JsonTree;
+  try {
+    tree = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  // A duplicate name leaves fewer members in the tree than the text spells.
+  return membersIn(tree) === members ? tree : undefined;
+}
+
+function parseKeepingNumbers(text: string, members: number): JsonTree | undefined {
   // Each call of the reviver whose holder is an object is one member that
   // survived the parse, plus one for the root's wrapper: a duplicate name
   // leaves fewer survivors than the text has members.
@@ -105,6 +133,18 @@ export function parseJsonTree(text: string): JsonTree | undefined {
   return survivors === members ? tree : undefined;
 }
 
+/** Members of every object in `tree`, however deep (at most {@link MAX_JSON_DEPTH}). */
+function membersIn(tree: JsonTree): number {
+  if (typeof tree !== "object" || tree === null) return 0;
+  let n = 0;
+  if (Array.isArray(tree)) {
+    for (const item of tree) n += membersIn(item);
+    return n;
+  }
+  for (const key in tree) n += 1 + membersIn((tree as JsonObject)[key]!);
+  return n;
+}
+
 /**
  * Tells, without parsing, whether `text` nests arrays and objects deeper than
  * {@link MAX_JSON_DEPTH}: such text is not worth parsing, and a recursive walk
@@ -114,7 +154,7 @@ export function parseJsonTree(text: string): JsonTree | undefined {
  * @returns true when it nests too deep
  */
 export function nestsTooDeep(text: string): boolean {
-  return memberCount(text) === undefined;
+  return scanJson(text) === undefined;
 }
 
 /**
@@ -124,11 +164,47 @@ export function nestsTooDeep(text: string): boolean {
  * @returns the canonical JSON text
  */
 export function canonicalize(tree: JsonTree): string {
+  // JSON.stringify writes a copy with sorted keys natively, 2.5 times faster than joining the
+  // strings here (44 µs against 116 for a 107 KB request). It writes an object's keys in
+  // their order, except that it lists index-like keys ("10", "9") first, by number.
+  const sorted = sortedCopy(tree);
+  return sorted === UNORDERABLE ? spelled(tree) : JSON.stringify(sorted);
+}
+
+const UNORDERABLE = Symbol("a key that starts with a digit");
+const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/** `tree` with each object's keys in sorted order and numbers as raw JSON text; or UNORDERABLE. */
+function sortedCopy(tree: JsonTree): unknown {
+  if (typeof tree !== "object" || tree === null) return tree;
+  if (tree instanceof JsonNumber) return rawJson(tree.source);
+  if (Array.isArray(tree)) {
+    const items: unknown[] = [];
+    for (const item of tree) {
+      const copy = sortedCopy(item);
+      if (copy === UNORDERABLE) return UNORDERABLE;
+      items.push(copy);
+    }
+    return items;
+  }
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(tree).sort()) {
+    const first = key.charCodeAt(0);
+    if (first >= ZERO && first <= NINE) return UNORDERABLE;
+    const value = sortedCopy(tree[key]!);
+    if (value === UNORDERABLE) return UNORDERABLE;
+    copy[key] = value; // Deno has no `__proto__` setter: that name is a key like any other
+  }
+  return copy;
+}
+
+/** The canonical spelling, built up here: for the trees that {@link sortedCopy} cannot order. */
+function spelled(tree: JsonTree): string {
   if (tree instanceof JsonNumber) return tree.source;
-  if (Array.isArray(tree)) return `[${tree.map(canonicalize).join(",")}]`;
+  if (Array.isArray(tree)) return `[${tree.map(spelled).join(",")}]`;
   if (isJsonObject(tree)) {
     const keys = Object.keys(tree).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalize(tree[k]!)}`).join(",")}}`;
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${spelled(tree[k]!)}`).join(",")}}`;
   }
   return JSON.stringify(tree);
 }
@@ -156,33 +232,62 @@ const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
+const DOT = 0x2e;
+const PLUS = 0x2b;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+const UPPER_E = 0x45;
+const LOWER_E = 0x65;
+/** Digits a double holds exactly whatever they are (2^53 has 16). */
+const EXACT_DIGITS = 15;
+
+/** What one pass over a document's text tells before it is parsed. */
+interface Scan {
+  /** Object members it spells. */
+  readonly members: number;
+  /** Whether every number is an integer of at most {@link EXACT_DIGITS} digits and not `-0`. */
+  readonly plainNumbers: boolean;
+}
 
 /**
- * How many object members `text` spells, or undefined as soon as its nesting
- * passes {@link MAX_JSON_DEPTH}. One pass over the text between strings
- * (strings are skipped with `indexOf`): in valid JSON each `:` there ends one
- * member's name. What it says of text that is not JSON does not matter: that
- * text never parses.
+ * One pass over `text` between strings (strings are skipped with `indexOf`):
+ * undefined as soon as its nesting passes {@link MAX_JSON_DEPTH}. In valid
+ * JSON each `:` there ends one member's name, a `.`, `E` or `+` belongs to a
+ * number, and so does an `e` after a digit (the others are in `true` and
+ * `false`). What it says of text that is not JSON does not matter: that text
+ * never parses.
  */
-function memberCount(text: string): number | undefined {
+function scanJson(text: string): Scan | undefined {
   let members = 0;
   let depth = 0;
+  let plainNumbers = true;
   for (let at = 0; at < text.length;) {
     const quote = text.indexOf('"', at);
     const end = quote === -1 ? text.length : quote;
+    let digits = 0;
     for (let i = at; i < end; i++) {
       const c = text.charCodeAt(i);
+      if (c >= ZERO && c <= NINE) {
+        if (++digits > EXACT_DIGITS) plainNumbers = false;
+        continue;
+      }
       if (c === COLON) members++;
       else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
         if (++depth > MAX_JSON_DEPTH) return undefined;
       } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+      else if (
+        c === DOT || c === UPPER_E || c === PLUS || (c === LOWER_E && digits > 0) ||
+        (c === MINUS && text.charCodeAt(i + 1) === ZERO)
+      ) plainNumbers = false;
+      digits = 0;
     }
     if (quote === -1) break;
     const close = stringEnd(text, quote + 1);
     if (close === -1) break; // an unterminated string: not JSON
     at = close + 1;
   }
-  return members;
+  return { members, plainNumbers };
 }
 
 /** The index of the quote that closes a string whose text starts at `from`, or -1. */

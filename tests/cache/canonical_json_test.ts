@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   canonicalize,
   canonicalJson,
@@ -9,6 +10,8 @@ import {
   parseJsonTree,
 } from "../../src/cache/canonical_json.ts";
 
+import { DOC, type Doc, spell } from "../support/json_spelling.ts";
+
 /** `depth` arrays, one inside the other, in an object's field (one level more). */
 const nested = (depth: number) => `{"x":${"[".repeat(depth - 1)}${"]".repeat(depth - 1)}}`;
 
@@ -16,6 +19,15 @@ Deno.test("canonicalJson() sorts keys at every depth and drops whitespace", () =
   assert.equal(
     canonicalJson('{ "b": [ {"y":1, "x":2} ], "a": "s" }'),
     '{"a":"s","b":[{"x":2,"y":1}]}',
+  );
+});
+
+Deno.test("canonicalJson() sorts index-like keys as text and keeps a __proto__ key as a key", () => {
+  assert.equal(canonicalJson('{"a":3,"9":2,"10":1}'), '{"10":1,"9":2,"a":3}');
+  assert.equal(canonicalJson('{"x":[{"2":1,"1":0.5}]}'), '{"x":[{"1":0.5,"2":1}]}');
+  assert.equal(
+    canonicalJson('{"b":1,"__proto__":{"z":1,"y":2.0}}'),
+    '{"__proto__":{"y":2.0,"z":1},"b":1}',
   );
 });
 
@@ -135,4 +147,89 @@ Deno.test("parseJsonTree() refuses a million levels without handing them to JSON
     JSON.parse = parse;
   }
   assert.deepEqual(parsed, []);
+});
+
+/** The canonical spelling of a generated document, worked out apart from the code under test. */
+function expected(doc: Doc): string {
+  switch (doc.t) {
+    case "num":
+      return doc.text;
+    case "str":
+    case "lit":
+      return JSON.stringify(doc.value);
+    case "arr":
+      return `[${doc.items.map(expected).join(",")}]`;
+    case "obj": {
+      const members = [...doc.members].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return `{${members.map(([n, v]) => `${JSON.stringify(n)}:${expected(v)}`).join(",")}}`;
+    }
+  }
+}
+
+/** The same document with each number cut to its integer part, up to 16 digits (`-0` stays). */
+function integers(doc: Doc): Doc {
+  switch (doc.t) {
+    case "num":
+      return { t: "num", text: doc.text.replace(/[.eE].*$/, "").slice(0, 17) };
+    case "arr":
+      return { t: "arr", items: doc.items.map(integers) };
+    case "obj":
+      return { t: "obj", members: doc.members.map(([n, v]) => [n, integers(v)] as const) };
+    default:
+      return doc;
+  }
+}
+
+/** Whether JSON.parse got a reviver while `parse` ran. */
+function usedReviver<T>(parse: () => T): boolean[] {
+  const original = JSON.parse;
+  const revivers: boolean[] = [];
+  JSON.parse = (source: string, reviver?: Parameters<typeof original>[1]) => {
+    revivers.push(reviver !== undefined);
+    return original(source, reviver);
+  };
+  try {
+    parse();
+  } finally {
+    JSON.parse = original;
+  }
+  return revivers;
+}
+
+Deno.test("canonicalJson() property: every number is spelled as written, whichever way it was parsed", () => {
+  fc.assert(
+    fc.property(DOC, fc.integer(), fc.boolean(), (generated, seed, cut) => {
+      const doc = cut ? integers(generated) : generated;
+      assert.equal(canonicalJson(spell(doc, seed)), expected(doc));
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+Deno.test("parseJsonTree() needs no reviver for integers of up to 15 digits, and uses one for any other number", () => {
+  const plain = [
+    "{}",
+    '{"a":[0,-1,10,123456789012345,-123456789012345]}',
+    '[true,false,null,"1.5e3"]',
+  ];
+  const spelled = [
+    "[1.0]",
+    "[1e2]",
+    "[1E2]",
+    "[1e+2]",
+    "[-0]",
+    "[1234567890123456]",
+    '{"a":[1,-0.5]}',
+  ];
+  for (const text of plain) {
+    assert.deepEqual(usedReviver(() => parseJsonTree(text)), [false], text);
+    assert.equal(canonicalJson(text), canonicalJson(JSON.stringify(JSON.parse(text))), text);
+  }
+  for (const text of spelled) {
+    assert.deepEqual(usedReviver(() => parseJsonTree(text)), [true], text);
+  }
+  assert.equal(
+    canonicalJson("[-0, 1234567890123456, 12345678901234567]"),
+    "[-0,1234567890123456,12345678901234567]",
+  );
 });
