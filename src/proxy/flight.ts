@@ -10,7 +10,7 @@
  */
 import type { Recording } from "../cache/recorder.ts";
 import { errorEvent, errorResponse, HttpError, silentUpstream } from "./errors.ts";
-import { after, firstOf, readOf, type Silence } from "./_flight_waits.ts";
+import { after, firstOf, Watchdog } from "./_flight_waits.ts";
 
 /** Status and headers of the upstream answer. */
 export interface FlightHead {
@@ -103,7 +103,7 @@ export class Flight<T = void> {
   readonly ended: Promise<T>;
   #limits: FlightLimits;
   /** Upstream silent for the timeout stops the flight. */
-  #silence: Silence;
+  #watchdog: Watchdog;
   #chunks: Uint8Array[] = [];
   /** When each chunk arrived, in ms after the upstream call started. */
   #times: number[] = [];
@@ -143,7 +143,7 @@ export class Flight<T = void> {
   ) {
     this.#limits = limits;
     this.#keep = keep;
-    this.#silence = { idleMs: limits.idleMs, silence: () => this.#stop("timeout") };
+    this.#watchdog = new Watchdog(limits.idleMs, () => this.#stop("timeout"));
     const head = Promise.withResolvers<FlightHead>();
     this.head = head.promise;
     this.ended = this.#run(call, onEnd, head.resolve);
@@ -221,6 +221,7 @@ export class Flight<T = void> {
     const { response, own } = await this.#answer(call);
     setHead({ status: response.status, headers: response.headers });
     const ending = await (own ? this.#relayOwn(response) : this.#pump(response));
+    this.#watchdog.stop();
     const end: BodyEnd = { ...ending, oversize: this.#oversize, bytes: this.#relayed };
     const recording = {
       status: response.status,
@@ -242,7 +243,8 @@ export class Flight<T = void> {
    */
   async #answer(call: UpstreamCall): Promise<{ response: Response; own: boolean }> {
     try {
-      const response = await firstOf(call, this.#abort.signal, this.#silence);
+      this.#watchdog.waiting();
+      const response = await firstOf(call, this.#abort.signal);
       return response
         ? { response, own: false }
         : { response: errorResponse(this.#stopReason()), own: true };
@@ -261,20 +263,30 @@ export class Flight<T = void> {
   async #pump(response: Response): Promise<Ending> {
     const reader = response.body?.getReader();
     if (!reader) return { how: "complete" };
+    const signal = this.#abort.signal;
+    // Cancelling ends a read in progress, even of a body that ignores the signal.
+    const cancel = () => void reader.cancel().catch(() => {});
+    signal.addEventListener("abort", cancel, { once: true });
     try {
       for (;;) {
         if (this.#anyBehind()) await this.#room();
-        const next = await readOf(reader, this.#abort.signal, this.#silence);
-        if (next === "stopped") break;
+        if (signal.aborted) break;
+        this.#watchdog.waiting();
+        const next = await reader.read();
+        if (signal.aborted) break;
         if (next.done) return { how: "complete" };
         this.#push(next.value);
       }
     } catch (e) {
-      this.#failure = new BrokenOff(`Upstream broke off the answer: ${(e as Error)?.message}`, e);
-      return { how: "broken", error: e };
+      if (!signal.aborted) {
+        this.#failure = new BrokenOff(`Upstream broke off the answer: ${(e as Error)?.message}`, e);
+        return { how: "broken", error: e };
+      }
+    } finally {
+      signal.removeEventListener("abort", cancel);
     }
     reader.cancel().catch(() => {}); // closes the upstream connection
-    const how = this.#abort.signal.reason === "timeout" ? "timeout" : "left";
+    const how = signal.reason === "timeout" ? "timeout" : "left";
     this.#failure = new BrokenOff(this.#stopReason().message);
     if (how === "timeout" && isEventStream(response.headers)) {
       this.#push(encoder.encode(errorEvent(this.#stopReason())));
@@ -296,6 +308,7 @@ export class Flight<T = void> {
    * timeout passes; then those still behind are cut off.
    */
   async #room(): Promise<void> {
+    this.#watchdog.paused(); // waiting on a client, not on upstream
     const signal = this.#abort.signal;
     const { promise, resolve } = Promise.withResolvers<void>();
     const stopped = () => resolve();
