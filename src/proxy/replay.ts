@@ -3,6 +3,17 @@
  * with the stored content type. Never a re-encoding. By default at once; with
  * `realtime`, chunk by chunk at the pace they were recorded (for UI tests).
  *
+ * `new Response(bytes)` copies the bytes into a new buffer of the JS heap on
+ * every call, and in the proxy's heap that cost grew with the body: a 20 KB
+ * SSE hit took 21.7 µs of CPU against 12.3 for a 2 KB one (Deno 2.9.6). A
+ * string body is not copied there. So a body replayed a second time whose
+ * bytes are all ASCII, which every encoding spells alike, is kept as a string
+ * for as long as the body itself is kept (in the hot tier), and answered as
+ * that string from then on: 11.6 µs for the 20 KB SSE hit, 10.7 for the 2 KB
+ * one. Any other body is answered as bytes, as is a body seen only once. The
+ * strings at most double the memory of the hot tier's ASCII bodies, and go
+ * with them.
+ *
  * @module
  */
 import type { CachedAnswer } from "../store/store.ts";
@@ -19,13 +30,34 @@ export function replay(entry: CachedAnswer, realtime = false): Response {
   // (measured on Deno 2.9.6: ~2 µs against ~5-10 µs), and this runs on every hit.
   const body = realtime && entry.timing.length > 1
     ? paced(entry.body, entry.timing)
-    : entry.body as Uint8Array<ArrayBuffer>;
+    : asciiText(entry.body) ?? entry.body as Uint8Array<ArrayBuffer>;
   const response = entry.status === 200
     ? new Response(body)
     : new Response(body, { status: entry.status });
   response.headers.set("content-type", entry.contentType);
   response.headers.set("x-cache", "HIT");
   return response;
+}
+
+/** Bodies replayed once, and those replayed again: as ASCII text, or null when not ASCII. */
+const seenOnce = new WeakSet<Uint8Array>();
+const texts = new WeakMap<Uint8Array, string | null>();
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true }); // a BOM stays, and is not ASCII
+const NOT_ASCII = /[^\x00-\x7f]/;
+
+/** `body` as a string, from its second replay on, when every byte is ASCII. */
+function asciiText(body: Uint8Array): string | undefined {
+  const known = texts.get(body);
+  if (known !== undefined) return known ?? undefined;
+  if (!seenOnce.has(body)) {
+    seenOnce.add(body); // one replay is no reason to decode it
+    return undefined;
+  }
+  // A byte past 0x7f decodes to a character past it (U+FFFD when invalid).
+  const text = utf8.decode(body);
+  const ascii = !NOT_ASCII.test(text);
+  texts.set(body, ascii ? text : null);
+  return ascii ? text : undefined;
 }
 
 /** The body as a stream that sends each recorded chunk when it first arrived. */

@@ -55,6 +55,11 @@ Deno.test("a repeated SSE request is replayed verbatim, ping events and framing 
         new TextDecoder().decode(secondBytes),
         /event: ping\ndata: {"type": "ping"}\n\n/,
       );
+      for (let i = 0; i < 3; i++) { // from the second hit on, an ASCII body is replayed as text
+        const again = await postMessage(proxy, body);
+        assert.equal(again.headers.get("content-type"), "text/event-stream; charset=utf-8");
+        assert.deepEqual(await bytes(again), firstBytes);
+      }
       assert.equal(proxy.mock.count("/v1/messages"), 1);
     });
   }
