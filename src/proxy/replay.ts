@@ -43,7 +43,7 @@ export function replay(entry: CachedAnswer, realtime = false): Response {
 const seenOnce = new WeakSet<Uint8Array>();
 const texts = new WeakMap<Uint8Array, string | null>();
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true }); // a BOM stays, and is not ASCII
-const NOT_ASCII = /[^\x00-\x7f]/;
+const NOT_ASCII = /[\u0080-\uffff]/; // any UTF-16 unit past ASCII
 
 /** `body` as a string, from its second replay on, when every byte is ASCII. */
 function asciiText(body: Uint8Array): string | undefined {
