@@ -88,11 +88,11 @@ export function firstOf(
 }
 
 /**
- * Calls `fire` after `ms`, unless `ms` is infinite.
+ * A timer for `ms`, or none when `ms` is infinite (`setTimeout` would fire at once).
  *
  * @param ms the delay
- * @param fire what to call
- * @returns the timer, if one was set
+ * @param fire what to run then
+ * @returns the timer, for `clearTimeout`
  */
 export function after(ms: number, fire: () => void): ReturnType<typeof setTimeout> | undefined {
   return Number.isFinite(ms) ? setTimeout(fire, ms) : undefined;
