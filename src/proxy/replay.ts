@@ -39,24 +39,24 @@ export function replay(entry: CachedAnswer, realtime = false): Response {
   return response;
 }
 
-/** Bodies replayed once, and those replayed again: as ASCII text, or null when not ASCII. */
-const seenOnce = new WeakSet<Uint8Array>();
-const texts = new WeakMap<Uint8Array, string | null>();
+const ONCE = Symbol("replayed once");
+/** Each replayed body: ONCE after its first replay, then its text when all ASCII, else null. */
+const replayed = new WeakMap<Uint8Array, typeof ONCE | string | null>();
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true }); // a BOM stays, and is not ASCII
 const NOT_ASCII = /[\u0080-\uffff]/; // any UTF-16 unit past ASCII
 
 /** `body` as a string, from its second replay on, when every byte is ASCII. */
 function asciiText(body: Uint8Array): string | undefined {
-  const known = texts.get(body);
-  if (known !== undefined) return known ?? undefined;
-  if (!seenOnce.has(body)) {
-    seenOnce.add(body); // one replay is no reason to decode it
+  const known = replayed.get(body);
+  if (known === undefined) {
+    replayed.set(body, ONCE); // one replay is no reason to decode it
     return undefined;
   }
+  if (known !== ONCE) return known ?? undefined;
   // A byte past 0x7f decodes to a character past it (U+FFFD when invalid).
   const text = utf8.decode(body);
   const ascii = !NOT_ASCII.test(text);
-  texts.set(body, ascii ? text : null);
+  replayed.set(body, ascii ? text : null);
   return ascii ? text : undefined;
 }
 
