@@ -193,9 +193,11 @@ const ANSWER = [
 ].map((column) => `e.${column}`).join(", ");
 
 const SQL = {
-  get: `SELECT ${ANSWER} FROM entries e WHERE e.key = ? AND e.expires_at > ?`,
-  getByAlias: `SELECT ${ANSWER} FROM aliases a JOIN entries e ON e.key = a.key ` +
-    "WHERE a.alias = ? AND e.expires_at > ?",
+  // By key, else by alias, in one statement: each statement is a read transaction of its own
+  // (~2.5 µs of locking), and a miss asks both.
+  get: `SELECT ${ANSWER} FROM entries e WHERE e.key = ?1 AND e.expires_at > ?2 UNION ALL ` +
+    `SELECT ${ANSWER} FROM aliases a JOIN entries e ON e.key = a.key ` +
+    "WHERE a.alias = ?1 AND e.expires_at > ?2 LIMIT 1",
   exists: "SELECT size FROM entries WHERE key = ?",
   inspect: `SELECT ${READ_META}, e.body, e.request FROM ${WITH_HITS} WHERE e.key = ?`,
   insert: `INSERT OR REPLACE INTO entries (${META}, body, request) ` +

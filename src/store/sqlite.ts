@@ -421,7 +421,7 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
 
   /** A fresh entry by key, then by alias: one that expires after `after`. */
   #read(key: string, after: number): CachedAnswer | undefined {
-    const row = this.#sql.get.get(key, after) ?? this.#sql.getByAlias.get(key, after);
+    const row = this.#sql.get.get(key, after);
     return row ? toAnswer(row) : undefined;
   }
 
