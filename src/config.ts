@@ -112,7 +112,7 @@ export interface Config {
    * closed and its clients get a `timeout_error`. @default 600000 (600 s, as the SDKs wait)
    */
   readonly upstreamTimeoutMs: number;
-  /** Log file (`CACHE_LOG_FILE`; `none` turns it off). @default "$CACHE_HOME/proxy.log" */
+  /** Log file (`CACHE_LOG_FILE`; `none` or `off` turns it off). @default "$CACHE_HOME/proxy.log" */
   readonly logFile: string | undefined;
   /** @default "text" */
   readonly logFormat: LogFormat;

@@ -250,9 +250,14 @@ function oneOf<T extends string>(vars: Env, name: string, allowed: readonly T[],
   throw new ConfigError(`${name}="${vars[name]}" is not one of ${allowed.join("|")}`);
 }
 
-/** `CACHE_LOG_FILE`: a path, `none`, or the default in the cache home. */
+/**
+ * `CACHE_LOG_FILE`: a path, or the default in the cache home. `none` turns the
+ * file off, and so does a switch's off word (`off`, `false`, `no`, `0`):
+ * someone who writes one means no file, not a file named `off`.
+ */
 export function logFile(value: string | undefined, home: string): string | undefined {
   const raw = nonEmpty(value);
   if (raw === undefined) return `${home}/proxy.log`;
-  return raw.toLowerCase() === "none" ? undefined : raw;
+  const word = raw.toLowerCase();
+  return word === "none" || FALSE_WORDS.includes(word) ? undefined : raw;
 }

@@ -100,6 +100,18 @@ Deno.test("buildConfig() rejects bad values with one line naming variable, value
   }
 });
 
+Deno.test("CACHE_LOG_FILE: a path, the default, or off by none or a switch's off word", () => {
+  const home = "/home/u/.llm-cache-proxy";
+  const file = (value: string | undefined) => buildConfig({ CACHE_LOG_FILE: value }, home).logFile;
+  assert.equal(file(undefined), `${home}/proxy.log`);
+  assert.equal(file(""), `${home}/proxy.log`);
+  assert.equal(file("/var/log/cache.log"), "/var/log/cache.log");
+  assert.equal(file("logs/on"), "logs/on");
+  for (const off of ["none", "NONE", "off", "Off", "false", "no", "0", " off "]) {
+    assert.equal(file(off), undefined, off);
+  }
+});
+
 Deno.test("buildConfig() takes CACHE_QUIET=1 as the silent level", () => {
   assert.equal(
     buildConfig({ CACHE_QUIET: "1", CACHE_LOG_LEVEL: "debug" }, "/h").logLevel,
