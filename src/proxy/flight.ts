@@ -93,6 +93,8 @@ const encoder = new TextEncoder();
  */
 const BACKLOG_BYTES = 1024 * 1024;
 const BACKLOG = new ByteLengthQueuingStrategy({ highWaterMark: BACKLOG_BYTES });
+/** The blocks small chunks are copied to grow from 4 KiB (an answer of one small chunk) to 64 KiB. */
+const FIRST_BLOCK_BYTES = 4 * 1024;
 const BLOCK_BYTES = 64 * 1024;
 
 /** One upstream call and the clients listening to it. */
@@ -368,13 +370,16 @@ export class Flight<T = void> {
    * `chunk` holding only its own bytes. fetch hands out each chunk as a view
    * of a fresh 64 KiB buffer, so keeping a 100-byte event kept 64 KiB; small
    * chunks are copied into a shared block instead (a copy each would still
-   * cost an allocation each).
+   * cost an allocation each). Each block is twice the last: a one-chunk JSON
+   * answer fills 4 KiB rather than a zeroed 64 KiB (at 4,000 misses/s, 250 MB/s
+   * less to allocate and collect).
    */
   #compact(chunk: Uint8Array): Uint8Array {
     const size = chunk.byteLength;
     if (size * 2 >= chunk.buffer.byteLength) return chunk;
     if (this.#block.byteLength - this.#blockUsed < size) {
-      this.#block = new Uint8Array(Math.max(BLOCK_BYTES, size));
+      const next = Math.min(BLOCK_BYTES, Math.max(FIRST_BLOCK_BYTES, 2 * this.#block.byteLength));
+      this.#block = new Uint8Array(Math.max(next, size));
       this.#blockUsed = 0;
     }
     const kept = this.#block.subarray(this.#blockUsed, this.#blockUsed + size);

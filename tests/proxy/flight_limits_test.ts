@@ -142,6 +142,31 @@ Deno.test("recorded chunks keep only their own bytes, not fetch's 64 KiB buffers
   assert.ok(held <= 200_000, `${held} bytes of buffers held for 100000 bytes recorded`);
 });
 
+Deno.test("a small answer is recorded in a small block; a long one in blocks that grow", async () => {
+  const held = async (chunks: number, size: number) => {
+    let sent = 0;
+    const upstream = new ReadableStream<Uint8Array>({
+      pull: (c) => {
+        if (sent++ === chunks) return c.close();
+        c.enqueue(new Uint8Array(64 * 1024).subarray(0, size)); // as fetch hands chunks out
+      },
+    });
+    const flight = new Flight(
+      () => Promise.resolve(new Response(upstream)),
+      (recording: Recording) => Promise.resolve(recording.chunks),
+      { idleMs: Infinity, maxRecordBytes: 1024 * 1024 },
+    );
+    const reader = flight.subscribe().stream.getReader();
+    while (!(await reader.read()).done);
+    const buffers = new Set((await flight.ended).map((c) => c.buffer));
+    return [...buffers].map((b) => b.byteLength);
+  };
+  assert.deepEqual(await held(1, 1500), [4096]);
+  assert.deepEqual(await held(200, 100), [4096, 8192, 16384]);
+  const long = await held(1000, 1000);
+  assert.deepEqual(long.slice(0, 6), [4096, 8192, 16384, 32768, 65536, 65536]);
+});
+
 const TIMEOUT_SEC = "0.3";
 
 Deno.test("upstream silent past CACHE_UPSTREAM_TIMEOUT_SEC: every client is told, upstream closed", async (t) => {
