@@ -206,8 +206,8 @@ const SQL = {
   touch: "UPDATE hits SET last_hit_at = ?, hit_count = hit_count + ? WHERE key = ?",
   oldest: "SELECT key FROM hits WHERE key != ? ORDER BY last_hit_at LIMIT ?",
   expired: "SELECT key FROM entries WHERE expires_at <= ?",
-  delete: "DELETE FROM entries WHERE key = ? RETURNING size",
-  deleteAliases: "DELETE FROM aliases WHERE key = ? RETURNING alias",
+  delete: "DELETE FROM entries WHERE key = ?",
+  deleteAliases: "DELETE FROM aliases WHERE key = ?",
   aliasesOf: "SELECT alias FROM aliases WHERE key = ?",
   list: `SELECT ${READ_META} FROM ${WITH_HITS} WHERE e.key >= ? AND e.key < ? ` +
     "AND (? = '' OR instr(lower(coalesce(e.model, '') || ' ' || e.snippet), lower(?)) > 0) " +

@@ -466,14 +466,16 @@ export class SqliteStore implements CacheStore, AsyncDisposable {
 
   #deleteEntry(key: string): boolean {
     this.#hot.delete(key);
-    for (const row of this.#sql.deleteAliases.all(key)) this.#hot.delete(String(row.alias));
-    const removed = this.#sql.delete.get(key);
+    for (const row of this.#sql.aliasesOf.all(key)) this.#hot.delete(String(row.alias));
+    this.#sql.deleteAliases.run(key);
+    const old = this.#sql.exists.get(key);
+    const removed = Number(this.#sql.delete.run(key).changes) > 0;
     if (removed) {
       this.#count--;
-      this.#bytes -= Number(removed.size);
+      this.#bytes -= Number(old?.size ?? 0);
     }
     this.#hits.forget(key);
-    return removed !== undefined;
+    return removed;
   }
 
   /** Whether `syncEveryMs` has passed since the last look at other writers; if so, looks now. */
