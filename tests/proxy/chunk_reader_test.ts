@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { chunkReader } from "../../src/proxy/_chunk_reader.ts";
+import { joinChunks } from "../../src/cache/recorder.ts";
 
 async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
   const reader = chunkReader(body);
@@ -8,16 +9,6 @@ async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Array[]> 
     chunks.push(next.value);
   }
   return chunks;
-}
-
-function joined(chunks: readonly Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return all;
 }
 
 function pattern(size: number, seed: number): Uint8Array {
@@ -40,7 +31,7 @@ Deno.test("a fetch body is read into 4 KiB buffers that grow while reads fill th
   });
   const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
   const chunks = await readAll(res.body!);
-  assert.deepEqual(joined(chunks), joined(parts));
+  assert.deepEqual(joinChunks(chunks), joinChunks(parts));
   const sizes = chunks.map((c) => c.buffer.byteLength);
   assert.equal(sizes[0], 4096, `the first 100 bytes came in a ${sizes[0]}-byte buffer`);
   assert.ok(sizes.every((s) => s <= 64 * 1024), `buffers ${sizes}`);

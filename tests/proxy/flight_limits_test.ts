@@ -121,12 +121,13 @@ Deno.test("a slow client gets every byte: upstream is read at its pace", async (
   assert.ok(maxAhead <= 2 * 1024 * 1024, `upstream ran ${maxAhead} bytes ahead of the client`);
 });
 
-Deno.test("recorded chunks keep only their own bytes, not fetch's 64 KiB buffers", async () => {
+/** What a flight records of `count` chunks of `size` bytes, each a view of its own 64 KiB buffer. */
+async function recordedChunks(count: number, size: number): Promise<readonly Uint8Array[]> {
   let sent = 0;
   const upstream = new ReadableStream<Uint8Array>({
     pull: (c) => {
-      if (sent++ === 1000) return c.close();
-      c.enqueue(new Uint8Array(64 * 1024).subarray(0, 100)); // as fetch hands chunks out
+      if (sent++ === count) return c.close();
+      c.enqueue(new Uint8Array(64 * 1024).subarray(0, size));
     },
   });
   const flight = new Flight(
@@ -136,34 +137,24 @@ Deno.test("recorded chunks keep only their own bytes, not fetch's 64 KiB buffers
   );
   const reader = flight.subscribe().stream.getReader();
   while (!(await reader.read()).done);
-  const chunks = await flight.ended;
+  return await flight.ended;
+}
+
+function bufferSizes(chunks: readonly Uint8Array[]): number[] {
+  return [...new Set(chunks.map((c) => c.buffer))].map((b) => b.byteLength);
+}
+
+Deno.test("recorded chunks keep only their own bytes, not the far larger buffers they came in", async () => {
+  const chunks = await recordedChunks(1000, 100);
   assert.equal(chunks.reduce((n, c) => n + c.byteLength, 0), 100_000);
-  const held = new Set(chunks.map((c) => c.buffer)).values().reduce((n, b) => n + b.byteLength, 0);
+  const held = bufferSizes(chunks).reduce((n, b) => n + b, 0);
   assert.ok(held <= 200_000, `${held} bytes of buffers held for 100000 bytes recorded`);
 });
 
 Deno.test("a small answer is recorded in a small block; a long one in blocks that grow", async () => {
-  const held = async (chunks: number, size: number) => {
-    let sent = 0;
-    const upstream = new ReadableStream<Uint8Array>({
-      pull: (c) => {
-        if (sent++ === chunks) return c.close();
-        c.enqueue(new Uint8Array(64 * 1024).subarray(0, size)); // as fetch hands chunks out
-      },
-    });
-    const flight = new Flight(
-      () => Promise.resolve(new Response(upstream)),
-      (recording: Recording) => Promise.resolve(recording.chunks),
-      { idleMs: Infinity, maxRecordBytes: 1024 * 1024 },
-    );
-    const reader = flight.subscribe().stream.getReader();
-    while (!(await reader.read()).done);
-    const buffers = new Set((await flight.ended).map((c) => c.buffer));
-    return [...buffers].map((b) => b.byteLength);
-  };
-  assert.deepEqual(await held(1, 1500), [4096]);
-  assert.deepEqual(await held(200, 100), [4096, 8192, 16384]);
-  const long = await held(1000, 1000);
+  assert.deepEqual(bufferSizes(await recordedChunks(1, 1500)), [4096]);
+  assert.deepEqual(bufferSizes(await recordedChunks(200, 100)), [4096, 8192, 16384]);
+  const long = bufferSizes(await recordedChunks(1000, 1000));
   assert.deepEqual(long.slice(0, 6), [4096, 8192, 16384, 32768, 65536, 65536]);
 });
 
