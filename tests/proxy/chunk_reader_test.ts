@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { chunkReader } from "../../src/proxy/_chunk_reader.ts";
 import { joinChunks } from "../../src/cache/recorder.ts";
+import { makeCerts, type TestCerts } from "../support/tls.ts";
 
 async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
   const reader = chunkReader(body);
@@ -15,9 +16,12 @@ function pattern(size: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) % 251);
 }
 
-Deno.test("a fetch body is read into 4 KiB buffers that grow while reads fill them", async () => {
-  const parts = [pattern(100, 1), pattern(10_000, 2), pattern(150_000, 3)];
-  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+/** A server sending `parts` as separate writes, 30 ms apart; over TLS with `certs`. */
+function servePieces(parts: readonly Uint8Array[], certs?: TestCerts) {
+  const tls = certs
+    ? { cert: Deno.readTextFileSync(certs.serverCert), key: Deno.readTextFileSync(certs.serverKey) }
+    : {};
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {}, ...tls }, () => {
     let next = 0;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
@@ -29,13 +33,25 @@ Deno.test("a fetch body is read into 4 KiB buffers that grow while reads fill th
     });
     return new Response(body);
   });
-  const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
-  const chunks = await readAll(res.body!);
-  assert.deepEqual(joinChunks(chunks), joinChunks(parts));
-  const sizes = chunks.map((c) => c.buffer.byteLength);
-  assert.equal(sizes[0], 4096, `the first 100 bytes came in a ${sizes[0]}-byte buffer`);
-  assert.ok(sizes.every((s) => s <= 64 * 1024), `buffers ${sizes}`);
-  assert.ok(sizes.includes(64 * 1024), `150 KB read in buffers that grew: ${sizes}`);
+}
+
+Deno.test("a fetch body, plain or over TLS, is read into 4 KiB buffers that grow while reads fill them", async (t) => {
+  const parts = [pattern(100, 1), pattern(10_000, 2), pattern(150_000, 3)];
+  await using certs = await makeCerts();
+  for (const scheme of ["http", "https"] as const) {
+    await t.step(scheme, async () => {
+      await using server = servePieces(parts, scheme === "https" ? certs : undefined);
+      using client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certs.ca)] });
+      const res = await fetch(`${scheme}://127.0.0.1:${server.addr.port}/`, { client });
+      const chunks = await readAll(res.body!);
+      assert.deepEqual(joinChunks(chunks), joinChunks(parts));
+      const sizes = chunks.map((c) => c.buffer.byteLength);
+      assert.equal(sizes[0], 4096, `the first 100 bytes came in a ${sizes[0]}-byte buffer`);
+      assert.ok(sizes.every((s) => s <= 64 * 1024), `buffers ${sizes}`);
+      // Over TLS a read returns at most a 16 KiB record, so the buffers stop growing at 32 KiB.
+      assert.ok(Math.max(...sizes) >= 32 * 1024, `150 KB read in buffers that grew: ${sizes}`);
+    });
+  }
 });
 
 Deno.test("a byte stream that fills every read: buffers of 4, 8, 16, 32, then 64 KiB", async () => {
