@@ -17,8 +17,23 @@
 export function formatUsd(dollars) {
   if (!(dollars > 0)) return "$0";
   if (dollars < 0.000001) return "<$0.000001";
-  const small = dollars.toPrecision(2);
-  if (Number(small) < 0.1) return `$${small.replace(/0+$/, "")}`;
-  const [whole, cents] = dollars.toFixed(2).split(".");
-  return `$${String(whole).replace(/\B(?=(\d{3})+$)/g, ",")}.${cents}`;
+  if (dollars < 0.1) {
+    const small = dollars.toPrecision(2);
+    if (Number(small) < 0.1) return `$${small.replace(/0+$/, "")}`; // else it rounds to $0.10
+  }
+  const fixed = dollars.toFixed(2);
+  return `$${thousands(fixed.slice(0, -3))}${fixed.slice(-3)}`;
+}
+
+/**
+ * Digits grouped by three: `1234567` → `1,234,567`. A loop, not a regular
+ * expression: the log line formats the running total on every call.
+ *
+ * @param {string} digits a whole number's digits
+ * @returns {string} the digits with commas
+ */
+function thousands(digits) {
+  let grouped = digits.slice(0, digits.length % 3 || 3);
+  for (let i = grouped.length; i < digits.length; i += 3) grouped += `,${digits.slice(i, i + 3)}`;
+  return grouped;
 }

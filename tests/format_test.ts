@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { formatPrice, formatUsd } from "../src/format.ts";
 import { formatUsd as pageFormatUsd } from "../src/format_usd.js";
 import { DASHBOARD_FILES } from "../src/stats/dashboard.ts";
@@ -18,6 +19,17 @@ Deno.test("formatUsd() keeps two significant digits below ten cents and cents ab
     [0.1 + 0.2, "$0.30"],
   ];
   for (const [dollars, text] of cases) assert.equal(formatUsd(dollars), text, String(dollars));
+});
+
+Deno.test("formatUsd() from ten cents up: the cents of toFixed(2), the whole dollars in groups of three", () => {
+  fc.assert(
+    fc.property(fc.double({ min: 0.1, max: 1e15, noNaN: true }), (dollars) => {
+      const text = formatUsd(dollars);
+      assert.match(text, /^\$\d{1,3}(,\d{3})*\.\d\d$/, `${dollars}: ${text}`);
+      assert.equal(text.slice(1).replaceAll(",", ""), dollars.toFixed(2), String(dollars));
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 Deno.test("formatPrice() is exact to a millionth, with at least two decimals", () => {
