@@ -1,9 +1,10 @@
 /**
  * The live monitor behind `GET /monitor`: an SSE stream per client, a
  * `connected` event, then one `call` event per served call in `seq` order.
- * Each event is encoded once, and only while someone watches; events are sent
- * in batches every `batchMs` (25 ms), one chunk per batch, so a busy proxy
- * does not write to every watcher's socket once per call. A client whose
+ * Each event is encoded once, and only while someone watches, straight into
+ * the batch's bytes; events are sent in batches every `batchMs` (25 ms), one
+ * chunk per batch, so a busy proxy does not write to every watcher's socket
+ * once per call. A client whose
  * queue fills up (stalled or too slow) is dropped rather than ever slowing
  * the proxy or growing its memory.
  *
@@ -26,7 +27,9 @@ export class Monitor {
   #lastSeq = 0;
   #startedAt: string;
   #batchMs: number;
-  #batch: string[] = [];
+  /** The batch's frames as UTF-8, and how much of the buffer they fill. */
+  #batch = new Uint8Array(0);
+  #batched = 0;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
@@ -47,18 +50,35 @@ export class Monitor {
   readonly publish = (event: CallEvent): void => {
     this.#lastSeq = event.seq;
     if (this.#clients.size === 0) return;
-    this.#batch.push(`event: call\ndata: ${eventJson(event)}\n\n`);
+    this.#append(`event: call\ndata: ${eventJson(event)}\n\n`);
     if (this.#batchMs === 0) this.#flush();
     else this.#flushTimer ??= setTimeout(() => this.#flush(), this.#batchMs);
   };
 
+  /**
+   * Encodes a frame straight into the batch. Joining a batch's strings and
+   * encoding the result built a string of ~500 KB per batch at 45k calls/s
+   * (a large object for the collector) and copied every frame twice.
+   */
+  #append(frame: string): void {
+    const room = frame.length * 3; // UTF-8 bytes at most per UTF-16 unit
+    if (this.#batch.byteLength - this.#batched < room) {
+      const grown = new Uint8Array(
+        Math.max(2 * this.#batch.byteLength, this.#batched + room, 64 * 1024),
+      );
+      grown.set(this.#batch.subarray(0, this.#batched));
+      this.#batch = grown;
+    }
+    this.#batched += encoder.encodeInto(frame, this.#batch.subarray(this.#batched)).written;
+  }
+
   #flush(): void {
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    if (this.#batch.length === 0) return;
-    const frames = this.#batch.join("");
-    this.#batch = [];
-    this.#broadcast(encoder.encode(frames));
+    if (this.#batched === 0) return;
+    const frames = this.#batch.slice(0, this.#batched);
+    this.#batched = 0;
+    this.#broadcast(frames);
   }
 
   /**
@@ -104,7 +124,8 @@ export class Monitor {
   #drop(client: ReadableStreamDefaultController<Uint8Array>): void {
     this.#clients.delete(client);
     if (this.#clients.size > 0) return;
-    this.#batch = [];
+    this.#batch = new Uint8Array(0);
+    this.#batched = 0;
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);

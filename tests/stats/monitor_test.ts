@@ -79,3 +79,24 @@ Deno.test("Monitor sends the events of a burst together, in one chunk, soon afte
   await reader.cancel();
   monitor.close();
 });
+
+Deno.test("Monitor's batch holds any text, past the size it started with, byte for byte", async () => {
+  const bus = new EventBus();
+  const monitor = new Monitor("2026-11-26T00:00:00.000Z", { batchMs: 20 });
+  bus.subscribe(monitor.publish);
+  const reader = monitor.connect().getReader();
+  await reader.read(); // connected
+  const snippets = [
+    "日".repeat(30_000), // 90 KB of UTF-8 in 30,000 UTF-16 units: more bytes than units
+    ...Array.from({ length: 400 }, (_, i) => `${i} ✓ naïve 日本語 🙂 ${"x".repeat(i)}`),
+  ];
+  for (const [i, snippet] of snippets.entries()) bus.emit({ ...report(i), snippet });
+  const { value } = await reader.read();
+  assert.ok(value!.byteLength > 64 * 1024, `${value!.byteLength} bytes in one batch`);
+  const events = new TextDecoder("utf-8", { fatal: true }).decode(value)
+    .split("\n\n").filter((f) => f.startsWith("event: call"))
+    .map((f) => JSON.parse(f.slice(f.indexOf("data: ") + 6)));
+  assert.deepEqual(events.map((e) => e.snippet), snippets);
+  await reader.cancel();
+  monitor.close();
+});
