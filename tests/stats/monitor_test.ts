@@ -62,30 +62,35 @@ Deno.test("Monitor drops a client that stops reading instead of queueing without
   monitor.close();
 });
 
-Deno.test("Monitor sends the events of a burst together, in one chunk, soon after", async () => {
+/** A monitor batching every 20 ms, on a bus, with one client past its `connected` event. */
+async function batchingMonitor() {
   const bus = new EventBus();
   const monitor = new Monitor("2026-11-26T00:00:00.000Z", { batchMs: 20 });
   bus.subscribe(monitor.publish);
   const reader = monitor.connect().getReader();
   await reader.read(); // connected
+  return { bus, monitor, reader };
+}
+
+/** The `call` frames of one chunk, decoded strictly. */
+function callFrames(chunk: Uint8Array | undefined): string[] {
+  return new TextDecoder("utf-8", { fatal: true }).decode(chunk).split("\n\n")
+    .filter((f) => f.startsWith("event: call"));
+}
+
+Deno.test("Monitor sends the events of a burst together, in one chunk, soon after", async () => {
+  const { bus, monitor, reader } = await batchingMonitor();
   for (let i = 0; i < 50; i++) bus.emit(report(i));
   const started = performance.now();
   const { value } = await reader.read();
-  const frames = new TextDecoder().decode(value).split("\n\n").filter((f) =>
-    f.startsWith("event: call")
-  );
-  assert.equal(frames.length, 50, "one chunk holds the whole burst");
+  assert.equal(callFrames(value).length, 50, "one chunk holds the whole burst");
   assert.ok(performance.now() - started < 500);
   await reader.cancel();
   monitor.close();
 });
 
 Deno.test("Monitor's batch holds any text, past the size it started with, byte for byte", async () => {
-  const bus = new EventBus();
-  const monitor = new Monitor("2026-11-26T00:00:00.000Z", { batchMs: 20 });
-  bus.subscribe(monitor.publish);
-  const reader = monitor.connect().getReader();
-  await reader.read(); // connected
+  const { bus, monitor, reader } = await batchingMonitor();
   const snippets = [
     "日".repeat(30_000), // 90 KB of UTF-8 in 30,000 UTF-16 units: more bytes than units
     ...Array.from({ length: 400 }, (_, i) => `${i} ✓ naïve 日本語 🙂 ${"x".repeat(i)}`),
@@ -93,9 +98,7 @@ Deno.test("Monitor's batch holds any text, past the size it started with, byte f
   for (const [i, snippet] of snippets.entries()) bus.emit({ ...report(i), snippet });
   const { value } = await reader.read();
   assert.ok(value!.byteLength > 64 * 1024, `${value!.byteLength} bytes in one batch`);
-  const events = new TextDecoder("utf-8", { fatal: true }).decode(value)
-    .split("\n\n").filter((f) => f.startsWith("event: call"))
-    .map((f) => JSON.parse(f.slice(f.indexOf("data: ") + 6)));
+  const events = callFrames(value).map((f) => JSON.parse(f.slice(f.indexOf("data: ") + 6)));
   assert.deepEqual(events.map((e) => e.snippet), snippets);
   await reader.cancel();
   monitor.close();
