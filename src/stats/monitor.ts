@@ -4,9 +4,8 @@
  * Each event is encoded once, and only while someone watches, straight into
  * the batch's bytes; events are sent in batches every `batchMs` (25 ms), one
  * chunk per batch, so a busy proxy does not write to every watcher's socket
- * once per call. A client whose
- * queue fills up (stalled or too slow) is dropped rather than ever slowing
- * the proxy or growing its memory.
+ * once per call. A client whose queue fills up (stalled or too slow) is
+ * dropped rather than ever slowing the proxy or growing its memory.
  *
  * @module
  */
@@ -17,6 +16,8 @@ import type { CallEvent } from "./events.ts";
 const MAX_QUEUED = 256;
 /** Comment lines keep idle connections (and proxies between) open. */
 const KEEP_ALIVE_MS = 15_000;
+/** The batch buffer's first size; it doubles when a frame does not fit. */
+const FIRST_BATCH_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -64,7 +65,7 @@ export class Monitor {
     const room = frame.length * 3; // UTF-8 bytes at most per UTF-16 unit
     if (this.#batch.byteLength - this.#batched < room) {
       const grown = new Uint8Array(
-        Math.max(2 * this.#batch.byteLength, this.#batched + room, 64 * 1024),
+        Math.max(2 * this.#batch.byteLength, this.#batched + room, FIRST_BATCH_BYTES),
       );
       grown.set(this.#batch.subarray(0, this.#batched));
       this.#batch = grown;
